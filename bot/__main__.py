@@ -1,0 +1,195 @@
+"""The `bot` command: parses arguments, loads the config, runs one subcommand.
+
+    bot run                         start every configured channel (web chat always)
+    bot chat                        talk to the bot in this terminal
+    bot demo                        create the demo dossier database
+    bot catalogue check [PATH]      validate a procedure catalogue and the vocabulary
+    bot catalogue import SRC --into DIR   import a national JSONL or provincial XLSX/CSV
+    bot eval --catalogue P --questions F  measure how well questions find procedures
+    bot broadcast ...               send a notice to subscribers; status/cancel/resume
+    bot stats                       what citizens asked and how satisfied they are
+
+Feature modules are imported inside each command so that `bot --help` stays fast and a
+command only loads what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+
+log = logging.getLogger("bot")
+
+Command = Callable[[argparse.Namespace, Config], int]
+
+
+def _catalogue_check(args: argparse.Namespace, config: Config) -> int:
+    from bot.catalogue.check import check_catalogue, report
+
+    path = Path(args.path) if args.path else config.catalogue.path
+    catalogue, problems = check_catalogue(path)
+    return report(problems, len(catalogue), sys.stdout, strict=args.strict)
+
+
+def _catalogue_import(args: argparse.Namespace, config: Config) -> int:
+    from bot.catalogue.importers.command import run_import
+
+    return run_import(Path(args.source), Path(args.into), out=sys.stdout)
+
+
+def _eval(args: argparse.Namespace, config: Config) -> int:
+    from bot.search.evaluation import run_eval
+
+    catalogue = Path(args.catalogue) if args.catalogue else config.catalogue.path
+    return run_eval(
+        config,
+        catalogue_path=catalogue,
+        questions_path=Path(args.questions),
+        as_json=args.json,
+        show_failures=args.failures,
+        out=sys.stdout,
+    )
+
+
+def _demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.dossiers.demo import run_demo
+
+    return run_demo(config, if_missing=args.if_missing, count=args.count, out=sys.stdout)
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import run_bot
+
+    return run_bot(config)
+
+
+def _chat(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import run_console_chat
+
+    return run_console_chat(config)
+
+
+def _broadcast(args: argparse.Namespace, config: Config) -> int:
+    from bot.broadcast.command import run_broadcast_command
+
+    return run_broadcast_command(config, args, out=sys.stdout)
+
+
+def _stats(args: argparse.Namespace, config: Config) -> int:
+    from bot.stats import run_stats
+
+    return run_stats(config, days=args.days, chart=Path(args.chart) if args.chart else None,
+                     out=sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./config.toml when it exists, else built-in defaults)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="bot",
+        description="Chat assistant of a Public Administrative Service Center.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_text: str, handler: Command) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("run", "Start the bot: web chat, plus Telegram and Zalo when configured.", _run)
+    add("chat", "Talk to the bot in this terminal (buttons shown as numbers).", _chat)
+
+    demo = add("demo", "Create the demo dossier database and print codes to try.", _demo)
+    demo.add_argument("--if-missing", action="store_true",
+                      help="do nothing when the demo database already exists")
+    demo.add_argument("--count", type=int, default=60, help="number of demo dossiers")
+
+    catalogue = commands.add_parser(
+        "catalogue", help="Check or import procedure catalogues.",
+        description="Check or import procedure catalogues.", parents=[common],
+    )
+    catalogue_commands = catalogue.add_subparsers(dest="catalogue_command", metavar="COMMAND",
+                                                  required=True)
+    check = catalogue_commands.add_parser(
+        "check", help="Validate a catalogue folder and the vocabulary; exit 1 on errors.",
+        description="Validate a catalogue folder and the vocabulary; exit 1 on errors.",
+        parents=[common],
+    )
+    check.add_argument("path", nargs="?", help="catalogue folder (default: from config)")
+    check.add_argument("--vocabulary", metavar="FILE",
+                       help="vocabulary file (default: from config)")
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.set_defaults(handler=_catalogue_check)
+    importer = catalogue_commands.add_parser(
+        "import", help="Import a national JSONL or provincial XLSX/CSV export into a folder.",
+        description="Import a national JSONL or provincial XLSX/CSV export into a folder.",
+        parents=[common],
+    )
+    importer.add_argument("source", help="file to import (.jsonl, .json, .xlsx or .csv)")
+    importer.add_argument("--into", required=True, metavar="DIR", help="catalogue folder")
+    importer.set_defaults(handler=_catalogue_import)
+
+    evaluation = add("eval", "Measure how well citizens' questions find their procedures.",
+                     _eval)
+    evaluation.add_argument("--catalogue", metavar="PATH",
+                            help="procedures folder, national JSONL or provincial XLSX/CSV")
+    evaluation.add_argument("--questions", required=True, metavar="FILE",
+                            help="JSONL questions with expected codes")
+    evaluation.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluation.add_argument("--failures", action="store_true",
+                            help="list each miss with its top candidates")
+
+    broadcast = add("broadcast", "Send a notice to subscribers, or manage a broadcast job.",
+                    _broadcast)
+    broadcast.add_argument("action", nargs="?", choices=["send", "status", "cancel", "resume",
+                                                         "list"], default="send",
+                           help="what to do (default: send)")
+    broadcast.add_argument("job", nargs="?", help="job id, for status/cancel/resume")
+    broadcast.add_argument("--text-file", metavar="F", help="the notice text (UTF-8)")
+    broadcast.add_argument("--audience", default="all", help="'all' or a topic from config")
+    broadcast.add_argument("--channel", action="append", choices=["telegram", "zalo"],
+                           help="only this channel (repeatable; default: every channel)")
+    broadcast.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    stats = add("stats", "Show what citizens asked and how satisfied they are.", _stats)
+    stats.add_argument("--days", type=int, default=30, help="period, in days (default 30)")
+    stats.add_argument("--chart", metavar="FILE.png", help="also draw charts into this PNG")
+    return parser
+
+
+def configure_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=config.logging.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"bot: config error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config)
+    handler: Command = args.handler
+    try:
+        return handler(args, config)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""`bot catalogue check`: every problem of a catalogue as `file:line: message`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from bot.catalogue.files import CatalogueError, Problem, Severity, read_catalogue
+from bot.catalogue.model import Catalogue, SourceLocation
+
+
+def check_catalogue(path: Path) -> tuple[Catalogue, list[Problem]]:
+    """Read the catalogue at `path` and return it with all its problems."""
+    try:
+        return read_catalogue(path)
+    except CatalogueError as exc:
+        return Catalogue(()), [*exc.problems, Problem(SourceLocation(str(path)), str(exc))]
+
+
+def report(problems: Iterable[Problem], count: int, out: TextIO, *, strict: bool) -> int:
+    """Print problems and a summary; exit status 1 when there are errors (or warnings if strict)."""
+    listed = list(problems)
+    for problem in listed:
+        print(problem, file=out)
+    errors = sum(1 for p in listed if p.severity is Severity.ERROR)
+    warnings = len(listed) - errors
+    print(f"{count} procedures checked: {errors} errors, {warnings} warnings", file=out)
+    failed = errors > 0 or (strict and warnings > 0)
+    return 1 if failed else 0

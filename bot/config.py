@@ -1,0 +1,357 @@
+"""Typed, frozen configuration, loaded once from a TOML file (or built-in defaults).
+
+Every key is declared here with its type and default; `config.example.toml` documents the
+same keys for the center's staff. Loading is strict on purpose: an unknown key is almost
+always a typo that would otherwise silently fall back to a default, so it stops start-up
+with one line that names the file, the key and what was expected.
+
+Secrets (fields listed in `SECRET_FIELDS`) may also come from environment variables named
+`BOT_<SECTION>_<KEY>`, e.g. `BOT_TELEGRAM_TOKEN`, which win over the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_CONFIG_FILE = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """A configuration value is unknown, missing or of the wrong type; the message is one line."""
+
+
+Verification = Literal["none", "phone_last4", "id_last4"]
+DossierSourceKind = Literal["sql", "http", "none"]
+TelegramMode = Literal["polling", "webhook"]
+
+
+@dataclass(frozen=True, slots=True)
+class CenterConfig:
+    name: str = "Trung tâm Phục vụ hành chính công tỉnh"
+    address: str = "Số 1 đường Trung tâm, phường Trung tâm, tỉnh (địa chỉ mẫu)"
+    hours: str = "Thứ Hai – Thứ Sáu: 7h30–11h30 và 13h30–17h00; Thứ Bảy: 7h30–11h30"
+    hotline: str = "1900 0000"
+    email: str = ""
+    website: str = ""
+    online_portal: str = "https://dichvucong.gov.vn"
+    result_pickup: str = "Quầy trả kết quả, Trung tâm Phục vụ hành chính công tỉnh"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueConfig:
+    path: Path = Path("procedures")
+    vocabulary: Path = Path("procedures/_vocabulary.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    # Levels the center handles, in order of preference; procedures at other levels
+    # (e.g. "Cấp bộ") still match but rank lower.
+    preferred_levels: tuple[str, ...] = ("Cấp tỉnh", "Cấp xã", "Cấp huyện")
+    max_choices: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    url: str = "sqlite+aiosqlite:///data/bot.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class DossierSqlConfig:
+    url: str = "sqlite+aiosqlite:///data/dossiers.sqlite3"
+    # Empty queries mean "use the bundled schema's queries" (see bot/dossiers/bundled.sql).
+    lookup_query: str = ""
+    history_query: str = ""
+    changed_since_query: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DossierHttpConfig:
+    url_template: str = ""
+    history_url_template: str = ""
+    changed_since_url: str = ""
+    auth_header: str = "Authorization"
+    auth_token: str = ""
+    # Contract field name -> the API's field name (dotted paths allowed).
+    field_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DossierConfig:
+    source: DossierSourceKind = "sql"
+    verification: Verification = "phone_last4"
+    timeout_seconds: float = 3.0
+    watch_interval_seconds: float = 60.0
+    push_secret: str = ""
+    push_max_age_seconds: int = 300
+    holidays: tuple[dt.date, ...] = ()
+    extra_code_patterns: tuple[str, ...] = ()
+    max_lookups_per_hour: int = 30
+    max_failed_attempts: int = 3
+    lockout_base_seconds: int = 60
+    # Vendor status label -> standard status number 1..10 (national portal's list).
+    status_labels: Mapping[str, int] = field(default_factory=dict)
+    sql: DossierSqlConfig = field(default_factory=DossierSqlConfig)
+    http: DossierHttpConfig = field(default_factory=DossierHttpConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token: str = ""
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: TelegramMode = "polling"
+    webhook_url: str = ""
+    webhook_path: str = "/telegram"
+    secret_token: str = ""
+    staff_ids: tuple[int, ...] = ()
+    # Telegram's documented limits: ~30 messages/s overall, 1 message/s per chat.
+    rate_per_second: float = 30.0
+    per_chat_interval_seconds: float = 1.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class ZaloConfig:
+    app_id: str = ""
+    oa_secret_key: str = ""
+    app_secret_key: str = ""
+    access_token: str = ""
+    refresh_token: str = ""
+    api_base: str = "https://openapi.zalo.me"
+    oauth_base: str = "https://oauth.zaloapp.com"
+    webhook_path: str = "/zalo/webhook"
+    max_event_age_seconds: int = 300
+    rate_per_second: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_id and self.oa_secret_key and self.access_token)
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    # Origins allowed to open the chat WebSocket besides the page's own.
+    allowed_origins: tuple[str, ...] = ()
+    messages_per_minute: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastConfig:
+    api_token: str = ""
+    topics: Mapping[str, str] = field(default_factory=dict)
+    concurrency: int = 8
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    center: CenterConfig = field(default_factory=CenterConfig)
+    catalogue: CatalogueConfig = field(default_factory=CatalogueConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    dossiers: DossierConfig = field(default_factory=DossierConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    zalo: ZaloConfig = field(default_factory=ZaloConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: str = "built-in defaults"
+
+
+SECRET_FIELDS: frozenset[str] = frozenset(
+    {
+        "telegram.token",
+        "telegram.secret_token",
+        "zalo.oa_secret_key",
+        "zalo.app_secret_key",
+        "zalo.access_token",
+        "zalo.refresh_token",
+        "dossiers.push_secret",
+        "dossiers.http.auth_token",
+        "dossiers.sql.url",
+        "storage.url",
+        "broadcast.api_token",
+    }
+)
+
+
+def env_name(dotted_key: str) -> str:
+    """`telegram.token` -> `BOT_TELEGRAM_TOKEN`."""
+    return "BOT_" + dotted_key.replace(".", "_").upper()
+
+
+def load_config(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load the config from `path`, or `config.toml` when present, else the defaults.
+
+    Raises ConfigError with a one-line message naming the file and key.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+    data: dict[str, Any] = {}
+    source = "built-in defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not valid UTF-8 text") from None
+    data = _apply_env(data, env)
+    config = _build(Config, data, prefix="", source=source)
+    return dataclasses.replace(config, source=source)
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for dotted in sorted(SECRET_FIELDS):
+        value = env.get(env_name(dotted))
+        if value is None or value == "":
+            continue
+        parts = dotted.split(".")
+        node = merged
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+            else:
+                child = dict(child)
+            node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return merged
+
+
+_T = typing.TypeVar("_T")
+
+
+def _build(cls: type[_T], data: Mapping[str, Any], prefix: str, source: str) -> _T:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}  # type: ignore[arg-type]
+    for key in data:
+        if key not in known:
+            where = f"[{prefix}] " if prefix else ""
+            raise ConfigError(
+                f"{source}: {where}unknown key '{key}'; expected one of: {', '.join(sorted(known))}"
+            )
+    kwargs: dict[str, Any] = {}
+    for name in known:
+        if name not in data:
+            continue
+        dotted = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(hints[name], data[name], dotted, source)
+    return cls(**kwargs)
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0])}"
+    if origin in (Mapping, dict):
+        key_t, value_t = typing.get_args(tp)
+        return f"a table of {_describe(key_t)} -> {_describe(value_t)}"
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        Path: "a path (string)",
+        dt.date: "a date (YYYY-MM-DD)",
+    }
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return names.get(tp, str(tp))
+
+
+def _fail(tp: Any, value: Any, dotted: str, source: str) -> ConfigError:
+    section, _, key = dotted.rpartition(".")
+    where = f"[{section}] {key}" if section else key
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ConfigError(f"{source}: {where}: expected {_describe(tp)}, got {shown}")
+
+
+def _coerce(tp: Any, value: Any, dotted: str, source: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            raise _fail(tp, value, dotted, source)
+        return _build(tp, value, dotted, source)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise _fail(tp, value, dotted, source)
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _fail(tp, value, dotted, source)
+        item_t = typing.get_args(tp)[0]
+        return tuple(_coerce(item_t, item, f"{dotted}", source) for item in value)
+    if origin in (Mapping, dict) or tp is Mapping:
+        if not isinstance(value, dict):
+            raise _fail(tp, value, dotted, source)
+        key_t, value_t = typing.get_args(tp)
+        return types.MappingProxyType(
+            {str(k): _coerce(value_t, v, f"{dotted}.{k}", source) for k, v in value.items()}
+        )
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _fail(tp, value, dotted, source)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(tp, value, dotted, source)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(tp, value, dotted, source)
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _fail(tp, value, dotted, source)
+        return value
+    if tp is Path:
+        if not isinstance(value, str) or not value:
+            raise _fail(tp, value, dotted, source)
+        return Path(value)
+    if tp is dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise _fail(tp, value, dotted, source)
+    raise _fail(tp, value, dotted, source)  # pragma: no cover - a type this loader lacks

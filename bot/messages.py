@@ -1,0 +1,141 @@
+"""The neutral message model shared by every channel and the dialogue core.
+
+A channel adapter turns its platform's update into an `Incoming`, gives it to the dialogue,
+and renders each `Reply` back in its own way (HTML on Telegram, numbered choices on Zalo
+and in the terminal, JSON on the web chat). Nothing here knows about any platform.
+
+Outgoing messages that do not answer a citizen (dossier change notices, broadcasts) go
+through a `Sender`, which each channel implements; its failures are typed so that the
+delivery engine can decide between waiting, retrying and giving up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    ZALO = "zalo"
+    WEB = "web"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """A conversation on one channel; `chat_id` is the platform's id as a string."""
+
+    channel: Channel
+    chat_id: str
+
+    def __str__(self) -> str:
+        return f"{self.channel.value}:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What a citizen (or staff member) sent.
+
+    `text` is what they typed; `action` is the payload of a pressed button (then `text` may
+    be the button's label or empty). `user_id` identifies the person (equal to the chat id
+    in private chats); staff rights are decided from it.
+    """
+
+    chat: ChatRef
+    user_id: str
+    text: str = ""
+    action: str | None = None
+    display_name: str = ""
+    received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # Set by channels that know the conversation has just started (Telegram /start, Zalo
+    # "follow", a new web chat connection).
+    is_first_contact: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice offered to the citizen: pressing it sends `action` back.
+
+    `action` is at most 64 bytes (Telegram's callback_data limit). A button with a `url`
+    opens a link instead of sending an action.
+    """
+
+    label: str
+    action: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A block of text: an optional heading (shown in bold where possible) and lines."""
+
+    heading: str = ""
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message from the bot: sections of plain text and rows of buttons.
+
+    Text is plain (never markup); each channel escapes and formats it for itself.
+    """
+
+    sections: tuple[Section, ...]
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+    @classmethod
+    def text(cls, text: str, buttons: Sequence[Sequence[Button]] = ()) -> Reply:
+        return cls((Section(lines=tuple(text.split("\n"))),), tuple(tuple(r) for r in buttons))
+
+    @property
+    def all_buttons(self) -> tuple[Button, ...]:
+        return tuple(button for row in self.buttons for button in row)
+
+    def plain_text(self) -> str:
+        """The reply as plain text, headings on their own line, sections apart."""
+        blocks: list[str] = []
+        for section in self.sections:
+            lines = ([section.heading] if section.heading else []) + list(section.lines)
+            if lines:
+                blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
+
+# --- sending outside a conversation ---------------------------------------------------
+
+
+class SendError(Exception):
+    """A message could not be delivered."""
+
+
+class RecipientBlocked(SendError):
+    """The recipient blocked the bot, left, or no longer exists: do not try again."""
+
+
+class RateLimited(SendError):
+    """The platform asked us to slow down (Telegram RetryAfter, HTTP 429)."""
+
+    def __init__(self, retry_after: float, message: str = "") -> None:
+        super().__init__(message or f"rate limited, retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class TransientSendError(SendError):
+    """Network error, timeout or a 5xx answer: worth retrying later."""
+
+
+class PermanentSendError(SendError):
+    """The platform refused the message for good (e.g. bad request): do not retry."""
+
+
+class Sender(Protocol):
+    """Sends a reply to a chat on one channel, raising one of the SendError subclasses."""
+
+    @property
+    def channel(self) -> Channel: ...
+
+    async def send(self, chat_id: str, reply: Reply) -> None: ...
