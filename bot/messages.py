@@ -78,14 +78,23 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """A picture sent with a reply (staff statistics charts); PNG bytes."""
+
+    data: bytes
+    filename: str = "chart.png"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One message from the bot: sections of plain text and rows of buttons.
+    """One message from the bot: sections of plain text, rows of buttons, maybe an image.
 
     Text is plain (never markup); each channel escapes and formats it for itself.
     """
 
     sections: tuple[Section, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
+    image: Image | None = None
 
     @classmethod
     def text(cls, text: str, buttons: Sequence[Sequence[Button]] = ()) -> Reply:
@@ -103,6 +112,20 @@ class Reply:
             if lines:
                 blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
+
+
+# Actions that channels send for platform events rather than button presses.
+EVENT_FOLLOW = "event:follow"  # Zalo "follow", a new chat with the bot
+EVENT_UNFOLLOW = "event:unfollow"  # Zalo "unfollow", Telegram bot blocked/kicked
+
+
+class ConversationHandler(Protocol):
+    """The dialogue core as channels see it: one message in, the replies out.
+
+    `handle` never raises: failures inside a conversation become an apology reply.
+    """
+
+    async def handle(self, message: Incoming) -> Sequence[Reply]: ...
 
 
 # --- sending outside a conversation ---------------------------------------------------
