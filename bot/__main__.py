@@ -83,8 +83,9 @@ def _broadcast(args: argparse.Namespace, config: Config) -> int:
 def _stats(args: argparse.Namespace, config: Config) -> int:
     from bot.stats import run_stats
 
-    return run_stats(config, days=args.days, chart=Path(args.chart) if args.chart else None,
-                     out=sys.stdout)
+    return run_stats(
+        config, days=args.days, chart=Path(args.chart) if args.chart else None, out=sys.stdout
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--config",
         metavar="FILE",
+        # SUPPRESS: a subcommand's absent --config must not overwrite `bot --config F ...`.
+        default=argparse.SUPPRESS,
         help="config file (default: ./config.toml when it exists, else built-in defaults)",
     )
     parser = argparse.ArgumentParser(
@@ -110,28 +113,37 @@ def build_parser() -> argparse.ArgumentParser:
     add("chat", "Talk to the bot in this terminal (buttons shown as numbers).", _chat)
 
     demo = add("demo", "Create the demo dossier database and print codes to try.", _demo)
-    demo.add_argument("--if-missing", action="store_true",
-                      help="do nothing when the demo database already exists")
+    demo.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when the demo database already exists",
+    )
     demo.add_argument("--count", type=int, default=60, help="number of demo dossiers")
 
     catalogue = commands.add_parser(
-        "catalogue", help="Check or import procedure catalogues.",
-        description="Check or import procedure catalogues.", parents=[common],
+        "catalogue",
+        help="Check or import procedure catalogues.",
+        description="Check or import procedure catalogues.",
+        parents=[common],
     )
-    catalogue_commands = catalogue.add_subparsers(dest="catalogue_command", metavar="COMMAND",
-                                                  required=True)
+    catalogue_commands = catalogue.add_subparsers(
+        dest="catalogue_command", metavar="COMMAND", required=True
+    )
     check = catalogue_commands.add_parser(
-        "check", help="Validate a catalogue folder and the vocabulary; exit 1 on errors.",
+        "check",
+        help="Validate a catalogue folder and the vocabulary; exit 1 on errors.",
         description="Validate a catalogue folder and the vocabulary; exit 1 on errors.",
         parents=[common],
     )
     check.add_argument("path", nargs="?", help="catalogue folder (default: from config)")
-    check.add_argument("--vocabulary", metavar="FILE",
-                       help="vocabulary file (default: from config)")
+    check.add_argument(
+        "--vocabulary", metavar="FILE", help="vocabulary file (default: from config)"
+    )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(handler=_catalogue_check)
     importer = catalogue_commands.add_parser(
-        "import", help="Import a national JSONL or provincial XLSX/CSV export into a folder.",
+        "import",
+        help="Import a national JSONL or provincial XLSX/CSV export into a folder.",
         description="Import a national JSONL or provincial XLSX/CSV export into a folder.",
         parents=[common],
     )
@@ -139,26 +151,39 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--into", required=True, metavar="DIR", help="catalogue folder")
     importer.set_defaults(handler=_catalogue_import)
 
-    evaluation = add("eval", "Measure how well citizens' questions find their procedures.",
-                     _eval)
-    evaluation.add_argument("--catalogue", metavar="PATH",
-                            help="procedures folder, national JSONL or provincial XLSX/CSV")
-    evaluation.add_argument("--questions", required=True, metavar="FILE",
-                            help="JSONL questions with expected codes")
+    evaluation = add("eval", "Measure how well citizens' questions find their procedures.", _eval)
+    evaluation.add_argument(
+        "--catalogue",
+        metavar="PATH",
+        help="procedures folder, national JSONL or provincial XLSX/CSV",
+    )
+    evaluation.add_argument(
+        "--questions", required=True, metavar="FILE", help="JSONL questions with expected codes"
+    )
     evaluation.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluation.add_argument("--failures", action="store_true",
-                            help="list each miss with its top candidates")
+    evaluation.add_argument(
+        "--failures", action="store_true", help="list each miss with its top candidates"
+    )
 
-    broadcast = add("broadcast", "Send a notice to subscribers, or manage a broadcast job.",
-                    _broadcast)
-    broadcast.add_argument("action", nargs="?", choices=["send", "status", "cancel", "resume",
-                                                         "list"], default="send",
-                           help="what to do (default: send)")
+    broadcast = add(
+        "broadcast", "Send a notice to subscribers, or manage a broadcast job.", _broadcast
+    )
+    broadcast.add_argument(
+        "action",
+        nargs="?",
+        choices=["send", "status", "cancel", "resume", "list"],
+        default="send",
+        help="what to do (default: send)",
+    )
     broadcast.add_argument("job", nargs="?", help="job id, for status/cancel/resume")
     broadcast.add_argument("--text-file", metavar="F", help="the notice text (UTF-8)")
     broadcast.add_argument("--audience", default="all", help="'all' or a topic from config")
-    broadcast.add_argument("--channel", action="append", choices=["telegram", "zalo"],
-                           help="only this channel (repeatable; default: every channel)")
+    broadcast.add_argument(
+        "--channel",
+        action="append",
+        choices=["telegram", "zalo"],
+        help="only this channel (repeatable; default: every channel)",
+    )
     broadcast.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     stats = add("stats", "Show what citizens asked and how satisfied they are.", _stats)
@@ -179,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        config = load_config(Path(args.config) if args.config else None)
+        config_file = getattr(args, "config", None)
+        config = load_config(Path(config_file) if config_file else None)
     except ConfigError as exc:
         print(f"bot: config error: {exc}", file=sys.stderr)
         return 2

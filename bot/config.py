@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 import tomllib
 import types
 import typing
@@ -176,7 +177,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
-    source: str = "built-in defaults"
+    # Where this config came from (a file path or "built-in defaults"); not a TOML key.
+    loaded_from: str = "built-in defaults"
 
 
 SECRET_FIELDS: frozenset[str] = frozenset(
@@ -201,9 +203,7 @@ def env_name(dotted_key: str) -> str:
     return "BOT_" + dotted_key.replace(".", "_").upper()
 
 
-def load_config(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Load the config from `path`, or `config.toml` when present, else the defaults.
 
     Raises ConfigError with a one-line message naming the file and key.
@@ -228,7 +228,92 @@ def load_config(
             raise ConfigError(f"{path}: not valid UTF-8 text") from None
     data = _apply_env(data, env)
     config = _build(Config, data, prefix="", source=source)
-    return dataclasses.replace(config, source=source)
+    _validate(config, source)
+    return dataclasses.replace(config, loaded_from=source)
+
+
+def _validate(config: Config, source: str) -> None:
+    """Checks that types alone cannot express; each names the key and the expectation."""
+
+    def require(ok: bool, key: str, expected: str, got: object) -> None:
+        if not ok:
+            raise ConfigError(f"{source}: {key}: expected {expected}, got {got!r}")
+
+    web = config.web
+    require(0 < web.port < 65536, "[web] port", "a port number 1-65535", web.port)
+    require(
+        web.messages_per_minute > 0,
+        "[web] messages_per_minute",
+        "a positive integer",
+        web.messages_per_minute,
+    )
+    dossiers = config.dossiers
+    for label, status in dossiers.status_labels.items():
+        require(
+            1 <= status <= 10,
+            f"[dossiers.status_labels] {label}",
+            "a standard status number 1-10",
+            status,
+        )
+    for name in ("timeout_seconds", "watch_interval_seconds"):
+        value = getattr(dossiers, name)
+        require(value > 0, f"[dossiers] {name}", "a positive number", value)
+    for name in ("max_lookups_per_hour", "max_failed_attempts", "lockout_base_seconds"):
+        value = getattr(dossiers, name)
+        require(value > 0, f"[dossiers] {name}", "a positive integer", value)
+    if dossiers.source == "http":
+        require(
+            bool(dossiers.http.url_template),
+            "[dossiers.http] url_template",
+            "a URL template with {code} when source = 'http'",
+            dossiers.http.url_template,
+        )
+    telegram = config.telegram
+    require(
+        telegram.rate_per_second > 0,
+        "[telegram] rate_per_second",
+        "a positive number",
+        telegram.rate_per_second,
+    )
+    if telegram.enabled and telegram.mode == "webhook":
+        require(
+            telegram.webhook_url.startswith("https://")
+            or telegram.webhook_url.startswith("http://"),
+            "[telegram] webhook_url",
+            "the public https:// URL when mode = 'webhook'",
+            telegram.webhook_url,
+        )
+    require(
+        config.zalo.rate_per_second > 0,
+        "[zalo] rate_per_second",
+        "a positive number",
+        config.zalo.rate_per_second,
+    )
+    require(
+        config.broadcast.concurrency > 0,
+        "[broadcast] concurrency",
+        "a positive integer",
+        config.broadcast.concurrency,
+    )
+    require(
+        config.broadcast.max_attempts > 0,
+        "[broadcast] max_attempts",
+        "a positive integer",
+        config.broadcast.max_attempts,
+    )
+    require(
+        1 <= config.search.max_choices <= 8,
+        "[search] max_choices",
+        "an integer 1-8",
+        config.search.max_choices,
+    )
+    for topic in config.broadcast.topics:
+        require(
+            bool(re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", topic)),
+            f"[broadcast.topics] {topic}",
+            "a short key of a-z, 0-9 and '-'",
+            topic,
+        )
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -241,10 +326,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         node = merged
         for part in parts[:-1]:
             child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-            else:
-                child = dict(child)
+            child = {} if not isinstance(child, dict) else dict(child)
             node[part] = child
             node = child
         node[parts[-1]] = value
@@ -256,13 +338,12 @@ _T = typing.TypeVar("_T")
 
 def _build(cls: type[_T], data: Mapping[str, Any], prefix: str, source: str) -> _T:
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}  # type: ignore[arg-type]
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "loaded_from"}  # type: ignore[arg-type]
     for key in data:
         if key not in known:
             where = f"[{prefix}] " if prefix else ""
-            raise ConfigError(
-                f"{source}: {where}unknown key '{key}'; expected one of: {', '.join(sorted(known))}"
-            )
+            expected = ", ".join(sorted(known))
+            raise ConfigError(f"{source}: {where}unknown key '{key}'; expected one of: {expected}")
     kwargs: dict[str, Any] = {}
     for name in known:
         if name not in data:
@@ -321,7 +402,7 @@ def _coerce(tp: Any, value: Any, dotted: str, source: str) -> Any:
     if origin in (Mapping, dict) or tp is Mapping:
         if not isinstance(value, dict):
             raise _fail(tp, value, dotted, source)
-        key_t, value_t = typing.get_args(tp)
+        _key_t, value_t = typing.get_args(tp)
         return types.MappingProxyType(
             {str(k): _coerce(value_t, v, f"{dotted}.{k}", source) for k, v in value.items()}
         )

@@ -34,7 +34,9 @@ def fixtures_dir() -> Path:
 def shared_dir() -> Path:
     """../shared (real catalogues, development questions); skips the test when absent."""
     if not (SHARED_DIR / "catalogues").is_dir():
-        pytest.skip(f"reference data not found at {SHARED_DIR} (needs ../shared beside the project)")
+        pytest.skip(
+            f"reference data not found at {SHARED_DIR} (needs ../shared beside the project)"
+        )
     return SHARED_DIR
 
 
@@ -77,5 +79,7 @@ async def postgres_url() -> AsyncIterator[str]:
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.skip("headless Chromium not installed (Debian package 'chromium'; .ci/run installs it)")
+        pytest.skip(
+            "headless Chromium not installed (Debian package 'chromium'; .ci/run installs it)"
+        )
     return path

@@ -19,7 +19,7 @@ def check_catalogue(path: Path) -> tuple[Catalogue, list[Problem]]:
 
 
 def report(problems: Iterable[Problem], count: int, out: TextIO, *, strict: bool) -> int:
-    """Print problems and a summary; exit status 1 when there are errors (or warnings if strict)."""
+    """Print problems and a summary; exit 1 on errors (or on warnings too when `strict`)."""
     listed = list(problems)
     for problem in listed:
         print(problem, file=out)

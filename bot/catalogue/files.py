@@ -201,8 +201,11 @@ def procedure_from_data(
         return None, problems
     if shape == "local":
         problems.append(
-            Problem(at("code"), f"local code '{procedure.code}' is not a national code",
-                    Severity.WARNING)
+            Problem(
+                at("code"),
+                f"local code '{procedure.code}' is not a national code",
+                Severity.WARNING,
+            )
         )
     if not procedure.documents and "documents" not in procedure.original:
         problems.append(Problem(at("code"), "no required documents listed", Severity.WARNING))
@@ -292,13 +295,16 @@ def _procedure(data: Mapping[str, Any]) -> Procedure:
         for c in _tables(data, "channels")
     )
     fees = tuple(
-        Fee(text=_str(f, "text") or _missing("fees", "text"),
-            amount_vnd=_int(f, "amount_vnd", "fees"))
+        Fee(
+            text=_str(f, "text") or _missing("fees", "text"),
+            amount_vnd=_int(f, "amount_vnd", "fees"),
+        )
         for f in _tables(data, "fees")
     )
     legal = tuple(
-        LegalReference(title=_str(r, "title") or _missing("legal_basis", "title"),
-                       number=_str(r, "number"))
+        LegalReference(
+            title=_str(r, "title") or _missing("legal_basis", "title"), number=_str(r, "number")
+        )
         for r in _tables(data, "legal_basis")
     )
     original = data.get("original", {})
@@ -406,7 +412,9 @@ def procedure_to_data(procedure: Procedure) -> dict[str, Any]:
         )
         for c in procedure.channels
     ]
-    data["fees"] = [_drop_empty({"text": f.text, "amount_vnd": f.amount_vnd}) for f in procedure.fees]
+    data["fees"] = [
+        _drop_empty({"text": f.text, "amount_vnd": f.amount_vnd}) for f in procedure.fees
+    ]
     data["legal_basis"] = [
         _drop_empty({"title": r.title, "number": r.number}) for r in procedure.legal_basis
     ]

@@ -1,0 +1,115 @@
+"""Config: defaults without a file, strict types, unknown keys, env secrets, one-line errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from bot.config import Config, ConfigError, env_name, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(environ={})
+    assert config == Config()
+    assert config.loaded_from == "built-in defaults"
+    assert config.web.port == 8080
+    assert not config.telegram.enabled
+
+
+def test_config_toml_in_working_directory_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, '[center]\nhotline = "0205 123 4567"\n')
+    monkeypatch.chdir(tmp_path)
+    config = load_config(environ={})
+    assert config.center.hotline == "0205 123 4567"
+    assert config.loaded_from == "config.toml"
+
+
+def test_example_config_loads_and_equals_defaults(project_root: Path) -> None:
+    config = load_config(project_root / "config.example.toml", environ={})
+    assert config.web == Config().web
+    assert config.center.name
+
+
+def test_values_are_typed_and_frozen(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[telegram]
+token = "123:abc"
+staff_ids = [11, 22]
+rate_per_second = 25
+[dossiers]
+holidays = [2026-09-02, "2026-01-01"]
+status_labels = { "Đang giải quyết" = 4 }
+""",
+        ),
+        environ={},
+    )
+    assert config.telegram.staff_ids == (11, 22)
+    assert config.telegram.rate_per_second == 25.0
+    assert config.dossiers.holidays == (dt.date(2026, 9, 2), dt.date(2026, 1, 1))
+    assert config.dossiers.status_labels["Đang giải quyết"] == 4
+    with pytest.raises(AttributeError):
+        config.telegram.token = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.dossiers.status_labels["x"] = 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[web]\nprot = 80\n", "[web] unknown key 'prot'"),
+        ("[webb]\nport = 80\n", "unknown key 'webb'"),
+        ('[web]\nport = "80"\n', "[web] port: expected an integer, got '80'"),
+        ("[web]\nport = 99999\n", "[web] port: expected a port number 1-65535"),
+        ('[dossiers]\nverification = "sms"\n', "[dossiers] verification: expected one of"),
+        ("[dossiers]\nholidays = [1]\n", "[dossiers] holidays: expected a date"),
+        ("[dossiers.status_labels]\nx = 12\n", "[dossiers.status_labels] x: expected a standard"),
+        ('[telegram]\nstaff_ids = ["a"]\n', "[telegram] staff_ids: expected an integer"),
+        ("web = 3\n", "web: expected a table"),
+        ('[dossiers]\nsource = "http"\n', "[dossiers.http] url_template"),
+        ("[web\n", "not valid TOML"),
+    ],
+)
+def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(path))
+    assert expected in message
+
+
+def test_secrets_come_from_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, '[telegram]\ntoken = "from-file"\n')
+    config = load_config(
+        path, environ={"BOT_TELEGRAM_TOKEN": "from-env", env_name("zalo.access_token"): "z"}
+    )
+    assert config.telegram.token == "from-env"
+    assert config.zalo.access_token == "z"
+    assert env_name("dossiers.http.auth_token") == "BOT_DOSSIERS_HTTP_AUTH_TOKEN"
+
+
+def test_missing_file_and_cli_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml", environ={})
+    bad = write(tmp_path, "[web]\nport = -1\n")
+    assert main(["catalogue", "check", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[web] port" in err
