@@ -1,0 +1,127 @@
+"""Per-chat conversation context, kept in the bot's database.
+
+Context lives in the database rather than in memory so that follow-ups ("còn lệ phí thì
+sao?") work after a restart and when several bot processes share the load. It is small
+JSON: the last procedure answered, the ranked candidates of the last question, and what
+the bot is waiting for (a verification value, a rating comment).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Column, DateTime, String, Table, Text, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.messages import ChatRef
+from bot.storage.database import connect, metadata
+
+log = logging.getLogger(__name__)
+
+chat_contexts = Table(
+    "chat_contexts",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("chat_id", String(128), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A context older than this is stale: "mất bao lâu" a day later should not be answered
+# for yesterday's procedure without the citizen saying which one.
+CONTEXT_TTL = dt.timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    procedure_code: str | None = None
+    candidate_codes: tuple[str, ...] = ()
+    rejected_codes: tuple[str, ...] = ()
+    last_question: str = ""
+    last_intent: str = "general"
+    # What the next free-text message answers: "verification" (of `pending_code`),
+    # "rating_comment" (for `pending_code`), or None for a new question.
+    awaiting: str | None = None
+    pending_code: str | None = None
+    greeted: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ChatContext:
+        try:
+            raw: Any = json.loads(text)
+        except ValueError:
+            return cls()
+        if not isinstance(raw, dict):
+            return cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        for key in ("candidate_codes", "rejected_codes"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(str(v) for v in values[key])
+        try:
+            return cls(**values)
+        except TypeError:
+            return cls()
+
+
+class ContextStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def load(self, chat: ChatRef, now: dt.datetime) -> ChatContext:
+        async with connect(self._engine) as connection:
+            row = (
+                await connection.execute(
+                    select(chat_contexts.c.data, chat_contexts.c.updated_at).where(
+                        chat_contexts.c.channel == chat.channel.value,
+                        chat_contexts.c.chat_id == chat.chat_id,
+                    )
+                )
+            ).first()
+        if row is None:
+            return ChatContext()
+        context = ChatContext.from_json(row.data)
+        updated_at = row.updated_at
+        if updated_at.tzinfo is None:  # SQLite returns naive datetimes
+            updated_at = updated_at.replace(tzinfo=dt.UTC)
+        if now - updated_at > CONTEXT_TTL:
+            # Keep only what is not about the last question.
+            return ChatContext(greeted=context.greeted)
+        return context
+
+    async def save(self, chat: ChatRef, context: ChatContext, now: dt.datetime) -> None:
+        values = {
+            "channel": chat.channel.value,
+            "chat_id": chat.chat_id,
+            "data": context.to_json(),
+            "updated_at": now,
+        }
+        async with connect(self._engine, begin=True) as connection:
+            insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+            statement = insert(chat_contexts).values(**values)
+            statement = statement.on_conflict_do_update(
+                index_elements=[chat_contexts.c.channel, chat_contexts.c.chat_id],
+                set_={"data": values["data"], "updated_at": now},
+            )
+            await connection.execute(statement)
+
+    async def forget(self, chat: ChatRef) -> None:
+        async with connect(self._engine, begin=True) as connection:
+            await connection.execute(
+                delete(chat_contexts).where(
+                    chat_contexts.c.channel == chat.channel.value,
+                    chat_contexts.c.chat_id == chat.chat_id,
+                )
+            )

@@ -1,0 +1,297 @@
+"""Every sentence the bot says to citizens and staff, in one place.
+
+The center's staff can review and edit the wording here without reading any other code.
+Templates are filled with `str.format(**fields)`; the field names in braces must stay.
+Keep sentences short: most citizens read them on a phone.
+"""
+
+from __future__ import annotations
+
+# --- greeting, menu, contact ------------------------------------------------------------
+
+GREETING = (
+    "Xin chào! Đây là trợ lý tự động của {center_name}.\n"
+    "Tôi có thể giúp bạn:\n"
+    "• Hỏi thủ tục hành chính: cần giấy tờ gì, mất bao lâu, lệ phí, nộp ở đâu\n"
+    "• Tra cứu hồ sơ bằng mã trên phiếu hẹn\n"
+    "• Nhận thông báo của Trung tâm\n"
+    "Bạn cứ gõ câu hỏi, ví dụ: “làm giấy khai sinh cần gì”."
+)
+CENTER_INFO_HEADING = "Thông tin liên hệ"
+CENTER_INFO = "{center_name}\nĐịa chỉ: {address}\nGiờ làm việc: {hours}\nĐường dây nóng: {hotline}"
+CENTER_EMAIL = "Email: {email}"
+CENTER_WEBSITE = "Trang web: {website}"
+
+MENU_ASK = "Hỏi thủ tục"
+MENU_DOSSIER = "Tra cứu hồ sơ"
+MENU_NOTICES = "Nhận thông báo"
+MENU_CONTACT = "Liên hệ"
+
+ASK_PROMPT = (
+    "Bạn hãy gõ tên thủ tục hoặc việc cần làm, có dấu hay không dấu đều được.\n"
+    "Ví dụ: “đổi bằng lái xe mất bao lâu”, “sang tên sổ đỏ lệ phí bao nhiêu”, "
+    "“đăng ký tạm trú cần giấy tờ gì”."
+)
+HELP = (
+    "Cách dùng:\n"
+    "• Gõ câu hỏi về thủ tục, ví dụ “làm căn cước cần gì”.\n"
+    "• Gửi mã hồ sơ trên phiếu hẹn để tra cứu, ví dụ 000.00.12.H58-251120-0001.\n"
+    "• /thongbao để nhận thông báo, /huythongbao để thôi nhận.\n"
+    "• /lienhe để xem địa chỉ, giờ làm việc và đường dây nóng."
+)
+
+# --- input problems ---------------------------------------------------------------------
+
+EMPTY_MESSAGE = "Bạn chưa nhập nội dung. Hãy gõ câu hỏi về thủ tục hoặc mã hồ sơ cần tra cứu."
+MESSAGE_TOO_LONG = (
+    "Tin nhắn dài quá nên tôi chỉ đọc phần đầu. Bạn hãy hỏi ngắn gọn, mỗi lần một việc."
+)
+UNKNOWN_COMMAND = "Tôi không hiểu lệnh {command}. Gõ /help để xem cách dùng."
+UNKNOWN_BUTTON = "Nút này đã cũ. Bạn hãy gõ lại câu hỏi nhé."
+ERROR_APOLOGY = (
+    "Xin lỗi, hệ thống đang gặp sự cố khi xử lý tin nhắn của bạn. "
+    "Bạn vui lòng thử lại sau ít phút hoặc gọi đường dây nóng {hotline}."
+)
+
+# --- procedure answers ------------------------------------------------------------------
+
+PROCEDURE_TITLE = "{name}"
+PROCEDURE_SUBTITLE = "Mã thủ tục {code} · Lĩnh vực {field} · {levels}"
+HEADING_DOCUMENTS = "Giấy tờ cần chuẩn bị"
+HEADING_PRESENT = "Giấy tờ cần xuất trình (mang bản chính để đối chiếu)"
+HEADING_TIME = "Thời gian giải quyết"
+HEADING_FEE = "Phí, lệ phí"
+HEADING_WHERE = "Nộp hồ sơ ở đâu"
+HEADING_STEPS = "Các bước thực hiện"
+HEADING_ONLINE = "Nộp trực tuyến"
+HEADING_RESULT = "Kết quả nhận được"
+HEADING_CONDITIONS = "Điều kiện"
+HEADING_APPLICANTS = "Ai được nộp"
+DOCUMENT_LINE = "{number}. {name}"
+DOCUMENT_QUANTITY = " — {quantity}"
+DOCUMENT_FORM = " (mẫu: {form})"
+DOCUMENTS_MORE = "… và {count} giấy tờ khác (xem đầy đủ tại {url})"
+DOCUMENTS_ORIGINAL = "Theo danh mục gốc: {text}"
+DOCUMENTS_NONE = "Danh mục chưa ghi giấy tờ cho thủ tục này; bạn vui lòng gọi {hotline}."
+TIME_CHANNEL = "• {method}: {time}"
+TIME_ONLY = "{text}"
+TIME_NONE = "Danh mục chưa ghi thời gian giải quyết; bạn vui lòng gọi {hotline}."
+FEE_LINE = "• {text}"
+FEE_CHANNEL = "• {method}: {fee}"
+FEE_NONE = "Danh mục không ghi phí, lệ phí cho thủ tục này."
+WHERE_AGENCY = "Cơ quan giải quyết: {agency}"
+WHERE_DEFAULT = "Nộp tại {center_name}, {address}."
+WHERE_CHANNELS = "Cách nộp: {methods}."
+STEP_LINE = "{number}. {text}"
+STEPS_NONE = "Danh mục chưa ghi các bước cho thủ tục này."
+ONLINE_FULL = "Thủ tục này làm trực tuyến toàn trình: nộp, theo dõi và nhận kết quả qua mạng."
+ONLINE_PARTIAL = (
+    "Thủ tục này nộp trực tuyến được một phần: nộp hồ sơ qua mạng, "
+    "nhưng vẫn phải đến nhận kết quả hoặc nộp bản giấy."
+)
+ONLINE_OFFLINE = (
+    "Thủ tục này hiện phải nộp trực tiếp hoặc qua bưu chính, chưa nộp trực tuyến được."
+)
+ONLINE_UNKNOWN = "Danh mục chưa ghi mức độ trực tuyến của thủ tục này."
+ONLINE_LINK = "Nộp trực tuyến tại: {url}"
+SOURCE_LINK = "Chi tiết: {url}"
+ANSWER_OTHER_PARTS = "Bạn muốn xem thêm phần nào?"
+
+BUTTON_DOCUMENTS = "Giấy tờ"
+BUTTON_TIME = "Thời gian"
+BUTTON_FEE = "Lệ phí"
+BUTTON_WHERE = "Nơi nộp"
+BUTTON_STEPS = "Các bước"
+BUTTON_ONLINE = "Nộp online"
+BUTTON_NOT_THIS = "Không phải thủ tục này"
+BUTTON_HELPFUL = "👍 Hữu ích"
+BUTTON_NOT_HELPFUL = "👎 Chưa đúng ý"
+BUTTON_OPEN_ONLINE = "Mở trang nộp trực tuyến"
+
+CLARIFY = "Bạn hỏi thủ tục nào dưới đây? Chọn một thủ tục, hoặc gõ lại câu hỏi rõ hơn."
+CLARIFY_OTHERS = "Có thể bạn hỏi một trong các thủ tục sau:"
+NO_OTHER_CANDIDATES = (
+    "Tôi không tìm được thủ tục nào khác khớp với câu hỏi. "
+    "Bạn hãy gõ lại rõ hơn, ví dụ nêu việc cần làm và loại giấy tờ."
+)
+NOTHING_TO_REJECT = "Bạn hãy gõ câu hỏi về thủ tục trước nhé."
+FOLLOWUP_NEEDS_PROCEDURE = (
+    "Bạn đang hỏi về thủ tục nào? Hãy gõ tên thủ tục, ví dụ “lệ phí đăng ký kết hôn”."
+)
+
+DECLINE_NO_MATCH = (
+    "Xin lỗi, tôi chưa tìm được thủ tục phù hợp với câu hỏi của bạn.\n"
+    "Bạn thử gõ tên việc cần làm, ví dụ “đăng ký thường trú”, “cấp lại sổ đỏ”, "
+    "“đổi giấy phép lái xe”.\n"
+    "Hoặc gọi đường dây nóng {hotline} để được cán bộ hướng dẫn."
+)
+DECLINE_GREETING = "Chào bạn! Bạn cần hỏi thủ tục gì, hay tra cứu hồ sơ? Gõ câu hỏi là được."
+DECLINE_SMALL_TALK = (
+    "Tôi chỉ trả lời về thủ tục hành chính và hồ sơ tại {center_name}. Bạn cần hỏi thủ tục gì?"
+)
+DECLINE_COMPLAINT = (
+    "Cảm ơn bạn đã phản ánh. Để phản ánh, kiến nghị về cán bộ hoặc cách giải quyết hồ sơ, "
+    "bạn vui lòng gọi đường dây nóng {hotline} hoặc gửi trên Cổng Dịch vụ công "
+    "(mục Phản ánh kiến nghị). Tôi không tiếp nhận phản ánh qua kênh trò chuyện này."
+)
+DECLINE_PRIVATE_DATA = (
+    "Tôi không thể cung cấp thông tin cá nhân của người khác. "
+    "Nếu bạn là người nộp hồ sơ, hãy gửi mã hồ sơ trên phiếu hẹn để tra cứu."
+)
+
+FEEDBACK_THANKS = "Cảm ơn bạn đã góp ý!"
+FEEDBACK_SORRY = (
+    "Cảm ơn bạn. Tôi đã ghi lại để cán bộ bổ sung. Bạn có thể gõ lại câu hỏi theo cách khác, "
+    "hoặc gọi {hotline}."
+)
+
+# --- dossiers ---------------------------------------------------------------------------
+
+DOSSIER_PROMPT = (
+    "Bạn hãy gửi mã hồ sơ ghi trên phiếu tiếp nhận và hẹn trả kết quả, "
+    "ví dụ 000.00.12.H58-251120-0001."
+)
+DOSSIER_CODE_MALFORMED = (
+    "Mã hồ sơ “{code}” chưa đúng: {problem}.\n"
+    "Mã đúng có dạng {expected}. Bạn kiểm tra lại phiếu hẹn giúp tôi."
+)
+DOSSIER_CODE_PART = {
+    "agency": "phần mã cơ quan không đúng",
+    "date": "phần ngày tiếp nhận không phải là ngày có thật",
+    "counter": "phần số thứ tự không đủ chữ số",
+    "shape": "các phần của mã không đúng thứ tự hoặc thiếu dấu",
+}
+VERIFY_PHONE = (
+    "Để bảo vệ thông tin, bạn hãy gửi 4 số cuối số điện thoại của người nộp hồ sơ {code}."
+)
+VERIFY_ID = (
+    "Để bảo vệ thông tin, bạn hãy gửi 4 số cuối số căn cước (CCCD) của người nộp hồ sơ {code}."
+)
+VERIFY_FORMAT = "Bạn chỉ cần gửi đúng 4 chữ số, ví dụ 1234."
+DOSSIER_NOT_FOUND = (
+    "Không tìm thấy hồ sơ khớp với mã và thông tin xác minh bạn gửi. "
+    "Bạn kiểm tra lại mã trên phiếu hẹn và 4 số cuối, hoặc gọi {hotline}."
+)
+DOSSIER_LOCKED = (
+    "Bạn đã tra cứu sai hoặc quá nhiều lần. Vui lòng thử lại sau {wait}, "
+    "hoặc gọi đường dây nóng {hotline}."
+)
+DOSSIER_UNAVAILABLE = (
+    "Xin lỗi, hệ thống tra cứu hồ sơ đang tạm gián đoạn. Bạn vui lòng thử lại sau, "
+    "hoặc gọi {hotline}. Các câu hỏi về thủ tục tôi vẫn trả lời bình thường."
+)
+DOSSIER_DISABLED = (
+    "Trung tâm chưa mở tra cứu hồ sơ qua kênh này. Bạn vui lòng gọi {hotline} "
+    "hoặc tra cứu trên Cổng Dịch vụ công."
+)
+DOSSIER_HEADING = "Hồ sơ {code}"
+DOSSIER_PROCEDURE = "Thủ tục: {procedure}"
+DOSSIER_APPLICANT = "Người nộp: {applicant}"
+DOSSIER_STATUS = "Tình trạng: {status}"
+DOSSIER_STEP = "Đang ở bước: {step}"
+DOSSIER_AGENCY = "Cơ quan xử lý: {agency}"
+DOSSIER_RECEIVED = "Ngày tiếp nhận: {date}"
+DOSSIER_DUE = "Ngày hẹn trả kết quả: {date}"
+DOSSIER_NEW_DUE = "Ngày hẹn mới: {date}"
+DOSSIER_FINISHED = "Ngày có kết quả: {date}"
+DOSSIER_RETURNED = "Ngày trả kết quả: {date}"
+DOSSIER_OVERDUE = "⚠️ Hồ sơ đã quá hạn {days} ngày làm việc. Trung tâm xin lỗi vì sự chậm trễ."
+DOSSIER_OVERDUE_NEW_DUE = (
+    "⚠️ Hồ sơ đã quá hạn so với ngày hẹn ban đầu; cơ quan xử lý đã hẹn lại ngày {date}."
+)
+DOSSIER_MISSING_HEADING = "Cần bổ sung"
+DOSSIER_MISSING_HINT = "Bạn mang các giấy tờ trên đến nơi đã nộp hồ sơ, hoặc bổ sung trực tuyến."
+DOSSIER_PAYMENT_HINT = (
+    "Bạn cần nộp khoản tiền (thuế, phí, lệ phí) theo thông báo để hồ sơ được tiếp tục xử lý."
+)
+DOSSIER_READY = "✅ Đã có kết quả. Bạn mang phiếu hẹn và giấy tờ tùy thân đến nhận tại: {place}."
+DOSSIER_NOTE = "Ghi chú: {note}"
+DOSSIER_HISTORY_HEADING = "Quá trình xử lý hồ sơ {code}"
+DOSSIER_HISTORY_LINE = "• {date}: {status}{step}"
+DOSSIER_HISTORY_EMPTY = "Chưa có bước xử lý nào được ghi lại."
+BUTTON_HISTORY = "Xem quá trình xử lý"
+BUTTON_WATCH = "🔔 Báo tôi khi có thay đổi"
+BUTTON_UNWATCH = "🔕 Thôi theo dõi hồ sơ này"
+WATCH_ON = "Đã bật thông báo. Khi hồ sơ {code} thay đổi tình trạng, tôi sẽ nhắn cho bạn."
+WATCH_OFF = "Đã tắt thông báo cho hồ sơ {code}."
+WATCH_NEEDS_LOOKUP = "Bạn hãy tra cứu hồ sơ (gửi mã hồ sơ) trước khi bật thông báo."
+DOSSIER_UPDATE_HEADING = "🔔 Hồ sơ {code} có cập nhật"
+DOSSIER_UPDATE_STATUS = "Tình trạng mới: {status}"
+DOSSIER_RETURNED_FINAL = (
+    "Hồ sơ đã trả kết quả, tôi ngừng theo dõi hồ sơ này. Cảm ơn bạn đã sử dụng dịch vụ!"
+)
+RATING_QUESTION = (
+    "Bạn hài lòng thế nào với việc giải quyết hồ sơ {code}? "
+    "(1 = rất không hài lòng, 5 = rất hài lòng)"
+)
+RATING_THANKS = "Cảm ơn bạn đã đánh giá {stars}! Nếu muốn, bạn gõ thêm góp ý (hoặc gõ “bỏ qua”)."
+RATING_COMMENT_THANKS = "Cảm ơn góp ý của bạn. Trung tâm sẽ xem xét để phục vụ tốt hơn."
+SKIP_WORDS = ("bỏ qua", "bo qua", "không", "khong", "ko", "thôi", "thoi", "skip")
+
+# Plain words for the national portal's standard statuses (1..10).
+STATUS_PLAIN = {
+    1: "Mới đăng ký, chờ cán bộ tiếp nhận",
+    2: "Đã được tiếp nhận",
+    3: "Không được tiếp nhận",
+    4: "Đang được giải quyết",
+    5: "Cần bổ sung giấy tờ",
+    6: "Chờ bạn nộp thuế, phí hoặc lệ phí",
+    7: "Bạn đã yêu cầu rút hồ sơ",
+    8: "Đã dừng xử lý",
+    9: "Đã giải quyết xong, chờ trả kết quả",
+    10: "Đã trả kết quả",
+}
+
+# Durations for lockouts.
+DURATION_MINUTES = "{minutes} phút"
+DURATION_SECONDS = "{seconds} giây"
+
+# --- notices (subscriptions) ------------------------------------------------------------
+
+NOTICES_MENU = (
+    "Bạn muốn nhận thông báo nào của Trung tâm (lịch nghỉ, thay đổi quy định, giờ làm việc)?"
+)
+NOTICES_ALL = "Tất cả thông báo"
+NOTICES_TOPIC = "Chỉ {label}"
+NOTICES_STOP = "Thôi nhận thông báo"
+NOTICES_ON_ALL = "Đã đăng ký nhận mọi thông báo. Gõ /huythongbao bất cứ lúc nào để thôi nhận."
+NOTICES_ON_TOPIC = (
+    "Đã đăng ký nhận thông báo về {label}. Gõ /huythongbao bất cứ lúc nào để thôi nhận."
+)
+NOTICES_OFF = "Bạn đã thôi nhận thông báo. Muốn nhận lại, gõ /thongbao."
+NOTICES_NOT_AVAILABLE = (
+    "Kênh này chưa gửi được thông báo. Bạn hãy theo dõi Trung tâm qua Zalo hoặc Telegram."
+)
+NOTICE_HEADING = "📢 Thông báo từ {center_name}"
+NOTICE_FOOTER = "Gõ /huythongbao để thôi nhận thông báo."
+
+# --- staff ------------------------------------------------------------------------------
+
+STAFF_ONLY = "Chức năng này chỉ dành cho cán bộ Trung tâm."
+BROADCAST_USAGE = (
+    "Cách gửi thông báo: /guithongbao <nội dung> (hoặc trả lời một tin nhắn bằng /guithongbao). "
+    "Thêm #chude ở đầu để chỉ gửi người theo dõi chủ đề đó, ví dụ: /guithongbao #dat-dai ..."
+)
+BROADCAST_PREVIEW_HEADING = "Xem trước thông báo"
+BROADCAST_AUDIENCE = "Sẽ gửi tới {count} người ({audience})."
+BROADCAST_AUDIENCE_ALL = "tất cả người đăng ký"
+BROADCAST_AUDIENCE_TOPIC = "chủ đề {label}"
+BROADCAST_EMPTY_AUDIENCE = "Chưa có ai đăng ký nhận thông báo {audience}; không gửi."
+BROADCAST_UNKNOWN_TOPIC = "Không có chủ đề “{topic}”. Các chủ đề: {topics}."
+BUTTON_CONFIRM_SEND = "✅ Gửi ngay"
+BUTTON_CANCEL = "✖ Hủy"
+BUTTON_CANCEL_JOB = "⏹ Dừng gửi"
+BUTTON_REFRESH = "↻ Cập nhật"
+BROADCAST_CANCELLED_DRAFT = "Đã hủy, không gửi thông báo nào."
+BROADCAST_STARTED = "Đang gửi thông báo #{job}…"
+BROADCAST_PROGRESS = (
+    "Thông báo #{job}: đã gửi {sent}, lỗi {failed}, bị chặn {blocked}, còn lại {left}."
+)
+BROADCAST_DONE = (
+    "Đã gửi xong thông báo #{job} trong {duration}: thành công {sent}, lỗi {failed}, "
+    "bị chặn {blocked}, đã hủy {cancelled}."
+)
+BROADCAST_JOB_CANCELLED = "Đã dừng thông báo #{job}. Đã gửi {sent}, dừng {cancelled}."
+BROADCAST_DRAFT_EXPIRED = "Bản nháp này đã hết hạn. Hãy gửi lại lệnh /guithongbao."
+STATS_HEADING = "Thống kê {days} ngày gần nhất"
+STATS_NO_DATA = "Chưa có dữ liệu thống kê."
