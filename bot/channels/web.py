@@ -1,0 +1,290 @@
+"""Web chat: one page (web_chat.html, no external assets) and a WebSocket at /ws.
+
+The page keeps a random chat id in localStorage so that follow-up questions survive a
+reload, and talks JSON over the WebSocket:
+
+    page -> bot   {"type": "hello", "chat_id": "<id or null>", "resume": false}
+                  {"type": "text", "text": "..."}
+                  {"type": "button", "action": "...", "label": "..."}
+    bot -> page   {"type": "session", "chat_id": "..."}
+                  {"type": "reply", "sections": [{"heading": "", "lines": [...]}],
+                   "buttons": [[{"label": "", "action": "", "url": ""}]], "image": null}
+                  {"type": "notice", "text": "..."}      (rate limit, message too long)
+                  {"type": "done"}                        (every answer to a turn was sent)
+
+Cross-site WebSocket hijacking is prevented by the Origin check (the page's own origin,
+`[web] public_url`, or `[web] allowed_origins`); each connection may send at most
+`[web] messages_per_minute` messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import logging
+import re
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.channels.chat_locks import ChatLocks
+from bot.channels.health import ComponentHealth
+from bot.config import WebConfig
+from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+# UI texts of the chat itself (not of the conversation), shown by the page.
+RATE_LIMIT_NOTICE = "Bạn gửi tin hơi nhanh. Xin vui lòng đợi một chút rồi gửi tiếp."
+TOO_LONG_NOTICE = "Tin nhắn quá dài. Xin vui lòng viết ngắn gọn hơn (tối đa {limit} ký tự)."
+DEFAULT_PAGE_TITLE = "Hỏi đáp thủ tục hành chính"
+
+MAX_TEXT_CHARS = 1000
+# A frame larger than this closes the connection (aiohttp answers 1009 "message too big").
+MAX_FRAME_BYTES = 16 * 1024
+_CHAT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_RATE_WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPage:
+    """The page's HTML with the center's name filled in, and its Content-Security-Policy
+    hashes (the page's script and style are inline, so they are allowed by hash)."""
+
+    html: str
+    script_hash: str
+    style_hash: str
+
+    @classmethod
+    def load(cls, title: str) -> ChatPage:
+        template = resources.files("bot.channels").joinpath("web_chat.html").read_text("utf-8")
+        page = template.replace("{{title}}", html.escape(title))
+        return cls(page, _inline_hash(page, "script"), _inline_hash(page, "style"))
+
+
+def _inline_hash(page: str, tag: str) -> str:
+    match = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.DOTALL)
+    body = match.group(1) if match else ""
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+def reply_as_json(reply: Reply) -> dict[str, Any]:
+    """What the page renders: plain text (the page escapes it), buttons, a data-URL image."""
+    image = None
+    if reply.image is not None:
+        image = "data:image/png;base64," + base64.b64encode(reply.image.data).decode()
+    return {
+        "type": "reply",
+        "sections": [
+            {"heading": section.heading, "lines": list(section.lines)}
+            for section in reply.sections
+        ],
+        "buttons": [
+            [{"label": b.label, "action": b.action, "url": b.url} for b in row]
+            for row in reply.buttons
+        ],
+        "image": image,
+    }
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class MessageRate:
+    """At most `per_minute` messages in any 60-second window (a sliding window)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._per_minute = per_minute
+        self._times: deque[float] = deque()
+
+    def allow(self, now: float) -> bool:
+        while self._times and now - self._times[0] >= _RATE_WINDOW_SECONDS:
+            self._times.popleft()
+        if len(self._times) >= self._per_minute:
+            return False
+        self._times.append(now)
+        return True
+
+
+class WebChat:
+    """The web chat page and its WebSocket; mount with `add_routes(app)`."""
+
+    def __init__(
+        self,
+        handler: ConversationHandler,
+        config: WebConfig,
+        *,
+        title: str = DEFAULT_PAGE_TITLE,
+        max_text_chars: int = MAX_TEXT_CHARS,
+    ) -> None:
+        self._handler = handler
+        self._config = config
+        self._page = ChatPage.load(title)
+        self._max_text_chars = max_text_chars
+        self._allowed_origins = {
+            origin
+            for origin in (_origin_of(url) for url in (config.public_url, *config.allowed_origins))
+            if origin
+        }
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._chat_locks = ChatLocks()
+        self._turns = 0
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._sockets)
+
+    def health(self) -> ComponentHealth:
+        return ComponentHealth(
+            "ok", f"{len(self._sockets)} open chats, {self._turns} messages answered"
+        )
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self.page)
+        app.router.add_get("/ws", self.websocket)
+
+    async def close_all(self) -> None:
+        """Close every open chat (on shutdown; the page reconnects to the next process)."""
+        for socket in list(self._sockets):
+            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    # --- the page -------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.Response:
+        host = request.host
+        frame_ancestors = " ".join(["'self'", *sorted(self._allowed_origins)])
+        policy = "; ".join(
+            [
+                "default-src 'none'",
+                f"script-src {self._page.script_hash}",
+                f"style-src {self._page.style_hash}",
+                "img-src data:",
+                f"connect-src 'self' ws://{host} wss://{host}",
+                f"frame-ancestors {frame_ancestors}",
+                "base-uri 'none'",
+                "form-action 'none'",
+            ]
+        )
+        return web.Response(
+            text=self._page.html,
+            content_type="text/html",
+            charset="utf-8",
+            headers={
+                "Content-Security-Policy": policy,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-cache",
+            },
+        )
+
+    # --- the WebSocket --------------------------------------------------------------------
+
+    def origin_allowed(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            # Browsers always send Origin on WebSocket requests; a client without one is
+            # not a browser page and cannot carry a citizen's session cross-site.
+            return True
+        own = f"{request.scheme}://{request.host}".lower()
+        normalised = origin.strip().rstrip("/").lower()
+        return normalised == own or normalised in self._allowed_origins
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if not self.origin_allowed(request):
+            log.warning("web chat: refused WebSocket from origin %r", request.headers["Origin"])
+            return web.Response(status=403, text="origin not allowed")
+        socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
+        await socket.prepare(request)
+        self._sockets.add(socket)
+        try:
+            await self._converse(socket)
+        finally:
+            self._sockets.discard(socket)
+        return socket
+
+    async def _converse(self, socket: web.WebSocketResponse) -> None:
+        rate = MessageRate(self._config.messages_per_minute)
+        chat: ChatRef | None = None
+        async for frame in socket:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            message = _parse(frame.data)
+            if message is None:
+                await socket.send_json({"type": "error", "text": "bad message"})
+                continue
+            kind = message.get("type")
+            if kind == "hello" and chat is None:
+                chat, is_new = self._chat_for(message.get("chat_id"))
+                await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+                if not message.get("resume"):
+                    # The page is empty after a (re)load: greet, as Telegram's /start does.
+                    await self._turn(
+                        socket, Incoming(chat, chat.chat_id, "/start", is_first_contact=is_new)
+                    )
+                continue
+            if chat is None:
+                chat, _ = self._chat_for(None)
+                await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+            incoming = self._incoming(chat, message)
+            if incoming is None:
+                continue
+            if not rate.allow(time.monotonic()):
+                await socket.send_json({"type": "notice", "text": RATE_LIMIT_NOTICE})
+                continue
+            if len(incoming.text) > self._max_text_chars:
+                notice = TOO_LONG_NOTICE.format(limit=self._max_text_chars)
+                await socket.send_json({"type": "notice", "text": notice})
+                continue
+            await self._turn(socket, incoming)
+
+    def _chat_for(self, supplied: Any) -> tuple[ChatRef, bool]:
+        if isinstance(supplied, str) and _CHAT_ID.fullmatch(supplied):
+            return ChatRef(Channel.WEB, supplied), False
+        return ChatRef(Channel.WEB, secrets.token_urlsafe(18)), True
+
+    @staticmethod
+    def _incoming(chat: ChatRef, message: dict[str, Any]) -> Incoming | None:
+        kind = message.get("type")
+        if kind == "text":
+            text = message.get("text")
+            if not isinstance(text, str) or not text.strip():
+                return None
+            return Incoming(chat, chat.chat_id, text.strip())
+        if kind == "button":
+            action, label = message.get("action"), message.get("label", "")
+            if not isinstance(action, str) or not action or not isinstance(label, str):
+                return None
+            return Incoming(chat, chat.chat_id, label[:200], action=action[:64])
+        return None
+
+    async def _turn(self, socket: web.WebSocketResponse, incoming: Incoming) -> None:
+        async with self._chat_locks.hold(incoming.chat.chat_id):
+            replies = await self._handler.handle(incoming)
+        self._turns += 1
+        for reply in replies:
+            if socket.closed:
+                return
+            await socket.send_json(reply_as_json(reply))
+        if not socket.closed:
+            await socket.send_json({"type": "done"})
+
+
+def _parse(data: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(data)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
