@@ -1,0 +1,144 @@
+"""The dossier source protocol, its typed failures, and the guard every source runs behind.
+
+A `DossierSource` reads the center's one-stop system (read-only):
+
+    lookup(code) -> Dossier | None          one dossier by its canonical receipt code
+    history(code) -> list[HistoryEntry]     its processing steps, oldest first
+    changed_since(cursor) -> ChangePage     changes after `cursor`, in order, and the next
+                                            cursor; `cursor=None` means "start now": no
+                                            changes, just the current cursor
+    close()
+
+Implementations: `bot.dossiers.sql_source.SqlDossierSource` (any SQLAlchemy async URL,
+configured queries) and `bot.dossiers.http_source.HttpDossierSource` (a JSON API).
+Failures to reach or read the system raise `SourceUnavailable`; a query or mapping that does
+not fit the contract raises `SourceMisconfigured` (a subclass, because to the citizen both
+mean "try again later", while the log tells staff what to fix).
+
+`GuardedSource` wraps a source with the configured timeout and logs each outage once (and
+its end once), not once per message; the service and the watcher share one guarded source.
+`open_dossier_source(config)` builds the configured source, guarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+from bot.config import DossierConfig
+from bot.dossiers.model import ChangePage, Dossier, HistoryEntry
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class SourceUnavailable(Exception):
+    """The one-stop system could not be reached, failed, or answered too slowly."""
+
+
+class SourceMisconfigured(SourceUnavailable):
+    """A configured query, URL or field mapping does not fit the contract; the message says how."""
+
+
+class DossierSource(Protocol):
+    async def lookup(self, code: str) -> Dossier | None: ...
+
+    async def history(self, code: str) -> list[HistoryEntry]: ...
+
+    async def changed_since(self, cursor: str | None) -> ChangePage: ...
+
+    async def close(self) -> None: ...
+
+
+class DisabledSource:
+    """`dossiers.source = "none"`: every call is unavailable (the center offers no lookups)."""
+
+    async def lookup(self, code: str) -> Dossier | None:
+        raise SourceUnavailable("dossier lookups are switched off (dossiers.source = 'none')")
+
+    async def history(self, code: str) -> list[HistoryEntry]:
+        raise SourceUnavailable("dossier lookups are switched off (dossiers.source = 'none')")
+
+    async def changed_since(self, cursor: str | None) -> ChangePage:
+        raise SourceUnavailable("dossier lookups are switched off (dossiers.source = 'none')")
+
+    async def close(self) -> None:
+        return None
+
+
+class GuardedSource:
+    """A source with a timeout on every call and one log line per outage.
+
+    Anything a call raises other than cancellation becomes `SourceUnavailable` (the dialogue
+    must keep answering procedure questions whatever the vendor's driver throws).
+    """
+
+    def __init__(self, inner: DossierSource, timeout_seconds: float, name: str = "dossier source"):
+        self.inner = inner
+        self._timeout = timeout_seconds
+        self._name = name
+        self._down_since_reason: str | None = None
+
+    @property
+    def is_down(self) -> bool:
+        return self._down_since_reason is not None
+
+    async def lookup(self, code: str) -> Dossier | None:
+        return await self._guard(self.inner.lookup(code))
+
+    async def history(self, code: str) -> list[HistoryEntry]:
+        return await self._guard(self.inner.history(code))
+
+    async def changed_since(self, cursor: str | None) -> ChangePage:
+        return await self._guard(self.inner.changed_since(cursor))
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def _guard(self, call: Awaitable[_T]) -> _T:
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await call
+        except TimeoutError:
+            self._went_down(f"no answer within {self._timeout:g} s")
+            raise SourceUnavailable(
+                f"{self._name}: no answer within {self._timeout:g} s"
+            ) from None
+        except SourceUnavailable as exc:
+            self._went_down(str(exc))
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self._went_down(reason)
+            raise SourceUnavailable(f"{self._name}: {reason}") from exc
+        if self._down_since_reason is not None:
+            log.warning("%s is available again", self._name)
+            self._down_since_reason = None
+        return result
+
+    def _went_down(self, reason: str) -> None:
+        if self._down_since_reason is None:
+            self._down_since_reason = reason
+            log.error("%s is unavailable: %s (logged once until it recovers)", self._name, reason)
+
+
+def open_dossier_source(config: DossierConfig) -> GuardedSource:
+    """The configured source (`dossiers.source`), behind the timeout and outage log."""
+    inner: DossierSource
+    if config.source == "sql":
+        from bot.dossiers.sql_source import SqlDossierSource
+
+        inner = SqlDossierSource.from_config(config)
+        name = "dossier database"
+    elif config.source == "http":
+        from bot.dossiers.http_source import HttpDossierSource
+
+        inner = HttpDossierSource.from_config(config)
+        name = "dossier API"
+    else:
+        inner = DisabledSource()
+        name = "dossier source (switched off)"
+    return GuardedSource(inner, config.timeout_seconds, name)
