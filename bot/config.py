@@ -68,38 +68,80 @@ class StorageConfig:
 
 @dataclass(frozen=True, slots=True)
 class DossierSqlConfig:
+    # Any SQLAlchemy async URL of the one-stop system's database (read-only use):
+    # sqlite+aiosqlite:///..., postgresql+asyncpg://..., mysql+aiomysql://... (driver needed).
+    # The default is the database `bot demo` creates with the bundled schema.
     url: str = "sqlite+aiosqlite:///data/dossiers.sqlite3"
-    # Empty queries mean "use the bundled schema's queries" (see bot/dossiers/bundled.sql).
+    # Empty queries mean "use the bundled schema's queries" (bot/dossiers/bundled.py).
+    # Column names of the results are a contract, documented in bot/dossiers/contract.py;
+    # alias the vendor's columns to them (SELECT ma_ho_so AS code, ...).
+    # One dossier by receipt code; parameter :code.
     lookup_query: str = ""
+    # Its processing steps, oldest first; parameter :code.
     history_query: str = ""
+    # Changes after a cursor, in cursor order; parameters :cursor and :limit.
     changed_since_query: str = ""
+    # One row, one non-NULL column: the cursor of the newest change (used at first start).
+    change_head_query: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class DossierHttpConfig:
+    # Lookup URL; {code} becomes the URL-quoted receipt code. A 404 answer, or an answer
+    # without the mapped "code" field, means "no such dossier".
     url_template: str = ""
+    # History URL with {code}; its answer is a list (or has one at field_map "history_items").
+    # Empty: the API offers no history.
     history_url_template: str = ""
+    # Changes URL with {cursor} (URL-quoted; empty at the very first call, when the API must
+    # answer no changes and its current cursor). Empty: no polling, pushes only.
     changed_since_url: str = ""
+    # Header sent with every request, e.g. "Authorization" with "Bearer ..." as token.
     auth_header: str = "Authorization"
     auth_token: str = ""
-    # Contract field name -> the API's field name (dotted paths allowed).
+    # Contract field name -> the API's field (dotted paths such as "data.trangThai.ten").
+    # Lookup fields by their contract names ("code", "status", "due_at", ...); history
+    # entries as "history.at", "history.status", ...; the lists and cursor as
+    # "history_items", "changes_items", "changes_cursor"; change fields as "change.cursor",
+    # "change.change_id", "change.changed_at". Unmapped names are read as-is.
     field_map: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class DossierConfig:
+    # Where dossier statuses come from: "sql" (a database), "http" (a JSON API) or "none"
+    # (lookups switched off; the bot says so and keeps answering procedure questions).
     source: DossierSourceKind = "sql"
+    # What a citizen must give before details are shown: "none", "phone_last4" or
+    # "id_last4" (last 4 digits of the applicant's phone / ID number on the dossier).
     verification: Verification = "phone_last4"
+    # A source call slower than this counts as an outage (the citizen gets the apology).
     timeout_seconds: float = 3.0
+    # How often the watcher asks the source for changes to announce to subscribers.
     watch_interval_seconds: float = 60.0
+    # Shared secret for the push endpoint's HMAC-SHA256 signature; empty = no push endpoint.
     push_secret: str = ""
+    # Path of the push endpoint on the bot's web server.
+    push_path: str = "/dossiers/push"
+    # Pushes signed longer ago than this (or this far in the future) are rejected.
     push_max_age_seconds: int = 300
+    # Public holidays (YYYY-MM-DD) besides weekends, for counting overdue working days.
     holidays: tuple[dt.date, ...] = ()
+    # Naive timestamps in the dossier source are local time at this UTC offset (Vietnam: 7).
+    utc_offset_hours: float = 7.0
+    # Further receipt code shapes, as regular expressions (case-insensitive); a named group
+    # "code" marks the code when the pattern matches more than it.
     extra_code_patterns: tuple[str, ...] = ()
+    # Per user: lookups reaching the source per rolling hour.
     max_lookups_per_hour: int = 30
+    # Per user: failed lookups (no such dossier / wrong verification) before a lockout.
     max_failed_attempts: int = 3
+    # First lockout length; each further lockout within a day doubles it.
     lockout_base_seconds: int = 60
-    # Vendor status label -> standard status number 1..10 (national portal's list).
+    # A change notice that fails this many times is given up (logged).
+    notify_max_attempts: int = 10
+    # Vendor status label -> standard status number 1..10 (national portal's list). The
+    # numbers and the portal's own names ("Đang xử lý", ...) are understood without this.
     status_labels: Mapping[str, int] = field(default_factory=dict)
     sql: DossierSqlConfig = field(default_factory=DossierSqlConfig)
     http: DossierHttpConfig = field(default_factory=DossierHttpConfig)
