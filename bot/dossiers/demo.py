@@ -383,13 +383,21 @@ class _Steps:
 
 def run_demo(config: Config, if_missing: bool, count: int, out: TextIO) -> int:
     """Create (or with `if_missing`, keep) the demo dossier database; print codes to try."""
+    return asyncio.run(create_demo(config, if_missing, count, out))
+
+
+async def create_demo(config: Config, if_missing: bool, count: int, out: TextIO) -> int:
+    """`run_demo` for callers already in an event loop."""
     if count < 1:
         print("bot demo: --count must be at least 1", file=out)
         return 2
-    return asyncio.run(_run_demo(config, if_missing, count, out))
-
-
-async def _run_demo(config: Config, if_missing: bool, count: int, out: TextIO) -> int:
+    sql = config.dossiers.sql
+    if config.dossiers.source != "sql" or sql.lookup_query.strip():
+        print(
+            "Note: the demo database has the bundled schema, but this config reads dossiers "
+            "elsewhere (dossiers.source or dossiers.sql.lookup_query); lookups will not see it.",
+            file=out,
+        )
     url = config.dossiers.sql.url
     engine = create_engine(url)
     try:
