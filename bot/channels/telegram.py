@@ -264,7 +264,8 @@ def send_error_for(exc: TelegramError) -> Exception:
     if isinstance(exc, ChatMigrated):
         return PermanentSendError(f"chat migrated to {exc.new_chat_id}")
     if isinstance(exc, InvalidToken):
-        return PermanentSendError(f"Telegram rejected the bot token: {exc}")
+        # Not the recipient's fault: with a valid token configured, sending works again.
+        return TransientSendError(f"Telegram rejected the bot token: {exc}")
     if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
         return TransientSendError(str(exc))
     return PermanentSendError(str(exc))

@@ -179,7 +179,8 @@ def send_error_for(exc: Exception, *, now: float | None = None) -> SendError:
             return TransientSendError(str(exc))
         return PermanentSendError(str(exc))
     if isinstance(exc, ZaloAuthError):
-        return PermanentSendError(str(exc))
+        # Not the recipient's fault: once staff configure a new pair, sending works again.
+        return TransientSendError(str(exc))
     if isinstance(exc, aiohttp.ClientError | TimeoutError | StorageUnavailable):
         return TransientSendError(f"{type(exc).__name__}: {exc}")
     return PermanentSendError(f"{type(exc).__name__}: {exc}")
@@ -303,6 +304,9 @@ class ZaloTokenStore:
         self._lock = asyncio.Lock()
         self._cached: ZaloTokens | None = None
         self._cached_at = 0.0
+        # The generation whose refresh token Zalo refused: not sent again (it cannot
+        # start working), until a new pair appears in the database or the config.
+        self._refused: tuple[int, str] | None = None
 
     async def current(self) -> ZaloTokens:
         """The pair to use now, renewed first when it expires within the margin."""
@@ -324,6 +328,8 @@ class ZaloTokenStore:
                 tokens = await self._load()
                 if tokens.generation != stale_generation:
                     return tokens
+                if self._refused is not None and self._refused[0] == tokens.generation:
+                    raise ZaloAuthError(self._refused[1])
                 if await self._claim(tokens.generation):
                     break
                 # Another process is renewing: its lease ends with the new pair stored (or
@@ -331,6 +337,10 @@ class ZaloTokenStore:
                 await asyncio.sleep(0.1)
             try:
                 issued = await self._api.refresh_access_token(tokens.refresh_token)
+            except ZaloAuthError as exc:
+                self._refused = (tokens.generation, str(exc))
+                await self._release()
+                raise
             except BaseException:
                 await self._release()
                 raise

@@ -182,6 +182,14 @@ class FakeZaloApi:
         for token in self._access_tokens:
             self._access_tokens[token] = now - 1
 
+    def authorise_again(self) -> tuple[str, str]:
+        """A new pair, as staff get it by authorising the OA again (OAuth code flow)."""
+        number = next(self._token_numbers)
+        access, refresh = f"access-{number}", f"refresh-{number}"
+        self._access_tokens[access] = time.monotonic() + self.token_lifetime
+        self._refresh_tokens.add(refresh)
+        return access, refresh
+
     @property
     def valid_refresh_tokens(self) -> set[str]:
         return set(self._refresh_tokens)

@@ -1,0 +1,285 @@
+"""The web chat's page and WebSocket, and /healthz, through aiohttp's test client.
+
+The page itself (rendering, buttons, reload) is driven in real Chromium in
+test_web_chat_browser.py; here: the JSON protocol, chat ids, the Origin check (a
+cross-site page must not open a citizen's chat), the rate limit and size bounds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestClient
+from fakes import ScriptedDialogue
+from fakes.dialogue import PNG_PIXEL
+
+from bot.channels.health import ComponentHealth
+from bot.channels.server import WebServer, create_web_app
+from bot.channels.web import MAX_TEXT_CHARS, RATE_LIMIT_NOTICE, WebChat
+from bot.config import WebConfig
+from bot.messages import Channel
+
+ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
+
+
+def make_app(
+    dialogue: ScriptedDialogue,
+    config: WebConfig | None = None,
+    health: dict[str, ComponentHealth] | None = None,
+) -> web.Application:
+    web_chat = WebChat(dialogue, config or WebConfig(), title="Trung tâm <Thử> & Test")
+    return create_web_app(web_chat=web_chat, health=lambda: health or {})
+
+
+async def receive_turn(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """Messages up to and including the "done" that ends a turn (or a notice)."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        message = await socket.receive_json(timeout=5)
+        messages.append(message)
+        if message["type"] in ("done", "notice"):
+            return messages
+
+
+async def test_page_is_self_contained_and_locked_down(aiohttp_client: ClientMaker) -> None:
+    client = await aiohttp_client(make_app(ScriptedDialogue()))
+
+    response = await client.get("/")
+    page = await response.text()
+
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    assert "<title>Trung tâm &lt;Thử&gt; &amp; Test</title>" in page
+    assert '<html lang="vi">' in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "no external assets"
+    policy = response.headers["Content-Security-Policy"]
+    script = re.search(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert script is not None
+    digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in policy
+    assert "default-src 'none'" in policy
+
+
+async def test_new_visitor_gets_a_chat_id_and_a_greeting(aiohttp_client: ClientMaker) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue))
+
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "chat_id": None, "resume": False})
+        session = await socket.receive_json(timeout=5)
+        greeting, done = await receive_turn(socket)
+
+    assert session["type"] == "session"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", session["chat_id"])
+    assert greeting["sections"][0] == {
+        "heading": "Xin chào!",
+        "lines": ["Tôi là trợ lý của Trung tâm <PVHCC> & bạn."],
+    }
+    assert greeting["buttons"][1] == [
+        {"label": "Cổng dịch vụ công", "action": "", "url": "https://dichvucong.gov.vn"}
+    ]
+    assert done == {"type": "done"}
+    [incoming] = dialogue.received
+    assert incoming.chat.channel is Channel.WEB
+    assert incoming.chat.chat_id == session["chat_id"]
+    assert (incoming.text, incoming.is_first_contact) == ("/start", True)
+
+
+async def test_returning_visitor_keeps_the_chat_and_a_reconnect_is_not_greeted(
+    aiohttp_client: ClientMaker,
+) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue))
+    chat_id = "abcdefghijklmnop_QRSTUV-1"
+
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "chat_id": chat_id, "resume": False})
+        assert (await socket.receive_json(timeout=5))["chat_id"] == chat_id
+        await receive_turn(socket)
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "chat_id": chat_id, "resume": True})
+        assert (await socket.receive_json(timeout=5))["chat_id"] == chat_id
+        await socket.send_json({"type": "text", "text": "  còn lệ phí?  "})
+        [reply, _] = await receive_turn(socket)
+
+    assert [(m.text, m.is_first_contact) for m in dialogue.received] == [
+        ("/start", False),
+        ("còn lệ phí?", False),
+    ]
+    assert {m.chat.chat_id for m in dialogue.received} == {chat_id}
+    assert reply["sections"][0]["lines"] == ["còn lệ phí?"]
+
+
+async def test_a_malformed_chat_id_is_replaced(aiohttp_client: ClientMaker) -> None:
+    client = await aiohttp_client(make_app(ScriptedDialogue()))
+
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "chat_id": "../../etc/passwd"})
+        session = await socket.receive_json(timeout=5)
+
+    assert session["chat_id"] != "../../etc/passwd"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", session["chat_id"])
+
+
+async def test_a_button_press_carries_its_action_and_label(aiohttp_client: ClientMaker) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue))
+
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "resume": True})
+        await socket.receive_json(timeout=5)
+        await socket.send_json({"type": "button", "action": "menu:ask", "label": "Hỏi thủ tục"})
+        [reply, _] = await receive_turn(socket)
+        await socket.send_json({"type": "text", "text": "image"})
+        [picture, _] = await receive_turn(socket)
+
+    assert (dialogue.received[0].action, dialogue.received[0].text) == ("menu:ask", "Hỏi thủ tục")
+    assert reply["sections"][0]["lines"] == ["Bạn chọn: Hỏi thủ tục [menu:ask]"]
+    assert picture["image"] == "data:image/png;base64," + base64.b64encode(PNG_PIXEL).decode()
+
+
+@pytest.mark.parametrize(
+    ("origin", "config", "allowed"),
+    [
+        ("https://evil.example", WebConfig(), False),
+        ("null", WebConfig(), False),
+        ("https://center.gov.vn", WebConfig(allowed_origins=("https://center.gov.vn",)), True),
+        ("https://chat.center.gov.vn", WebConfig(public_url="https://chat.center.gov.vn/"), True),
+        (
+            "https://center.gov.vn.evil.example",
+            WebConfig(allowed_origins=("https://center.gov.vn",)),
+            False,
+        ),
+    ],
+)
+async def test_websocket_origin_check(
+    aiohttp_client: ClientMaker, origin: str, config: WebConfig, allowed: bool
+) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue, config))
+
+    if allowed:
+        async with client.ws_connect("/ws", headers={"Origin": origin}) as socket:
+            await socket.send_json({"type": "hello"})
+            assert (await socket.receive_json(timeout=5))["type"] == "session"
+    else:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect("/ws", headers={"Origin": origin})
+        assert refused.value.status == 403
+        assert dialogue.received == []
+
+
+async def test_the_page_own_origin_is_allowed(aiohttp_client: ClientMaker) -> None:
+    client = await aiohttp_client(make_app(ScriptedDialogue()))
+    own = str(client.make_url("/")).rstrip("/")
+
+    async with client.ws_connect("/ws", headers={"Origin": own}) as socket:
+        await socket.send_json({"type": "hello"})
+        assert (await socket.receive_json(timeout=5))["type"] == "session"
+
+
+async def test_rate_limit_refuses_politely(aiohttp_client: ClientMaker) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue, WebConfig(messages_per_minute=3)))
+
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello"})
+        await socket.receive_json(timeout=5)
+        await receive_turn(socket)  # the greeting does not count
+        for number in range(3):
+            await socket.send_json({"type": "text", "text": f"question {number}"})
+            assert (await receive_turn(socket))[-1] == {"type": "done"}
+        await socket.send_json({"type": "text", "text": "one too many"})
+        refusal = await receive_turn(socket)
+
+    assert refusal == [{"type": "notice", "text": RATE_LIMIT_NOTICE}]
+    assert [m.text for m in dialogue.received][1:] == [f"question {n}" for n in range(3)]
+
+
+async def test_message_size_is_bounded(aiohttp_client: ClientMaker) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue))
+
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "resume": True})
+        await socket.receive_json(timeout=5)
+        await socket.send_json({"type": "text", "text": "x" * (MAX_TEXT_CHARS + 1)})
+        [notice] = await receive_turn(socket)
+        await socket.send_str("not json")
+        assert (await socket.receive_json(timeout=5))["type"] == "error"
+        await socket.send_str("y" * 20_000)  # over the frame limit: the server hangs up
+        closing = await socket.receive(timeout=5)
+
+    assert notice["type"] == "notice" and str(MAX_TEXT_CHARS) in notice["text"]
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+    assert dialogue.received == []
+
+
+async def test_open_chats_are_closed_when_the_server_stops() -> None:
+    dialogue = ScriptedDialogue()
+    server = WebServer(make_app(dialogue), "127.0.0.1", 0, shutdown_timeout=2.0)
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        socket = await session.ws_connect(f"{server.url}/ws")
+        await socket.send_json({"type": "hello", "resume": True})
+        await socket.receive_json(timeout=5)
+        await server.stop()
+        closing = await socket.receive(timeout=5)
+        await socket.close()
+
+    assert closing.type is WSMsgType.CLOSE
+    assert closing.data == aiohttp.WSCloseCode.GOING_AWAY
+
+
+@pytest.mark.parametrize(
+    ("health", "status", "code"),
+    [
+        ({"web": ComponentHealth("ok"), "zalo": ComponentHealth("disabled")}, "ok", 200),
+        ({"web": ComponentHealth("ok"), "telegram": ComponentHealth("degraded", "x")},
+         "degraded", 200),
+        ({"web": ComponentHealth("ok"), "dossiers": ComponentHealth("down", "db")}, "down", 503),
+    ],
+)  # fmt: skip
+async def test_healthz_reports_each_component(
+    aiohttp_client: ClientMaker, health: dict[str, ComponentHealth], status: str, code: int
+) -> None:
+    client = await aiohttp_client(make_app(ScriptedDialogue(), health=health))
+
+    response = await client.get("/healthz")
+    body = await response.json()
+
+    assert response.status == code
+    assert body["status"] == status
+    assert body["components"] == {name: h.as_json() for name, h in health.items()}
+
+
+async def test_healthz_accepts_an_async_source(aiohttp_client: ClientMaker) -> None:
+    async def report() -> dict[str, ComponentHealth]:
+        return {"web": ComponentHealth("ok", "2 chats")}
+
+    web_chat = WebChat(ScriptedDialogue(), WebConfig())
+    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=report))
+
+    body = await (await client.get("/healthz")).json()
+    assert body == {"status": "ok", "components": {"web": {"state": "ok", "detail": "2 chats"}}}
+
+
+async def test_extra_routes_are_mounted(aiohttp_client: ClientMaker) -> None:
+    async def pong(request: web.Request) -> web.Response:
+        return web.Response(text="pong")
+
+    def install(app: web.Application) -> None:
+        app.router.add_post("/api/ping", pong)
+
+    web_chat = WebChat(ScriptedDialogue(), WebConfig())
+    app = create_web_app(web_chat=web_chat, health=dict, extra_routes=[install])
+    client = await aiohttp_client(app)
+
+    assert await (await client.post("/api/ping")).text() == "pong"
