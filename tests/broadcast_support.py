@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import tomli_w
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.delivery import ChannelLimits, DeliverySettings
@@ -126,3 +130,53 @@ async def seed_subscribers(
                 ],
             )
     return chats
+
+
+def write_config(
+    path: Path,
+    *,
+    database_url: str,
+    telegram: Mapping[str, Any] | None = None,
+    zalo: Mapping[str, Any] | None = None,
+    broadcast: Mapping[str, Any] | None = None,
+) -> Path:
+    """A config file for a `bot` subprocess: the test's database and fake platforms."""
+    data: dict[str, Any] = {"storage": {"url": database_url}, "logging": {"level": "WARNING"}}
+    if telegram:
+        data["telegram"] = dict(telegram)
+    if zalo:
+        data["zalo"] = dict(zalo)
+    data["broadcast"] = {
+        "concurrency": 8,
+        "max_attempts": 3,
+        "retry_base_seconds": 0.1,
+        "retry_max_seconds": 0.5,
+        "send_timeout_seconds": 1.0,
+        "lease_seconds": 3.0,
+        **(broadcast or {}),
+    }
+    path.write_bytes(tomli_w.dumps(data).encode())
+    return path
+
+
+async def run_bot(config: Path, *args: str, cwd: Path, stdin: bytes = b"") -> tuple[int, str, str]:
+    """Run `python -m bot --config CONFIG ARGS...` to the end; (exit code, stdout, stderr)."""
+    process = await start_bot(config, *args, cwd=cwd)
+    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), 120)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def start_bot(config: Path, *args: str, cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

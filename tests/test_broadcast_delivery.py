@@ -5,6 +5,7 @@ job, cancel and resume, release on a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -191,3 +192,18 @@ async def test_two_workers_in_one_process_share_a_job(engine: AsyncEngine) -> No
     )
     assert all(sender.count_to(chat) == 1 for chat in chats)
     assert all(w.sent > 0 for w in workers)
+
+
+async def test_retries_to_one_chat_keep_the_per_chat_interval(engine: AsyncEngine) -> None:
+    await seed_subscribers(engine, Channel.TELEGRAM, ["a", "b"])
+    sender = RecordingSender()
+    sender.script("a", TransientSendError("502"), TransientSendError("502"))
+    service = service_for(engine)
+    job_id = await service.start(OPERATOR, BroadcastRequest("x"))
+    # Backoff (0.05 s) is shorter than the per-chat interval: the interval must win.
+    await deliver(engine, job_id, sender, per_chat_interval=0.4, max_attempts=5)
+    attempts = zip(sender.attempts, sender.attempt_times, strict=True)
+    tries = [moment for chat, moment in attempts if chat == "a"]
+    assert len(tries) == 3
+    assert all(later - earlier >= 0.4 for earlier, later in itertools.pairwise(tries))
+    assert sender.count_to("a") == 1

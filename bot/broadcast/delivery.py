@@ -251,6 +251,7 @@ class _OutcomeWriter:
                 "b_next": o.next_attempt_at,
                 "b_sent_at": o.sent_at,
                 "b_finished_at": None if o.state is OutboxState.PENDING else now,
+                "b_finished_by": None if o.state is OutboxState.PENDING else self._worker_id,
                 "b_error": o.error[:300] if o.error else None,
             }
             for o in batch
@@ -271,6 +272,7 @@ class _OutcomeWriter:
                 next_attempt_at=bindparam("b_next"),
                 sent_at=bindparam("b_sent_at"),
                 finished_at=bindparam("b_finished_at"),
+                finished_by=bindparam("b_finished_by"),
                 last_error=bindparam("b_error"),
                 claimed_by=None,
                 claimed_at=None,

@@ -120,11 +120,12 @@ class Requester:
 
 @dataclass(frozen=True, slots=True)
 class BroadcastRequest:
-    """What staff want to send: the text, to whom ('all' or a topic), on which channels."""
+    """What staff want to send: the text, to whom ('all' or a topic), on which channels
+    (none given: every channel this deployment can send on)."""
 
     text: str
     audience: str = AUDIENCE_ALL
-    channels: tuple[Channel, ...] = BROADCAST_CHANNELS
+    channels: tuple[Channel, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,8 @@ outbox = Table(
     Column("reclaimed", Integer, nullable=False, default=0),
     Column("sent_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
+    # The worker that recorded the final outcome (for audits, and to see sharing work).
+    Column("finished_by", String(100), nullable=True),
     Column("last_error", String(300), nullable=True),
     UniqueConstraint("job_id", "channel", "chat_id", name="uq_broadcast_outbox_recipient"),
 )
