@@ -1,0 +1,100 @@
+"""`bot catalogue import SOURCE --into DIR`: import an export into a catalogue folder.
+
+Prints what happened: procedures imported, files new/changed/unchanged/removed, records
+skipped grouped by reason (with a few examples each), warnings, and the parts whose
+original text was kept because they could not be fully parsed. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.catalogue.files import procedure_files, write_catalogue
+from bot.catalogue.importers import import_source
+from bot.catalogue.importers.result import CatalogueImportError, ImportResult, Skipped
+from bot.progress import ProgressBar
+
+EXAMPLES_PER_REASON = 3
+WARNINGS_SHOWN = 5
+
+
+def run_import(source: Path, into: Path, out: TextIO, err: TextIO | None = None) -> int:
+    """Import `source` into the folder `into`; exit status 0, or 1 when nothing could be
+    imported or written (the reason is printed on `err`, stderr by default)."""
+    err = err if err is not None else sys.stderr
+    bar = ProgressBar(f"Importing {source.name}", 0, stream=err)
+    try:
+        result = import_source(source, progress=lambda done, total: bar.update(done, total))
+    except CatalogueImportError as exc:
+        print(f"bot catalogue import: {exc}", file=err)
+        return 1
+    bar.finish(f"{len(result.procedures)} procedures")
+    if not result.procedures:
+        print(
+            f"bot catalogue import: {source}: no procedure could be imported; "
+            f"{into} left unchanged",
+            file=err,
+        )
+        _print_skipped(result.skipped, out)
+        return 1
+    if into.exists() and not into.is_dir():
+        print(f"bot catalogue import: {into}: not a folder", file=err)
+        return 1
+    before = _snapshot(into)
+    try:
+        written = write_catalogue(result.procedures, into)
+    except OSError as exc:
+        print(f"bot catalogue import: cannot write into {into}: {exc}", file=err)
+        return 1
+    _print_summary(source, into, result, before, written, out)
+    return 0
+
+
+def _snapshot(root: Path) -> dict[Path, bytes]:
+    if not root.is_dir():
+        return {}
+    return {path: path.read_bytes() for path in procedure_files(root)}
+
+
+def _print_summary(
+    source: Path,
+    into: Path,
+    result: ImportResult,
+    before: dict[Path, bytes],
+    written: Sequence[Path],
+    out: TextIO,
+) -> None:
+    new = sum(1 for path in written if path not in before)
+    changed = sum(1 for path in written if path in before and path.read_bytes() != before[path])
+    removed = len(set(before) - set(written))
+    print(f"Imported {len(result.procedures)} procedures from {source.name} into {into}", file=out)
+    print(
+        f"  files: {new} new, {changed} changed, {len(written) - new - changed} unchanged, "
+        f"{removed} removed",
+        file=out,
+    )
+    _print_skipped(result.skipped, out)
+    kept = Counter(part for p in result.procedures for part in p.original)
+    if kept:
+        parts = ", ".join(f"{part} {count}" for part, count in sorted(kept.items()))
+        print(f"Original text kept beside the parsed values: {parts}", file=out)
+    print(f"Warnings: {len(result.warnings)}", file=out)
+    for warning in result.warnings[:WARNINGS_SHOWN]:
+        print(f"  {warning}", file=out)
+    if len(result.warnings) > WARNINGS_SHOWN:
+        print(f"  ... and {len(result.warnings) - WARNINGS_SHOWN} more", file=out)
+
+
+def _print_skipped(skipped: Sequence[Skipped], out: TextIO) -> None:
+    print(f"Skipped: {len(skipped)}", file=out)
+    by_reason: dict[str, list[Skipped]] = {}
+    for item in skipped:
+        by_reason.setdefault(item.reason, []).append(item)
+    for reason, items in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        print(f"  {len(items)} x {reason}", file=out)
+        for item in items[:EXAMPLES_PER_REASON]:
+            print(f"      {item}", file=out)
