@@ -28,6 +28,7 @@ from bot.channels.telegram import (
     RetryPolicy,
     TelegramChannel,
     TelegramSender,
+    open_telegram_sender,
 )
 from bot.channels.web import WebChat
 from bot.config import ConfigError, TelegramConfig, WebConfig
@@ -405,3 +406,27 @@ async def test_sender_reports_flood_control_with_its_delay(
     assert raised.value.retry_after == 3.0
     await sender.send("77", Reply.text("hello again"))
     assert [m.plain_text for m in api.messages_to(77)] == ["hello again"]
+
+
+async def test_a_standalone_sender_opens_and_closes_its_own_connections(
+    api: FakeTelegramBotApi,
+) -> None:
+    async with open_telegram_sender(config_for(api)) as standalone:
+        await standalone.send("88", Reply.text("from the command line"))
+
+    assert [m.plain_text for m in api.messages_to(88)] == ["from the command line"]
+    assert api.calls["getMe"] == 1
+
+
+async def test_the_fake_enforces_its_flood_limit(
+    api: FakeTelegramBotApi, sender: TelegramSender
+) -> None:
+    api.set_flood_limit(2, per_seconds=60)
+    await sender.send("1", Reply.text("one"))
+    await sender.send("2", Reply.text("two"))
+
+    with pytest.raises(RateLimited) as raised:
+        await sender.send("3", Reply.text("three"))
+
+    assert raised.value.retry_after == 1.0
+    assert api.max_rate(window=60) == 2

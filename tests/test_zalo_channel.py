@@ -514,3 +514,16 @@ def test_buttons_are_numbered_across_the_replies_of_a_turn() -> None:
 
     assert messages == ["Thứ nhất\n\n1. A\nWeb: https://x.vn", f"Thứ hai\n\n2. B\n{CHOICE_HINT}"]
     assert [(c.number, c.label, c.action) for c in choices] == [(1, "A", "a"), (2, "B", "b")]
+
+
+async def test_the_fake_enforces_its_flood_limit(zalo: FakeZaloApi, engine: AsyncEngine) -> None:
+    zalo.set_flood_limit(2, per_seconds=60)
+    async with aiohttp.ClientSession() as session:
+        sender = await make_sender(zalo, engine, session)
+        await sender.send("u1", Reply.text("one"))
+        await sender.send("u2", Reply.text("two"))
+        with pytest.raises(RateLimited):
+            await sender.send("u3", Reply.text("three"))
+
+    assert [m.user_id for m in zalo.sent] == ["u1", "u2"]
+    assert zalo.max_rate(window=60) == 2

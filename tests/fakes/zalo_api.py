@@ -130,6 +130,8 @@ class FakeZaloApi:
         self._msg_ids = itertools.count(1)
         self._user_faults: dict[str, deque[ZaloFault]] = {}
         self._persistent_faults: dict[str, ZaloFault] = {}
+        self._flood_limit: tuple[int, float] | None = None
+        self._accepted_times: deque[float] = deque()
         self.sent: list[ZaloSentMessage] = []
         self.rejected: list[tuple[str, int]] = []  # (user_id, error code) of refused sends
         self.refresh_calls: list[RefreshCall] = []
@@ -203,6 +205,10 @@ class FakeZaloApi:
     def script_faults(self, user_id: str, *faults: ZaloFault) -> None:
         """The next sends to `user_id` get these faults, one per send, in order."""
         self._user_faults.setdefault(user_id, deque()).extend(faults)
+
+    def set_flood_limit(self, messages: int, per_seconds: float = 1.0) -> None:
+        """Refuse sends (error -32) when more than this arrive within the window."""
+        self._flood_limit = (messages, per_seconds)
 
     def set_user_fault(self, user_id: str, fault: ZaloFault | None) -> None:
         """Every send to `user_id` gets `fault` (None clears it)."""
@@ -344,8 +350,16 @@ class FakeZaloApi:
                 return self._refuse(user_id, fault.error, fault.message)
         if not text.strip() or len(text) > TEXT_LIMIT:
             return self._refuse(user_id, ERROR_INVALID_PARAMETER, "Text length is invalid")
+        now = time.monotonic()
+        if self._flood_limit is not None:
+            limit, window = self._flood_limit
+            while self._accepted_times and now - self._accepted_times[0] >= window:
+                self._accepted_times.popleft()
+            if len(self._accepted_times) >= limit:
+                return self._refuse(user_id, ERROR_RATE_LIMIT, "Exceeded the request rate limit")
+            self._accepted_times.append(now)
         message_id = f"zmsg-{next(self._message_numbers)}"
-        self.sent.append(ZaloSentMessage(user_id, text, message_id, token, time.monotonic()))
+        self.sent.append(ZaloSentMessage(user_id, text, message_id, token, now))
         self._notify()
         return web.json_response(
             {
