@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.broadcast.delivery import NoticeRenderer, plain_notice
@@ -152,10 +153,55 @@ class BroadcastService:
             topic_label=self._subscriptions.topics.get(request.audience),
         )
 
-    async def start(self, requester: Requester, request: BroadcastRequest) -> int:
-        """Create the job and one outbox row per recipient now in the audience."""
+    async def start(
+        self,
+        requester: Requester,
+        request: BroadcastRequest,
+        *,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Create the job and one outbox row per recipient now in the audience.
+
+        With `idempotency_key`, a request repeated with the same key (a client retrying
+        after a lost answer) returns the first job instead of sending the notice twice.
+        """
         self.check_staff(requester, "start")
         request = self._checked(request)
+        key = f"{requester.kind.value}:{idempotency_key}"[:200] if idempotency_key else None
+        if key is not None:
+            existing = await self._job_with_key(key)
+            if existing is not None:
+                return existing
+        try:
+            job_id, total = await self._create_job(requester, request, key)
+        except IntegrityError:
+            # The same key was used by a request running at the same moment.
+            existing = await self._job_with_key(key) if key is not None else None
+            if existing is None:
+                raise
+            return existing
+        log.info(
+            "broadcast job %d started by %s: %d recipients (%s on %s)",
+            job_id,
+            requester,
+            total,
+            request.audience,
+            ",".join(c.value for c in request.channels),
+        )
+        if self._on_job_started is not None:
+            self._on_job_started(job_id)
+        return job_id
+
+    async def _job_with_key(self, key: str) -> int | None:
+        async with connect(self._engine) as connection:
+            found = (
+                await connection.execute(select(jobs.c.id).where(jobs.c.request_key == key))
+            ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    async def _create_job(
+        self, requester: Requester, request: BroadcastRequest, key: str | None
+    ) -> tuple[int, int]:
         now = self._clock()
         async with connect(self._engine, begin=True) as connection:
             job_id = (
@@ -169,6 +215,7 @@ class BroadcastService:
                         state=JobState.RUNNING.value,
                         total=0,
                         created_at=now,
+                        request_key=key,
                     )
                     .returning(jobs.c.id)
                 )
@@ -210,17 +257,7 @@ class BroadcastService:
                 # Raising rolls the job back: no empty job is left behind.
                 raise EmptyAudience(f"nobody subscribed to {request.audience!r}")
             await connection.execute(update(jobs).where(jobs.c.id == job_id).values(total=total))
-        log.info(
-            "broadcast job %d started by %s: %d recipients (%s on %s)",
-            job_id,
-            requester,
-            total,
-            request.audience,
-            ",".join(c.value for c in request.channels),
-        )
-        if self._on_job_started is not None:
-            self._on_job_started(job_id)
-        return int(job_id)
+        return int(job_id), total
 
     async def progress(self, requester: Requester, job_id: int) -> JobProgress:
         self.check_staff(requester, "progress")

@@ -140,6 +140,9 @@ jobs = Table(
     Column("finished_at", UtcDateTime, nullable=True),
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("cancelled_by", String(200), nullable=True),
+    # Set by callers that may retry a request (the HTTP API's Idempotency-Key): the same
+    # key never starts a second job.
+    Column("request_key", String(200), nullable=True, unique=True),
 )
 Index("ix_broadcast_jobs_state", jobs.c.state)
 
