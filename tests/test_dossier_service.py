@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -346,11 +347,15 @@ async def test_source_down_is_unavailable_and_costs_no_attempt(bot_engine: Async
     await service.close()
 
 
-async def test_switched_off_source(bot_engine: AsyncEngine) -> None:
+async def test_switched_off_source(
+    bot_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
     config = dataclasses.replace(Config(), dossiers=DossierConfig(source="none"))
     service = DossierService.from_config(config, bot_engine)
     assert not service.enabled and not service.can_notify
-    assert await service.lookup(CHAT, USER, IN_PROGRESS, PHONE_LAST4, NOW) == Unavailable()
+    with caplog.at_level(logging.INFO):
+        assert await service.lookup(CHAT, USER, IN_PROGRESS, PHONE_LAST4, NOW) == Unavailable()
+    assert "unavailable" not in caplog.text  # switched off on purpose is not an outage
     await service.close()
 
 

@@ -43,6 +43,10 @@ class SourceMisconfigured(SourceUnavailable):
     """A configured query, URL or field mapping does not fit the contract; the message says how."""
 
 
+class SourceSwitchedOff(SourceUnavailable):
+    """`dossiers.source = "none"`: not an outage, so never logged as one."""
+
+
 class DossierSource(Protocol):
     async def lookup(self, code: str) -> Dossier | None: ...
 
@@ -57,13 +61,13 @@ class DisabledSource:
     """`dossiers.source = "none"`: every call is unavailable (the center offers no lookups)."""
 
     async def lookup(self, code: str) -> Dossier | None:
-        raise SourceUnavailable("dossier lookups are switched off (dossiers.source = 'none')")
+        raise SourceSwitchedOff("dossier lookups are switched off (dossiers.source = 'none')")
 
     async def history(self, code: str) -> list[HistoryEntry]:
-        raise SourceUnavailable("dossier lookups are switched off (dossiers.source = 'none')")
+        raise SourceSwitchedOff("dossier lookups are switched off (dossiers.source = 'none')")
 
     async def changed_since(self, cursor: str | None) -> ChangePage:
-        raise SourceUnavailable("dossier lookups are switched off (dossiers.source = 'none')")
+        raise SourceSwitchedOff("dossier lookups are switched off (dossiers.source = 'none')")
 
     async def close(self) -> None:
         return None
@@ -107,6 +111,8 @@ class GuardedSource:
             raise SourceUnavailable(
                 f"{self._name}: no answer within {self._timeout:g} s"
             ) from None
+        except SourceSwitchedOff:
+            raise
         except SourceUnavailable as exc:
             self._went_down(str(exc))
             raise

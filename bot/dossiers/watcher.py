@@ -163,7 +163,8 @@ class DossierWatcher:
         """Stop after the notice in flight (never in the middle of one)."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
+        # From inside a notify callback the loop is the caller: the flag is enough.
+        if self._task is not None and self._task is not asyncio.current_task():
             task, self._task = self._task, None
             await task
 
