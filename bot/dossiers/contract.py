@@ -4,6 +4,11 @@ A vendor's query (or JSON API, through its field map) returns rows whose columns
 as below; the SQL aliases them (`SELECT ma_ho_so AS code, ...`). Only the columns marked
 required must be present; a missing optional column reads as empty.
 
+`:code` is always the canonical spelling (upper case, dots and dashes as in
+`000.00.12.H58-251120-0001`); a system that stores codes otherwise normalises in its query
+(`WHERE UPPER(REPLACE(ma_ho_so, ' ', '')) = :code`), and returns them canonical as `code`,
+which is also how changes are matched with subscriptions.
+
 Lookup (`dossiers.sql.lookup_query`, parameter `:code`; the first row is used):
     code                 required  the receipt code, as stored
     status               required  vendor status label or number (see `dossiers.status_labels`)
