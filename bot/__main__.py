@@ -39,7 +39,7 @@ def _catalogue_check(args: argparse.Namespace, config: Config) -> int:
 def _catalogue_import(args: argparse.Namespace, config: Config) -> int:
     from bot.catalogue.importers.command import run_import
 
-    return run_import(Path(args.source), Path(args.into), out=sys.stdout)
+    return run_import(Path(args.source), Path(args.into), out=sys.stdout, replace=args.replace)
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
@@ -149,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("source", help="file to import (.jsonl, .json, .xlsx or .csv)")
     importer.add_argument("--into", required=True, metavar="DIR", help="catalogue folder")
+    importer.add_argument(
+        "--replace",
+        action="store_true",
+        help="allow replacing a folder that holds a catalogue from another source",
+    )
     importer.set_defaults(handler=_catalogue_import)
 
     evaluation = add("eval", "Measure how well citizens' questions find their procedures.", _eval)
@@ -215,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, config)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `bot ... | head`: the reader left; not an error worth a traceback.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

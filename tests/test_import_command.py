@@ -22,9 +22,9 @@ def tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-def run(source: Path, into: Path) -> tuple[int, str, str]:
+def run(source: Path, into: Path, *, replace: bool = False) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = run_import(source, into, out, err)
+    status = run_import(source, into, out, err, replace=replace)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -47,7 +47,8 @@ def test_import_writes_the_tree_and_prints_a_summary(fixtures_dir: Path, tmp_pat
     assert "Original text kept beside the parsed values: coordinating_agency 1, documents 2" in out
     assert "Importing national-sample.jsonl: 11/11 6 procedures" in err  # not a terminal
     assert (into / "ho-tich" / "1.001193.toml").is_file()
-    assert len(tree(into)) == 6
+    assert sorted(tree(into))[0] == "_import.toml"  # marks the folder as this source's
+    assert len(tree(into)) == 6 + 1
     assert errors_in(into) == []
 
 
@@ -61,7 +62,7 @@ def test_reimport_gives_a_byte_identical_tree(
     written = tree(first)
     status, out, _err = run(source, first)
     assert status == 0
-    assert f"0 new, 0 changed, {len(written)} unchanged, 0 removed" in out
+    assert f"0 new, 0 changed, {len(written) - 1} unchanged, 0 removed" in out
     assert tree(first) == written
     assert run(source, second)[0] == 0
     assert tree(second) == written  # same bytes from a fresh folder too
@@ -75,7 +76,7 @@ def test_reimport_removes_files_the_source_no_longer_has(
     stale = into / "cu" / "9.999999.toml"
     stale.parent.mkdir(parents=True)
     stale.write_text('code = "9.999999"\n', encoding="utf-8")
-    status, out, _err = run(fixtures_dir / "import" / "provincial-sample.csv", into)
+    status, out, _err = run(fixtures_dir / "import" / "provincial-sample.csv", into, replace=True)
     assert status == 0
     assert "files: 4 new, 0 changed, 0 unchanged, 1 removed" in out
     assert not stale.exists() and not stale.parent.exists()
@@ -108,11 +109,29 @@ def test_a_source_without_any_procedure_leaves_the_folder_alone(tmp_path: Path) 
     kept.write_text("# shipped file\n", encoding="utf-8")
     source = tmp_path / "broken.jsonl"
     source.write_text('not json\n{"ma_thu_tuc": "1.001193"}\n', encoding="utf-8")
-    status, out, err = run(source, into)
+    status, out, err = run(source, into, replace=True)
     assert status == 1
     assert "no procedure could be imported" in err
     assert "line 1: not valid JSON" in out and "line 2: no code or name" in out
     assert kept.read_text(encoding="utf-8") == "# shipped file\n"
+
+
+def test_importing_over_another_catalogue_is_refused(fixtures_dir: Path, tmp_path: Path) -> None:
+    """`--into procedures/` must not wipe the hand-written catalogue."""
+    into = tmp_path / "procedures"
+    kept = into / "ho-tich" / "1.001193.toml"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("# shipped file\n", encoding="utf-8")
+    status, out, err = run(fixtures_dir / "import" / "national-sample.jsonl", into)
+    assert status == 1 and out == ""
+    assert "already holds 1 procedure files not imported from national-sample.jsonl" in err
+    assert "--replace" in err
+    assert tree(into) == {"ho-tich/1.001193.toml": b"# shipped file\n"}
+    # Another source imported there earlier is refused too; the same source is not.
+    other = tmp_path / "other"
+    assert run(fixtures_dir / "import" / "provincial-sample.csv", other)[0] == 0
+    assert run(fixtures_dir / "import" / "national-sample.jsonl", other)[0] == 1
+    assert run(fixtures_dir / "import" / "provincial-sample.csv", other)[0] == 0
 
 
 def test_into_must_be_a_folder(fixtures_dir: Path, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import StrEnum
 
 
@@ -129,7 +130,7 @@ class Procedure:
     # Original source text for parts that could not be parsed (or parsed only partly),
     # keyed by the part's name ("documents", "channels", "legal_basis", ...). Kept so that
     # nothing the source said is ever dropped.
-    original: Mapping[str, str] = field(default_factory=dict)
+    original: Mapping[str, str] = dataclass_field(default_factory=dict)
 
     @property
     def fee_summary(self) -> str:
@@ -166,7 +167,7 @@ class Catalogue:
     """An ordered, code-indexed collection of procedures."""
 
     procedures: tuple[Procedure, ...]
-    locations: Mapping[str, SourceLocation] = field(default_factory=dict)
+    locations: Mapping[str, SourceLocation] = dataclass_field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_code", {p.code: p for p in self.procedures})

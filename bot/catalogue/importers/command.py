@@ -22,10 +22,24 @@ EXAMPLES_PER_REASON = 3
 WARNINGS_SHOWN = 5
 
 
-def run_import(source: Path, into: Path, out: TextIO, err: TextIO | None = None) -> int:
+# Written into the target folder so that a later import of the same source may replace
+# the tree, while an import over a hand-written catalogue (e.g. procedures/) is refused.
+MARKER = "_import.toml"
+
+
+def run_import(
+    source: Path, into: Path, out: TextIO, err: TextIO | None = None, *, replace: bool = False
+) -> int:
     """Import `source` into the folder `into`; exit status 0, or 1 when nothing could be
-    imported or written (the reason is printed on `err`, stderr by default)."""
+    imported or written (the reason is printed on `err`, stderr by default).
+
+    Files of `into` that the source does not contain are removed, so importing into a
+    folder that holds another catalogue is refused unless `replace` is set.
+    """
     err = err if err is not None else sys.stderr
+    if not replace and (refusal := _foreign_catalogue(source, into)):
+        print(f"bot catalogue import: {refusal}", file=err)
+        return 1
     bar = ProgressBar(f"Importing {source.name}", 0, stream=err)
     try:
         result = import_source(source, progress=lambda done, total: bar.update(done, total))
@@ -47,11 +61,37 @@ def run_import(source: Path, into: Path, out: TextIO, err: TextIO | None = None)
     before = _snapshot(into)
     try:
         written = write_catalogue(result.procedures, into)
+        (into / MARKER).write_text(f'source = "{_marker_name(source)}"\n', encoding="utf-8")
     except OSError as exc:
         print(f"bot catalogue import: cannot write into {into}: {exc}", file=err)
         return 1
     _print_summary(source, into, result, before, written, out)
     return 0
+
+
+def _marker_name(source: Path) -> str:
+    return source.name.replace("\\", "").replace('"', "")
+
+
+def _foreign_catalogue(source: Path, into: Path) -> str | None:
+    """Why importing into `into` would destroy files not from `source`, or None."""
+    if not into.is_dir():
+        return None
+    existing = procedure_files(into)
+    if not existing:
+        return None
+    marker = into / MARKER
+    try:
+        recorded = marker.read_text(encoding="utf-8")
+    except OSError:
+        recorded = ""
+    if f'source = "{_marker_name(source)}"' in recorded:
+        return None
+    return (
+        f"{into} already holds {len(existing)} procedure files not imported from "
+        f"{source.name}; importing would replace them. Choose an empty folder, or pass "
+        "--replace to do it anyway"
+    )
 
 
 def _snapshot(root: Path) -> dict[Path, bytes]:
