@@ -9,7 +9,13 @@ import pytest
 
 from bot import texts
 from bot.catalogue.files import read_procedure_file
-from bot.catalogue.model import Document, OnlineLevel, Procedure
+from bot.catalogue.model import (
+    Document,
+    OnlineLevel,
+    Procedure,
+    ProcessingTime,
+    SubmissionChannel,
+)
 from bot.config import CenterConfig
 from bot.dialogue.actions import MAX_ACTION_BYTES, Action, Part
 from bot.dialogue.procedure_answers import MAX_DOCUMENTS, choices_reply, procedure_answer
@@ -99,3 +105,13 @@ def test_every_action_fits_telegram_and_decodes(khai_sinh: Procedure) -> None:
     assert len(reply.all_buttons[1].label) <= 60
     with pytest.raises(ValueError):
         Action("p", ("x" * 70,)).encode()
+
+
+def test_bare_number_times_read_as_working_days(khai_sinh: Procedure) -> None:
+    channels = (
+        SubmissionChannel("Trực tiếp", ProcessingTime("1", 1)),
+        SubmissionChannel("Trực tuyến", ProcessingTime("0.5", 0.5)),
+    )
+    procedure = dataclasses.replace(khai_sinh, time=ProcessingTime(""), channels=channels)
+    lines = procedure_answer(procedure, Part.TIME, CENTER).sections[1].lines
+    assert lines == ("• Trực tiếp: 1 ngày làm việc", "• Trực tuyến: 0,5 ngày làm việc")

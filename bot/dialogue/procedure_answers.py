@@ -5,10 +5,11 @@ Pure functions from catalogue objects to `Reply`; the wording comes from bot.tex
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot import texts
-from bot.catalogue.model import DocumentKind, OnlineLevel, Procedure
+from bot.catalogue.model import DocumentKind, OnlineLevel, Procedure, ProcessingTime
 from bot.config import CenterConfig
 from bot.dialogue import actions
 from bot.dialogue.actions import Part
@@ -110,9 +111,9 @@ def _documents(procedure: Procedure, center: CenterConfig, limit: int) -> list[S
 def _time(procedure: Procedure, center: CenterConfig) -> Section:
     lines: list[str] = []
     if procedure.time.text:
-        lines.append(texts.TIME_ONLY.format(text=procedure.time.text))
+        lines.append(texts.TIME_ONLY.format(text=_time_text(procedure.time)))
     channel_lines = [
-        texts.TIME_CHANNEL.format(method=c.method, time=c.time.text)
+        texts.TIME_CHANNEL.format(method=c.method, time=_time_text(c.time))
         for c in procedure.channels
         if c.time.text
     ]
@@ -122,6 +123,15 @@ def _time(procedure: Procedure, center: CenterConfig) -> Section:
     if not lines:
         lines.append(texts.TIME_NONE.format(hotline=center.hotline))
     return Section(texts.HEADING_TIME, tuple(lines))
+
+
+def _time_text(time: ProcessingTime) -> str:
+    """The national portal often writes a bare number ("1"), meaning working days."""
+    bare = time.text.strip().replace(",", ".")
+    if time.working_days is not None and re.fullmatch(r"\d+(?:\.\d+)?", bare):
+        days = f"{time.working_days:g}".replace(".", ",")
+        return texts.TIME_WORKING_DAYS.format(days=days)
+    return time.text
 
 
 def _all_same_time(procedure: Procedure) -> bool:
