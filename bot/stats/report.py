@@ -1,0 +1,484 @@
+"""Statistics for staff over the last N days: gathered from the database as typed values
+(`collect_statistics`), shown as a terminal table (`format_statistics`) or a chart
+(charts.py). The staff command on Telegram uses the same values.
+
+What a "satisfied" citizen is: a rating of 4 or 5 out of 5, the usual reading of the
+center's yearly target ("over 90% of citizens satisfied").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.broadcast.subscriptions import SubscriberState, subscriber_counts
+from bot.broadcast.tables import OutboxState, jobs, outbox
+from bot.catalogue.model import Catalogue
+from bot.catalogue.slug import fold_diacritics
+from bot.dossiers.tables import lookup_audit
+from bot.messages import Channel
+from bot.stats.records import CENTER_TIMEZONE, QuestionDecision
+from bot.stats.tables import answer_feedback, questions, ratings
+from bot.storage.database import connect
+
+SATISFIED_FROM = 4
+# Unanswered questions read for grouping; older ones beyond this are left out.
+UNANSWERED_SCAN_LIMIT = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class DayQuestions:
+    day: dt.date
+    answered: int = 0
+    clarified: int = 0
+    declined: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.answered + self.clarified + self.declined
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureCount:
+    code: str
+    count: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnansweredQuestion:
+    text: str
+    count: int
+    last_asked: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureFeedback:
+    code: str
+    helpful: int
+    not_helpful: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackSummary:
+    helpful: int = 0
+    not_helpful: int = 0
+    # Procedures with the most "not helpful" presses: where answers need work.
+    least_helpful: tuple[ProcedureFeedback, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return self.helpful + self.not_helpful
+
+    @property
+    def helpful_share(self) -> float | None:
+        return self.helpful / self.total if self.total else None
+
+
+@dataclass(frozen=True, slots=True)
+class DaySatisfaction:
+    day: dt.date
+    ratings: int
+    satisfied: int
+    average: float
+
+    @property
+    def satisfied_share(self) -> float:
+        return self.satisfied / self.ratings if self.ratings else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SatisfactionSummary:
+    ratings: int = 0
+    satisfied: int = 0
+    average: float | None = None
+    by_score: Mapping[int, int] = field(default_factory=dict)
+    by_day: tuple[DaySatisfaction, ...] = ()
+    recent_comments: tuple[tuple[str, int, str], ...] = ()  # (dossier code, score, comment)
+
+    @property
+    def satisfied_share(self) -> float | None:
+        return self.satisfied / self.ratings if self.ratings else None
+
+
+@dataclass(frozen=True, slots=True)
+class LookupSummary:
+    total: int = 0
+    dossiers: int = 0  # different receipt codes
+    by_outcome: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastSummary:
+    jobs: int = 0
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StaffStatistics:
+    since: dt.date
+    until: dt.date
+    questions_per_day: tuple[DayQuestions, ...]
+    top_procedures: tuple[ProcedureCount, ...]
+    unanswered: tuple[UnansweredQuestion, ...]
+    feedback: FeedbackSummary
+    satisfaction: SatisfactionSummary
+    lookups: LookupSummary
+    subscribers: Mapping[Channel, Mapping[SubscriberState, int]]
+    broadcasts: BroadcastSummary
+
+    @property
+    def days(self) -> int:
+        return (self.until - self.since).days + 1
+
+    @property
+    def questions(self) -> int:
+        return sum(day.total for day in self.questions_per_day)
+
+    @property
+    def answered(self) -> int:
+        return sum(day.answered for day in self.questions_per_day)
+
+    @property
+    def declined(self) -> int:
+        return sum(day.declined for day in self.questions_per_day)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.questions
+            or self.feedback.total
+            or self.satisfaction.ratings
+            or self.lookups.total
+            or self.broadcasts.jobs
+            or any(sum(states.values()) for states in self.subscribers.values())
+        )
+
+
+async def collect_statistics(
+    engine: AsyncEngine,
+    days: int = 30,
+    *,
+    today: dt.date | None = None,
+    catalogue: Catalogue | None = None,
+    top: int = 10,
+    unanswered_limit: int = 20,
+) -> StaffStatistics:
+    """Statistics of the last `days` local days up to `today` (the center's date)."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    until = today or dt.datetime.now(CENTER_TIMEZONE).date()
+    since = until - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(since, dt.time(), CENTER_TIMEZONE).astimezone(dt.UTC)
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), CENTER_TIMEZONE)
+    end = end.astimezone(dt.UTC)
+
+    def name_of(code: str) -> str:
+        procedure = catalogue.get(code) if catalogue is not None else None
+        return procedure.name if procedure is not None else ""
+
+    in_period = questions.c.day.between(since, until)
+    async with connect(engine) as connection:
+        per_day_rows = (
+            await connection.execute(
+                select(questions.c.day, questions.c.decision, func.count())
+                .where(in_period)
+                .group_by(questions.c.day, questions.c.decision)
+            )
+        ).all()
+        top_rows = (
+            await connection.execute(
+                select(questions.c.procedure_code, func.count().label("n"))
+                .where(
+                    in_period,
+                    questions.c.decision == QuestionDecision.ANSWER.value,
+                    questions.c.procedure_code.is_not(None),
+                )
+                .group_by(questions.c.procedure_code)
+                .order_by(func.count().desc(), questions.c.procedure_code)
+                .limit(top)
+            )
+        ).all()
+        declined_rows = (
+            await connection.execute(
+                select(questions.c.text, questions.c.normalized, questions.c.asked_at)
+                .where(in_period, questions.c.decision == QuestionDecision.DECLINE.value)
+                .order_by(questions.c.asked_at.desc())
+                .limit(UNANSWERED_SCAN_LIMIT)
+            )
+        ).all()
+        helpful_sum = func.sum(case((answer_feedback.c.helpful, 1), else_=0))
+        unhelpful_sum = func.sum(case((answer_feedback.c.helpful, 0), else_=1))
+        feedback_rows = (
+            await connection.execute(
+                select(answer_feedback.c.procedure_code, helpful_sum, unhelpful_sum)
+                .where(answer_feedback.c.day.between(since, until))
+                .group_by(answer_feedback.c.procedure_code)
+            )
+        ).all()
+        rating_rows = (
+            await connection.execute(
+                select(ratings.c.day, ratings.c.score, func.count())
+                .where(ratings.c.day.between(since, until))
+                .group_by(ratings.c.day, ratings.c.score)
+            )
+        ).all()
+        comment_rows = (
+            await connection.execute(
+                select(ratings.c.dossier_code, ratings.c.score, ratings.c.comment)
+                .where(ratings.c.day.between(since, until), ratings.c.comment != "")
+                .order_by(ratings.c.rated_at.desc())
+                .limit(10)
+            )
+        ).all()
+        # The dossier feature keeps naive UTC times.
+        naive_start, naive_end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+        lookup_period = (lookup_audit.c.at >= naive_start) & (lookup_audit.c.at < naive_end)
+        lookup_rows = (
+            await connection.execute(
+                select(lookup_audit.c.outcome, func.count())
+                .where(lookup_period)
+                .group_by(lookup_audit.c.outcome)
+            )
+        ).all()
+        distinct_dossiers = (
+            await connection.execute(
+                select(func.count(func.distinct(lookup_audit.c.code))).where(lookup_period)
+            )
+        ).scalar_one()
+        job_ids = select(jobs.c.id).where(jobs.c.created_at >= start, jobs.c.created_at < end)
+        job_count = (
+            await connection.execute(select(func.count()).select_from(job_ids.subquery()))
+        ).scalar_one()
+        outcome_rows = (
+            await connection.execute(
+                select(outbox.c.state, func.count())
+                .where(outbox.c.job_id.in_(job_ids))
+                .group_by(outbox.c.state)
+            )
+        ).all()
+    subscribers = await subscriber_counts(engine)
+
+    by_day: dict[dt.date, dict[str, int]] = {}
+    for day, decision, count in per_day_rows:
+        by_day.setdefault(day, {})[decision] = int(count)
+    per_day = tuple(
+        DayQuestions(
+            day=day,
+            answered=by_day.get(day, {}).get(QuestionDecision.ANSWER.value, 0),
+            clarified=by_day.get(day, {}).get(QuestionDecision.CLARIFY.value, 0),
+            declined=by_day.get(day, {}).get(QuestionDecision.DECLINE.value, 0),
+        )
+        for day in (since + dt.timedelta(days=i) for i in range(days))
+    )
+    outcomes = {str(state): int(count) for state, count in outcome_rows}
+    return StaffStatistics(
+        since=since,
+        until=until,
+        questions_per_day=per_day,
+        top_procedures=tuple(
+            ProcedureCount(str(code), int(count), name_of(str(code))) for code, count in top_rows
+        ),
+        unanswered=_group_unanswered(declined_rows, unanswered_limit),
+        feedback=_feedback(feedback_rows, name_of),
+        satisfaction=_satisfaction(rating_rows, comment_rows),
+        lookups=LookupSummary(
+            total=sum(int(count) for _, count in lookup_rows),
+            dossiers=int(distinct_dossiers or 0),
+            by_outcome={str(outcome): int(count) for outcome, count in lookup_rows},
+        ),
+        subscribers=subscribers,
+        broadcasts=BroadcastSummary(
+            jobs=int(job_count or 0),
+            recipients=sum(outcomes.values()),
+            sent=outcomes.get(OutboxState.SENT.value, 0),
+            failed=outcomes.get(OutboxState.FAILED.value, 0),
+            blocked=outcomes.get(OutboxState.BLOCKED.value, 0),
+            cancelled=outcomes.get(OutboxState.CANCELLED.value, 0),
+        ),
+    )
+
+
+def _group_unanswered(
+    rows: Sequence[tuple[str, str, dt.datetime]], limit: int
+) -> tuple[UnansweredQuestion, ...]:
+    """Group variants of one question (case, accents, spacing) under its latest wording."""
+    counts: Counter[str] = Counter()
+    latest: dict[str, tuple[str, dt.datetime]] = {}
+    for text, normalized, asked_at in rows:  # newest first
+        key = normalized or " ".join(fold_diacritics(text.casefold()).split())
+        counts[key] += 1
+        latest.setdefault(key, (text, asked_at))
+    ranked = sorted(counts, key=lambda key: (-counts[key], -latest[key][1].timestamp()))
+    return tuple(
+        UnansweredQuestion(latest[key][0], counts[key], latest[key][1]) for key in ranked[:limit]
+    )
+
+
+def _feedback(
+    rows: Sequence[tuple[str, int | None, int | None]], name_of: Callable[[str], str]
+) -> FeedbackSummary:
+    per_procedure = [
+        ProcedureFeedback(str(code), int(good or 0), int(bad or 0), str(name_of(str(code))))
+        for code, good, bad in rows
+    ]
+    least = sorted(
+        (p for p in per_procedure if p.not_helpful),
+        key=lambda p: (-p.not_helpful, p.helpful, p.code),
+    )
+    return FeedbackSummary(
+        helpful=sum(p.helpful for p in per_procedure),
+        not_helpful=sum(p.not_helpful for p in per_procedure),
+        least_helpful=tuple(least[:5]),
+    )
+
+
+def _satisfaction(
+    rows: Sequence[tuple[dt.date, int, int]], comments: Sequence[tuple[str, int, str]]
+) -> SatisfactionSummary:
+    by_score: Counter[int] = Counter()
+    per_day: dict[dt.date, Counter[int]] = {}
+    for day, score, count in rows:
+        by_score[int(score)] += int(count)
+        per_day.setdefault(day, Counter())[int(score)] += int(count)
+    total = sum(by_score.values())
+    if not total:
+        return SatisfactionSummary()
+
+    def summary(scores: Counter[int]) -> tuple[int, int, float]:
+        n = sum(scores.values())
+        good = sum(c for s, c in scores.items() if s >= SATISFIED_FROM)
+        return n, good, sum(s * c for s, c in scores.items()) / n
+
+    n, good, average = summary(by_score)
+    return SatisfactionSummary(
+        ratings=n,
+        satisfied=good,
+        average=average,
+        by_score=dict(sorted(by_score.items())),
+        by_day=tuple(DaySatisfaction(day, *summary(per_day[day])) for day in sorted(per_day)),
+        recent_comments=tuple((str(c), int(s), str(t)) for c, s, t in comments),
+    )
+
+
+# --- the terminal table -----------------------------------------------------------------
+
+
+def format_statistics(stats: StaffStatistics) -> str:
+    """A plain-text report for the terminal (and the staff command), 99 columns at most."""
+    lines = [f"Statistics {stats.since} .. {stats.until} ({stats.days} days)", ""]
+    total = stats.questions
+    if total:
+        answered = _percent(stats.answered / total)
+        declined = _percent(stats.declined / total)
+        lines.append(f"Questions: {total} (answered {answered}, unanswered {declined})")
+    else:
+        lines.append("Questions: none")
+    lines += ["", f"{_period_heading(stats)}  Asked  Answered  Clarified  Unanswered"]
+    for label, counts in _buckets(stats):
+        lines.append(
+            f"{label:<12}  {counts.total:>5}  {counts.answered:>8}  {counts.clarified:>9}  "
+            f"{counts.declined:>10}"
+        )
+    lines += ["", "Most asked procedures"]
+    for rank, procedure in enumerate(stats.top_procedures, 1):
+        lines.append(
+            f"{rank:>3}. {procedure.code:<24} {_cut(procedure.name, 52):<52} {procedure.count:>6}"
+        )
+    if not stats.top_procedures:
+        lines.append("  (none)")
+    lines += ["", "Unanswered questions (add their words to the catalogue's aliases)"]
+    for question in stats.unanswered:
+        when = question.last_asked.astimezone(CENTER_TIMEZONE)
+        lines.append(f"{question.count:>5} x  {_cut(question.text, 70):<70}  {when:%Y-%m-%d}")
+    if not stats.unanswered:
+        lines.append("  (none)")
+    feedback = stats.feedback
+    lines.append("")
+    if feedback.total:
+        lines.append(
+            f"Answer feedback: {feedback.helpful} helpful, {feedback.not_helpful} not helpful "
+            f"-> {_percent(feedback.helpful_share)} helpful"
+        )
+        for item in feedback.least_helpful:
+            lines.append(
+                f"    {item.code:<22} {_cut(item.name, 34):<34} "
+                f"not helpful {item.not_helpful:>4}, helpful {item.helpful:>4}"
+            )
+    else:
+        lines.append("Answer feedback: none")
+    satisfaction = stats.satisfaction
+    if satisfaction.ratings and satisfaction.average is not None:
+        spread = ", ".join(f"{s}: {c}" for s, c in satisfaction.by_score.items())
+        lines.append(
+            f"Satisfaction: {satisfaction.ratings} ratings, "
+            f"{_percent(satisfaction.satisfied_share)} satisfied (4-5), "
+            f"average {satisfaction.average:.2f}/5"
+        )
+        lines.append(f"    ratings by score: {spread}")
+        for code, score, comment in satisfaction.recent_comments:
+            lines.append(f"    {code} ({score}/5): {_cut(comment, 70)}")
+    else:
+        lines.append("Satisfaction: no ratings")
+    lookups = stats.lookups
+    lines.append(f"Dossier lookups: {lookups.total}, {lookups.dossiers} different dossiers")
+    if lookups.by_outcome:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(lookups.by_outcome.items()))
+        lines.append(f"    {outcomes}")
+    lines += ["", "Subscribers   active  opted out  blocked"]
+    for channel in sorted(stats.subscribers):
+        states = stats.subscribers[channel]
+        lines.append(
+            f"  {channel.value:<10} {states.get(SubscriberState.ACTIVE, 0):>6}  "
+            f"{states.get(SubscriberState.OPTED_OUT, 0):>9}  "
+            f"{states.get(SubscriberState.BLOCKED, 0):>7}"
+        )
+    if not stats.subscribers:
+        lines.append("  (none)")
+    b = stats.broadcasts
+    lines += [
+        "",
+        f"Broadcasts: {b.jobs} jobs, {b.recipients} recipients: sent {b.sent}, "
+        f"failed {b.failed}, blocked {b.blocked}, cancelled {b.cancelled}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _period_heading(stats: StaffStatistics) -> str:
+    return "Day         " if stats.days <= 62 else "Week of     "
+
+
+def _buckets(stats: StaffStatistics) -> list[tuple[str, DayQuestions]]:
+    """Days for periods up to two months; weeks (from Monday) beyond, to stay readable."""
+    if stats.days <= 62:
+        return [(day.day.isoformat(), day) for day in stats.questions_per_day]
+    weeks: dict[dt.date, DayQuestions] = {}
+    for day in stats.questions_per_day:
+        monday = day.day - dt.timedelta(days=day.day.weekday())
+        so_far = weeks.get(monday, DayQuestions(monday))
+        weeks[monday] = DayQuestions(
+            monday,
+            so_far.answered + day.answered,
+            so_far.clarified + day.clarified,
+            so_far.declined + day.declined,
+        )
+    return [(monday.isoformat(), counts) for monday, counts in weeks.items()]
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{share * 100:.1f}%"
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
