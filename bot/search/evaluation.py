@@ -1,0 +1,305 @@
+"""`bot eval`: how well citizens' questions find their procedures, in numbers.
+
+Staff run it after editing the catalogue or the vocabulary to see whether answers got
+better or worse:
+
+    bot eval --catalogue procedures --questions questions.jsonl [--json] [--failures]
+
+Questions are JSON lines: `question`, `expected` (acceptable codes, most likely first;
+empty for a message the bot should decline) and optionally `intent` and `style` (a
+string or a list), which add breakdowns. The candidates of a question are what the bot
+would show (`SearchResult.shown`): the answer, the clarify choices in order, or none.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.catalogue.files import CatalogueError, load_catalogue
+from bot.catalogue.model import Catalogue
+from bot.config import Config
+from bot.search.matcher import Decision, Matcher, SearchResult
+from bot.search.vocabulary import VocabularyError, load_vocabulary
+
+
+class QuestionsError(Exception):
+    """The questions file cannot be read; the message is `file:line: what is wrong`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    text: str
+    expected: tuple[str, ...]
+    intent: str = ""
+    styles: tuple[str, ...] = ()
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    question: Question
+    result: SearchResult
+    latency_ms: float
+
+    @property
+    def shown_codes(self) -> tuple[str, ...]:
+        return tuple(c.procedure.code for c in self.result.shown)
+
+    @property
+    def rank(self) -> int | None:
+        """1-based position of the first acceptable shown procedure, None if none is."""
+        for position, code in enumerate(self.shown_codes, start=1):
+            if code in self.question.expected:
+                return position
+        return None
+
+    @property
+    def in_scope(self) -> bool:
+        return bool(self.question.expected)
+
+    @property
+    def passed(self) -> bool:
+        if not self.in_scope:
+            return self.result.decision is Decision.DECLINE
+        return self.rank == 1
+
+
+@dataclass(frozen=True)
+class Report:
+    outcomes: tuple[Outcome, ...]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def read_questions(path: Path) -> list[Question]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionsError(f"{path}: cannot read questions: {exc}") from None
+    questions: list[Question] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QuestionsError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+            raise QuestionsError(f'{path}:{number}: each line needs a "question" string')
+        expected = data.get("expected", [])
+        if not isinstance(expected, list) or not all(isinstance(c, str) for c in expected):
+            raise QuestionsError(f'{path}:{number}: "expected" must be a list of codes')
+        styles = data.get("style", [])
+        if isinstance(styles, str):
+            styles = [styles]
+        if not isinstance(styles, list):
+            raise QuestionsError(f'{path}:{number}: "style" must be a string or a list')
+        questions.append(
+            Question(
+                text=data["question"],
+                expected=tuple(expected),
+                intent=str(data.get("intent", "") or ""),
+                styles=tuple(str(s) for s in styles),
+                id=str(data.get("id", number)),
+            )
+        )
+    if not questions:
+        raise QuestionsError(f"{path}: no questions")
+    return questions
+
+
+def evaluate(matcher: Matcher, questions: Sequence[Question]) -> Report:
+    outcomes: list[Outcome] = []
+    for question in questions:
+        started = time.perf_counter()
+        result = matcher.search(question.text)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        outcomes.append(Outcome(question, result, elapsed))
+    return Report(tuple(outcomes), _figures(outcomes))
+
+
+def _figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    figures = _quality(outcomes)
+    latencies = sorted(o.latency_ms for o in outcomes)
+    figures["latency_ms_p50"] = round(_percentile(latencies, 50), 3)
+    figures["latency_ms_p99"] = round(_percentile(latencies, 99), 3)
+    by_intent: dict[str, list[Outcome]] = defaultdict(list)
+    by_style: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.question.intent:
+            by_intent[outcome.question.intent].append(outcome)
+        for style in outcome.question.styles:
+            by_style[style].append(outcome)
+    if by_intent:
+        figures["by_intent"] = {k: _quality(v) for k, v in sorted(by_intent.items())}
+        labelled = [o for o in outcomes if o.question.intent and o.in_scope]
+        if labelled:
+            right = sum(1 for o in labelled if o.result.intent.value == o.question.intent)
+            figures["intent_accuracy"] = round(right / len(labelled), 4)
+    if by_style:
+        figures["by_style"] = {k: _quality(v) for k, v in sorted(by_style.items())}
+    return figures
+
+
+def _quality(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    in_scope = [o for o in outcomes if o.in_scope]
+    out_of_scope = [o for o in outcomes if not o.in_scope]
+    ranks = [o.rank for o in in_scope]
+    answered_wrong = sum(
+        1 for o in in_scope if o.result.decision is Decision.ANSWER and o.rank != 1
+    )
+    declined = sum(1 for o in out_of_scope if o.result.decision is Decision.DECLINE)
+    return {
+        "questions": len(outcomes),
+        "in_scope": len(in_scope),
+        "top1": _share(sum(1 for r in ranks if r == 1), len(in_scope)),
+        "top3": _share(sum(1 for r in ranks if r is not None and r <= 3), len(in_scope)),
+        "mrr": _share(sum(1.0 / r for r in ranks if r is not None), len(in_scope)),
+        "answered_wrong": _share(answered_wrong, len(in_scope)),
+        "declined_out_of_scope": _share(declined, len(out_of_scope)),
+    }
+
+
+def _share(count: float, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+def _percentile(values: Sequence[float], percent: float) -> float:
+    """Nearest-rank percentile of sorted values (0 when empty)."""
+    if not values:
+        return 0.0
+    rank = max(1, min(len(values), round(percent / 100.0 * len(values) + 0.5)))
+    return values[rank - 1]
+
+
+def load_catalogue_source(path: Path) -> Catalogue:
+    """A procedures folder, or any source the importers read, loaded in memory."""
+    if path.is_dir():
+        catalogue, _problems = load_catalogue(path)
+        return catalogue
+    try:
+        from bot.catalogue.importers import load_catalogue_source as import_source
+    except ImportError:
+        raise CatalogueError(f"{path}: importing this kind of file is not available") from None
+    imported: Catalogue = import_source(path)
+    return imported
+
+
+def run_eval(
+    config: Config,
+    catalogue_path: Path,
+    questions_path: Path,
+    as_json: bool,
+    show_failures: bool,
+    out: TextIO,
+) -> int:
+    """The `bot eval` command; returns the exit status (2 when inputs cannot be read)."""
+    try:
+        catalogue = load_catalogue_source(catalogue_path)
+        vocabulary = load_vocabulary(config.catalogue.vocabulary)
+        questions = read_questions(questions_path)
+    except (CatalogueError, VocabularyError, QuestionsError) as exc:
+        print(f"bot eval: {exc}", file=out)
+        return 2
+    matcher = Matcher.build(
+        catalogue,
+        vocabulary,
+        preferred_levels=config.search.preferred_levels,
+        max_choices=config.search.max_choices,
+    )
+    report = evaluate(matcher, questions)
+    if as_json:
+        figures = dict(report.figures)
+        if show_failures:
+            figures["failures"] = [_failure_data(o) for o in _failures(report.outcomes)]
+        print(json.dumps(figures, ensure_ascii=False), file=out)
+        return 0
+    _print_table(report, out)
+    if show_failures:
+        _print_failures(report.outcomes, out)
+    return 0
+
+
+def _failures(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    return [o for o in outcomes if not o.passed]
+
+
+def _failure_data(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "id": outcome.question.id,
+        "question": outcome.question.text,
+        "expected": list(outcome.question.expected),
+        "decision": outcome.result.decision.value,
+        "shown": list(outcome.shown_codes),
+        "top": [
+            {"code": c.procedure.code, "name": c.procedure.name, "score": c.score}
+            for c in outcome.result.candidates[:3]
+        ],
+    }
+
+
+def _print_table(report: Report, out: TextIO) -> None:
+    figures = report.figures
+    for key in (
+        "questions",
+        "in_scope",
+        "top1",
+        "top3",
+        "mrr",
+        "answered_wrong",
+        "declined_out_of_scope",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "intent_accuracy",
+    ):
+        if key in figures:
+            print(f"{key:24} {_show(figures[key])}", file=out)
+    for group in ("by_intent", "by_style"):
+        if group not in figures:
+            continue
+        print(f"\n{group}: {'':14} n   top1   top3  wrong  declined", file=out)
+        for name, values in figures[group].items():
+            print(
+                f"  {name:22} {values['questions']:3} {_show(values['top1']):>6} "
+                f"{_show(values['top3']):>6} {_show(values['answered_wrong']):>6} "
+                f"{_show(values['declined_out_of_scope']):>8}",
+                file=out,
+            )
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _print_failures(outcomes: Iterable[Outcome], out: TextIO) -> None:
+    failures = _failures(outcomes)
+    print(f"\n{len(failures)} misses:", file=out)
+    for outcome in failures:
+        question = outcome.question
+        expected = ", ".join(question.expected) or "(decline)"
+        print(
+            f"\n[{question.id}] {question.text}\n  expected {expected}; got "
+            f"{outcome.result.decision.value}"
+            + (
+                f" ({outcome.result.decline_reason.value})"
+                if outcome.result.decline_reason
+                else ""
+            ),
+            file=out,
+        )
+        for candidate in outcome.result.candidates[:3]:
+            mark = "*" if candidate.procedure.code in question.expected else " "
+            print(
+                f"  {mark} {candidate.score:.2f} {candidate.procedure.code} "
+                f"{candidate.procedure.name[:90]}",
+                file=out,
+            )

@@ -1,0 +1,705 @@
+"""The matcher: a citizen's message -> ranked procedures, a decision and what was asked.
+
+    message ──truncate──> words ──> intent (documents/fee/time/...)
+                            │
+                            ├──> decline cues (greeting, small talk, complaint, private data)
+                            ├──> strip question phrases ("cần giấy tờ gì", "ở đâu")
+                            ├──> spelling (telex leftovers, one-letter slips, pairs)
+                            ├──> vocabulary (sổ đỏ -> giấy chứng nhận quyền sử dụng đất)
+                            └──> fillers out ──> terms ──> index ──> ranking ──> decision
+
+Ranking combines how much of the question a procedure's name explains (recall, IDF
+weighted, word pairs counting extra, full credit only where typed diacritics agree), how
+much of the name the question asked about (precision, per case of a long name: the plain
+"Đăng ký khai sinh" beats "Đăng ký khai sinh lưu động" for "khai sinh"), special-case
+qualifiers the question did not mention, and the levels the center handles. The same
+procedure offered at several levels is shown once, at the most preferred level.
+
+Pure and I/O-free: `Matcher.build` once, then `search` from any channel; it never raises.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from bot.catalogue.model import Catalogue, Procedure
+from bot.search.index import FloatArray, SearchIndex, terms_of
+from bot.search.intent import Intent, intent_of_tokens, question_cue_spans, question_words
+from bot.search.normalize import canonical_text, tokens, words
+from bot.search.phrases import Pair, PhraseSet
+from bot.search.spelling import SpellingCorrector
+from bot.search.vocabulary import DECLINE_KINDS, Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+class Decision(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    DECLINE = "decline"
+
+
+class DeclineReason(StrEnum):
+    NO_MATCH = "no_match"
+    GREETING = "greeting"
+    SMALL_TALK = "small_talk"
+    COMPLAINT = "complaint"
+    PRIVATE_DATA = "private_data"
+    EMPTY = "empty"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    procedure: Procedure
+    score: float  # confidence 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    decision: Decision
+    intent: Intent
+    candidates: tuple[Candidate, ...]  # best first; kept also when declining
+    names_procedure: bool
+    decline_reason: DeclineReason | None = None
+    clarify_count: int = 0
+
+    @property
+    def shown(self) -> tuple[Candidate, ...]:
+        """What the bot shows: the answer, the clarify choices, or nothing."""
+        if self.decision is Decision.ANSWER:
+            return self.candidates[:1]
+        if self.decision is Decision.CLARIFY:
+            return self.candidates[: self.clarify_count]
+        return ()
+
+
+# Messages are cut here before any work, so that a pasted 10,000-character text costs
+# the same as a long question. Real questions are well under 300 characters.
+MAX_MESSAGE_CHARS = 400
+MAX_WORDS = 60
+
+# A national procedure code typed in the message ("1.001193"), possibly with a
+# province suffix ("1.000028.000.00.00.H37"). Receipt codes are recognised earlier.
+_CODE = re.compile(r"(?<![\w.])(\d\.\d{6}(?:\.[0-9A-Za-z]{2,3})*)(?![\w])")
+_WORD = re.compile(r"[^\W_]+")
+_LEADING_THU_TUC = re.compile(r"^\s*thủ tục\s+", re.IGNORECASE)
+
+# Ranking constants, calibrated on the development questions (see `bot eval`).
+_BIGRAM_BOOST = 1.5  # a matching word pair is worth more than its two words
+_PAIRED_COHESION = 0.3  # a pair at least this cohesive makes its words "paired"
+# A word no procedure contains counts against recall at full weight: it is usually what
+# the question is about ("karaoke", "vietcombank"), and nothing in the catalogue has it.
+_UNKNOWN_WEIGHT = 1.0
+_LONE_WORD_WEIGHT = 0.5  # a word in no known pair with its neighbours
+_NUMBER_WEIGHT = 0.3
+_CORRECTED_WEIGHT = 0.8  # a word the spelling step changed
+_CONTEXT_WEIGHT = 0.3  # a [fillers] context word ("bố", "xã"): context, not the subject
+_VOCABULARY_WORD_MASS = 12.0  # at most this much mass per citizen word a phrase replaces
+# Share of a word's credit earned without diacritics: a question typed with marks gets
+# the rest only where the name has the same marks.
+_FOLDED_SHARE = 0.35
+_PRECISION_FLOOR = 0.55  # score = recall * (floor + (1 - floor) * precision)
+_QUALIFIER_PENALTY = 0.80  # per special-case qualifier the question did not mention
+_MAX_QUALIFIER_PENALTIES = 2
+_ASKED_QUALIFIER_BONUS = 1.2
+_QUALIFIER_WORDS = 16  # who/how qualifiers are looked for in this many first words
+_LEVEL_STEP = 0.03  # per step down the preferred levels
+_POOL = 40  # candidates re-ranked in full after the vectorised first pass
+_ANSWER_AT = 0.55
+_ANSWER_MARGIN = 0.12
+_CLARIFY_AT = 0.33
+_CLARIFY_RATIO = 0.75
+
+_FINAL_PARTICLES = frozenset({"nha", "ha", "hen", "nhen", "nghen"})
+
+# Words that cannot name a procedure on their own ("còn ... thì sao", "làm", "nộp"):
+# a follow-up made only of these asks about the procedure already being discussed.
+_WEAK_WORDS = frozenset(
+    [
+        "con",
+        "lam",
+        "xin",
+        "can",
+        "nop",
+        "cho",
+        "giay",
+        "muon",
+        "di",
+        "ra",
+        "len",
+        "ve",
+        "co",
+        "khong",
+        "ko",
+        "gi",
+        "sao",
+        "the",
+        "nao",
+        "the",
+        "thi",
+        "nua",
+        "vay",
+        "a",
+        "oi",
+        "nhe",
+        "roi",
+        "moi",
+        "chua",
+        "da",
+        "se",
+        "dang",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    folded: str
+    accented: str  # "" when unknown (no diacritics typed, or corrected)
+    weight: float
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One position of the question: a citizen's word, or a vocabulary phrase with one
+    or more meanings (alternatives: any one of them may be meant)."""
+
+    alternatives: list[list[_Word]]
+    from_vocabulary: bool = False
+    paired: bool = False
+    optional: bool = False  # may match, but is not part of what must be explained
+    # A vocabulary phrase weighs about as much as the citizen's words it replaces, not
+    # as much as its (often long, formal) meaning: "sổ đỏ" must not drown "mất".
+    mass_cap: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    words: tuple[str, ...]
+    meanings: tuple[tuple[tuple[str, str], ...], ...]
+
+
+Terms = dict[str, tuple[float, str]]  # term -> (weight, accented form or "")
+
+
+@dataclass(slots=True)
+class _Choice:
+    """A vocabulary phrase with several meanings: a procedure gets the slot's full mass
+    for matching any one meaning completely."""
+
+    mass: float
+    alternatives: list[tuple[Terms, float]]  # terms of one meaning, their mass
+
+
+@dataclass(slots=True)
+class _Query:
+    intent: Intent
+    decline: DeclineReason | None
+    terms: Terms = field(default_factory=dict)
+    choices: list[_Choice] = field(default_factory=list)
+    required_mass: float = 0.0
+    mentioned: str = " "  # every folded word, expansions included, for qualifier look-ups
+    content: bool = False
+    unknown_mass: float = 0.0  # part of required_mass from words no procedure contains
+    vocabulary_used: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    doc: int
+    score: float  # confidence, once _decide has combined the evidence
+    recall: float
+    precision: float
+    unasked: int  # special cases in the name that the question did not mention
+
+
+class Matcher:
+    """Built once from a catalogue and a vocabulary; `search` is pure and cheap."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        vocabulary: Vocabulary,
+        index: SearchIndex,
+        corrector: SpellingCorrector,
+        max_choices: int,
+    ) -> None:
+        self.catalogue = catalogue
+        self.vocabulary = vocabulary
+        self.index = index
+        self.corrector = corrector
+        self.max_choices = max(2, max_choices)
+        self._phrases = _phrase_table(vocabulary)
+        self._fillers = PhraseSet(vocabulary.fillers)
+        self._context = PhraseSet(vocabulary.context)
+        self._decline = {
+            kind: PhraseSet(vocabulary.decline.get(kind, ())) for kind in DECLINE_KINDS
+        }
+
+        # A qualifier is found in a name with its diacritics ("lại" is not "lái"), and
+        # in a question without them (citizens often type none).
+        def compiled(phrases: Sequence[str]) -> list[tuple[str, str]]:
+            return [(_accented_words(q), " ".join(tokens(q))) for q in phrases if tokens(q)]
+
+        who = compiled(vocabulary.qualifiers.get("who", ()))
+        how = compiled(vocabulary.qualifiers.get("how", ()))
+        what = compiled(vocabulary.qualifiers.get("what", ()))
+        citizens = [a for a, _ in compiled(vocabulary.qualifiers.get("citizens", ()))]
+        # Per procedure: the special cases its name states and the actions it names.
+        self._doc_qualifiers: list[tuple[str, ...]] = []
+        self._doc_actions: list[tuple[str, ...]] = []
+        for procedure in index.procedures:
+            name = _accented_words(_LEADING_THU_TUC.sub("", procedure.name))
+            # Who and how a special case is for is said early in a name ("Đăng ký kết hôn
+            # có yếu tố nước ngoài"); further on, "tổ chức", "nước ngoài" usually describe
+            # something else ("bản sao giấy tờ do cơ quan, tổ chức ... nước ngoài cấp"),
+            # except after "đối với", which always says whom the procedure is for.
+            head = " " + " ".join(name.split()[:_QUALIFIER_WORDS]) + " "
+            found = [folded for accented, folded in how if accented in head]
+            for_citizens = any(phrase in name for phrase in citizens)
+            # "... hộ gia đình, cá nhân, người ... ở nước ngoài" is for citizens: who may
+            # apply besides them is not a special case.
+            if not for_citizens:
+                found.extend(
+                    folded
+                    for accented, folded in who
+                    if accented in head or f" đối với{accented}" in name
+                )
+            self._doc_qualifiers.append(tuple(found))
+            # Actions in the order the name says them: the first is its main verb.
+            actions = sorted((name.index(a), f) for a, f in what if a in name)
+            self._doc_actions.append(tuple(f for _, f in actions))
+
+    @classmethod
+    def build(
+        cls,
+        catalogue: Catalogue,
+        vocabulary: Vocabulary,
+        preferred_levels: Sequence[str] = ("Cấp tỉnh", "Cấp xã", "Cấp huyện"),
+        max_choices: int = 5,
+    ) -> Matcher:
+        prepare = _IndexText(vocabulary)
+        vocabulary_words: set[str] = set()
+        for term in vocabulary.terms:
+            vocabulary_words.update(tokens(term.phrase))
+            for meaning in term.meanings:
+                vocabulary_words.update(tokens(meaning))
+        for phrases in (*vocabulary.decline.values(), *vocabulary.qualifiers.values()):
+            for phrase in phrases:
+                vocabulary_words.update(tokens(phrase))
+        for phrase in vocabulary.fillers:
+            vocabulary_words.update(tokens(phrase))
+        index = SearchIndex(
+            catalogue.procedures,
+            dict(vocabulary.aliases),
+            prepare,
+            preferred_levels,
+            known_words=vocabulary_words,
+        )
+        pairs = set(index.bigrams)
+        for term in vocabulary.terms:
+            pairs.update(t for t in terms_of(tokens(term.phrase)) if " " in t)
+        no_context = set(_WEAK_WORDS) | set(question_words())
+        for phrase in vocabulary.fillers:
+            no_context.update(tokens(phrase))
+        protected = set(no_context)
+        for term in vocabulary.terms:
+            protected.update(tokens(term.phrase))
+        corrector = SpellingCorrector(
+            index.words, frozenset(pairs), index.frequency, protected, no_context, index.cohesion
+        )
+        return cls(catalogue, vocabulary, index, corrector, max_choices)
+
+    # --- searching ----------------------------------------------------------------------
+
+    def search(self, text: str) -> SearchResult:
+        """Rank procedures for `text` and decide; never raises, whatever the input."""
+        try:
+            return self._search(text if isinstance(text, str) else "")
+        except Exception:  # the bot must keep talking; a bug here is logged, not fatal
+            log.exception("search failed for a message of %d characters", len(text or ""))
+            return SearchResult(
+                Decision.DECLINE, Intent.GENERAL, (), False, DeclineReason.NO_MATCH
+            )
+
+    def _search(self, text: str) -> SearchResult:
+        text = text[:MAX_MESSAGE_CHARS]
+        pairs = words(text)[:MAX_WORDS]
+        folded = [f for f, _ in pairs]
+        intent = intent_of_tokens(folded)
+        coded = self._by_code(text)
+        if coded is not None:
+            return SearchResult(Decision.ANSWER, intent, (Candidate(coded, 1.0),), True)
+        query = self._analyse(pairs, intent)
+        if query.decline in (
+            DeclineReason.COMPLAINT,
+            DeclineReason.PRIVATE_DATA,
+            DeclineReason.SMALL_TALK,
+        ):
+            return SearchResult(Decision.DECLINE, intent, (), query.content, query.decline)
+        if not query.content:
+            reason = query.decline or DeclineReason.EMPTY
+            return SearchResult(Decision.DECLINE, intent, (), False, reason)
+        return self._decide(self._rank(query), query)
+
+    def _by_code(self, text: str) -> Procedure | None:
+        for match in _CODE.finditer(text):
+            code = match.group(1)
+            found = self.catalogue.get(code) or self.catalogue.get(code[:8])
+            if found is not None:
+                return found
+        return None
+
+    def _analyse(self, pairs: list[tuple[str, str]], intent: Intent) -> _Query:
+        folded = [f for f, _ in pairs]
+        query = _Query(intent=intent, decline=self._decline_reason(pairs))
+        slots: list[_Slot] = []
+        position = 0
+        for start, end, kept in [*question_cue_spans(folded), (len(pairs), len(pairs), False)]:
+            if start > position:
+                slots.extend(self._slots(self._corrected(pairs[position:start])))
+            if kept:
+                # A cue that is also a name's words ("lệ phí trước bạ") may match, but
+                # the question is not about a procedure named "lệ phí".
+                slots.extend(
+                    _Slot([[_Word(f, a, 1.0)]], optional=True) for f, a in pairs[start:end]
+                )
+            else:
+                slots.append(_Slot([]))  # no word pairs across a stripped question phrase
+            position = end
+        self._weigh(slots, query)
+        return query
+
+    def _corrected(self, run: list[Pair]) -> list[_Word]:
+        corrected = self.corrector.correct([f for f, _ in run])
+        return [
+            _Word(word, accent, 1.0)
+            if word == original
+            else _Word(word, "", _CORRECTED_WEIGHT * confidence)
+            for (original, accent), (word, confidence) in zip(run, corrected, strict=True)
+        ]
+
+    def _slots(self, run: list[_Word]) -> list[_Slot]:
+        """Vocabulary phrases replaced by their meanings, fillers dropped."""
+        slots: list[_Slot] = []
+        folded = [w.folded for w in run]
+        pairs = [(w.folded, w.accented) for w in run]
+        i = 0
+        while i < len(run):
+            phrase = self._phrase_at(folded, i)
+            if phrase is not None:
+                meanings = [[_Word(f, a, 1.0) for f, a in m] for m in phrase.meanings]
+                cap = None
+                if len(phrase.words) > 1 or _VOWEL.search(phrase.words[0]):
+                    cap = len(phrase.words) * _VOCABULARY_WORD_MASS
+                slots.append(_Slot(meanings, from_vocabulary=True, mass_cap=cap))
+                i += len(phrase.words)
+                continue
+            # Greetings and thanks say nothing about a procedure either.
+            filler = self._fillers.match_at(pairs, i) or self._decline["greeting"].match_at(
+                pairs, i
+            )
+            # "nha", "ha" ending a sentence are particles ("cảm ơn nha"), not "nhà".
+            last = i == len(run) - 1 and run[i].accented in ("", run[i].folded)
+            if last and run[i].folded in _FINAL_PARTICLES:
+                filler = 1
+            if filler and not (filler == 1 and self._in_known_pair(run, i)):
+                i += filler
+                continue
+            word = run[i]
+            if self._context.match_at(pairs, i) == 1 and not self._in_phrase(run, i):
+                word = _Word(word.folded, word.accented, word.weight * _CONTEXT_WEIGHT)
+            slots.append(_Slot([[word]]))
+            i += 1
+        return slots
+
+    def _in_known_pair(self, run: list[_Word], i: int) -> bool:
+        """Whether a word typed without diacritics forms a pair of a name with a neighbour:
+        "co phan" is "cổ phần", not the filler "có" followed by "phần"."""
+        if run[i].accented:
+            return False
+        word = run[i].folded
+        before = i > 0 and f"{run[i - 1].folded} {word}" in self.index.idf
+        after = i + 1 < len(run) and f"{word} {run[i + 1].folded}" in self.index.idf
+        return bool(before or after)
+
+    def _in_phrase(self, run: list[_Word], i: int) -> bool:
+        """Whether a word forms a cohesive pair of a name with a neighbour ("xã hội",
+        "con nuôi"): then it is not context."""
+        cohesion = self.index.cohesion
+        word = run[i].folded
+        before = cohesion.get(f"{run[i - 1].folded} {word}", 0.0) if i > 0 else 0.0
+        after = cohesion.get(f"{word} {run[i + 1].folded}", 0.0) if i + 1 < len(run) else 0.0
+        return max(before, after) >= _PAIRED_COHESION
+
+    def _phrase_at(self, folded: list[str], start: int) -> _Phrase | None:
+        """The longest vocabulary phrase at `start`, unless a longer one starts inside it
+        and reaches further."""
+        phrase = self._longest_phrase(folded, start)
+        if phrase is None:
+            return None
+        end = start + len(phrase.words)
+        for inner in range(start + 1, end):
+            other = self._longest_phrase(folded, inner)
+            if (
+                other is not None
+                and inner + len(other.words) > end
+                and len(other.words) > len(phrase.words)
+            ):
+                return None
+        return phrase
+
+    def _longest_phrase(self, folded: list[str], start: int) -> _Phrase | None:
+        for phrase in self._phrases.get(folded[start], ()):
+            if tuple(folded[start : start + len(phrase.words)]) == phrase.words:
+                return phrase
+        return None
+
+    def _weigh(self, slots: list[_Slot], query: _Query) -> None:
+        """Terms and the mass the best procedure should explain, from the slots."""
+        idf = self.index.idf
+        # Word pairs between neighbouring slots (each meaning of a phrase pairs with its
+        # neighbours; meanings of one phrase never pair with each other).
+        for left, right in itertools.pairwise(slots):
+            best = 0.0
+            for a in (alt[-1] for alt in left.alternatives if alt):
+                for b in (alt[0] for alt in right.alternatives if alt):
+                    bigram = f"{a.folded} {b.folded}"
+                    if bigram in idf:
+                        cohesion = self.index.cohesion[bigram]
+                        if cohesion >= _PAIRED_COHESION:
+                            left.paired = right.paired = True
+                        weight = min(a.weight, b.weight) * _BIGRAM_BOOST * cohesion
+                        _add(query.terms, bigram, weight, _pair_accent(a, b))
+                        best = max(best, weight * idf[bigram])
+            # A pair the citizen typed counts; one that only appears next to a
+            # vocabulary meaning, or a kept cue, is a bonus when it matches.
+            plain = not (left.from_vocabulary or right.from_vocabulary)
+            if plain and not (left.optional or right.optional):
+                query.required_mass += best
+        mentioned: list[str] = []
+        for slot in slots:
+            if slot.from_vocabulary:
+                query.vocabulary_used = True
+            alternatives: list[tuple[Terms, float]] = []
+            for alternative in slot.alternatives:
+                mentioned.extend(w.folded for w in alternative)
+                terms: Terms = {}
+                mass = self._alternative_terms(slot, alternative, terms, query)
+                alternatives.append((terms, mass))
+            if len(alternatives) == 1:
+                terms, mass = alternatives[0]
+                for term, (weight, accented) in terms.items():
+                    _add(query.terms, term, weight, accented)
+                if not slot.optional:
+                    query.required_mass += mass
+            elif alternatives:
+                # The question means one of the meanings: the largest sets the mass.
+                choice = _Choice(max(mass for _, mass in alternatives), alternatives)
+                query.choices.append(choice)
+                query.required_mass += choice.mass
+        query.mentioned = " " + " ".join(mentioned) + " "
+
+    def _alternative_terms(
+        self, slot: _Slot, alternative: list[_Word], terms: Terms, query: _Query
+    ) -> float:
+        idf = self.index.idf
+        mass = 0.0
+        for a, b in itertools.pairwise(alternative):
+            bigram = f"{a.folded} {b.folded}"
+            if bigram in idf:
+                cohesion = self.index.cohesion[bigram]
+                if cohesion >= _PAIRED_COHESION:
+                    slot.paired = True
+                weight = min(a.weight, b.weight) * _BIGRAM_BOOST * cohesion
+                _add(terms, bigram, weight, _pair_accent(a, b))
+                mass += weight * idf[bigram]
+        for word in alternative:
+            if word.folded not in _WEAK_WORDS and not slot.optional:
+                query.content = True
+            weight = word.weight
+            # A word outside any known pair is more likely chat ("bé nhà em") than part
+            # of a procedure's name: it weighs less.
+            known = word.folded in idf
+            if not (slot.paired or slot.from_vocabulary) and known:
+                weight *= _LONE_WORD_WEIGHT if word.folded.isalpha() else _NUMBER_WEIGHT
+            if known:
+                _add(terms, word.folded, weight, word.accented)
+                mass += weight * idf[word.folded]
+            elif word.folded.isalpha():
+                unknown = weight * _UNKNOWN_WEIGHT * self.index.unknown_idf
+                mass += unknown
+                if not slot.optional:
+                    query.unknown_mass += unknown
+        if slot.mass_cap is not None and mass > slot.mass_cap:
+            scale = slot.mass_cap / mass
+            for term, (weight, accented) in terms.items():
+                terms[term] = (weight * scale, accented)
+            mass = slot.mass_cap
+        return mass
+
+    def _decline_reason(self, pairs: list[Pair]) -> DeclineReason | None:
+        for kind in ("complaint", "private_data", "small_talk", "greeting"):
+            if self._decline[kind].found_in(pairs):
+                return DeclineReason(kind)
+        return None
+
+    def _rank(self, query: _Query) -> list[_Ranked]:
+        index = self.index
+        recall = self._accumulate(query.terms)
+        for choice in query.choices:
+            best: FloatArray = np.zeros(index.size, dtype=np.float32)
+            for terms, mass in choice.alternatives:
+                if mass > 0:
+                    credit = self._accumulate(terms) * (choice.mass / mass)
+                    np.maximum(best, credit, out=best)
+            recall += best
+        recall = np.minimum(recall / max(query.required_mass, 1e-6), 1.0)
+        # Precision: how much of each name segment the question asked about, counting
+        # every term once whichever meaning it came from.
+        asked = set(query.terms)
+        for choice in query.choices:
+            for terms, _mass in choice.alternatives:
+                asked.update(terms)
+        matched: FloatArray = np.zeros(index.segment_count, dtype=np.float32)
+        for term in asked:
+            matched[index.postings[term].segment_ids] += index.idf[term]
+        segment_precision = np.minimum(matched / index.segment_mass, 1.0)
+        precision = np.maximum.reduceat(segment_precision, index.segment_starts)
+        score = recall * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
+        score *= 1.0 - _LEVEL_STEP * index.level_rank
+        pool = min(_POOL, index.size)
+        if pool == 0:
+            return []
+        top = np.argpartition(-score, pool - 1)[:pool]
+        ranked: list[_Ranked] = []
+        for doc in top.tolist():
+            value = float(score[doc])
+            if value <= 0.0:
+                continue
+            mentioned = query.mentioned
+            qualifiers = self._doc_qualifiers[doc]
+            actions = self._doc_actions[doc]
+            unasked = sum(1 for q in qualifiers if f" {q} " not in mentioned)
+            # The special case the citizen named ("... người Hàn Quốc" -> "có yếu tố nước
+            # ngoài") wins over the plain procedure, whose name is otherwise shorter.
+            if unasked < len(qualifiers) or (actions and f" {actions[0]} " in mentioned):
+                value *= _ASKED_QUALIFIER_BONUS
+            # A name that lists several actions ("thay đổi, cải chính, bổ sung") fits a
+            # question that asks for any one of them.
+            if actions and not any(f" {a} " in mentioned for a in actions):
+                unasked += 1
+            value *= _QUALIFIER_PENALTY ** min(unasked, _MAX_QUALIFIER_PENALTIES)
+            ranked.append(_Ranked(doc, value, float(recall[doc]), float(precision[doc]), unasked))
+        ranked.sort(key=lambda item: (-item.score, item.doc))
+        # The same procedure at several levels: keep the first (best-scored) of each.
+        seen: set[str] = set()
+        unique: list[_Ranked] = []
+        for item in ranked:
+            name = index.base_names[item.doc]
+            if name not in seen:
+                seen.add(name)
+                unique.append(item)
+        return unique
+
+    def _accumulate(self, terms: Terms) -> FloatArray:
+        """Recall mass per procedure for `terms`."""
+        index = self.index
+        idf = index.idf
+        recall: FloatArray = np.zeros(index.size, dtype=np.float32)
+        for term, (weight, accented) in terms.items():
+            posting = index.postings[term]
+            value = weight * idf[term]
+            # Fancy-index += adds once per distinct id, which is the intent: a term
+            # counts once per procedure and once per segment.
+            if posting.name_ids.size:
+                # Marks that no name has ("hộ chiêu") are a typing slip: only marks that
+                # some name has can tell words apart ("lái" / "lại").
+                agreeing = index.accented_postings.get(accented) if accented else None
+                if agreeing is not None:
+                    recall[posting.name_ids] += value * _FOLDED_SHARE
+                    recall[agreeing] += value * (1.0 - _FOLDED_SHARE)
+                else:
+                    recall[posting.name_ids] += value
+            if posting.other_ids.size:
+                recall[posting.other_ids] += value * posting.other_weights
+        return recall
+
+    def _decide(self, ranked: list[_Ranked], query: _Query) -> SearchResult:
+        procedures = self.index.procedures
+        candidates = tuple(
+            Candidate(procedures[item.doc], round(min(max(item.score, 0.0), 1.0), 4))
+            for item in ranked[: self.max_choices + 1]
+        )
+        intent = query.intent
+        if not candidates or candidates[0].score < _CLARIFY_AT:
+            return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
+        best = candidates[0].score
+        second = candidates[1].score if len(candidates) > 1 else 0.0
+        if best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN:
+            return SearchResult(Decision.ANSWER, intent, candidates, True)
+        close = [c for c in candidates[: self.max_choices] if c.score >= best * _CLARIFY_RATIO]
+        if len(candidates) == 1:
+            return SearchResult(Decision.ANSWER, intent, candidates, True)
+        return SearchResult(
+            Decision.CLARIFY, intent, candidates, True, clarify_count=max(2, len(close))
+        )
+
+
+def _add(terms: Terms, term: str, weight: float, accented: str) -> None:
+    known = terms.get(term)
+    if known is None or weight > known[0]:
+        terms[term] = (weight, accented)
+
+
+class _IndexText:
+    """How procedure names are read for the index: like questions, fillers dropped and
+    abbreviations spelled out ("sổ BHXH" is indexed as "sổ bảo hiểm xã hội", which is
+    what a question "sổ bhxh" becomes)."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.fillers = PhraseSet(vocabulary.fillers)
+        self.abbreviations: dict[str, list[Pair]] = {}
+        for term in vocabulary.terms:
+            key = tokens(term.phrase)
+            if len(key) == 1 and not _VOWEL.search(key[0]) and term.meanings:
+                self.abbreviations[key[0]] = words(term.meanings[0], written=True)
+
+    def __call__(self, text: str) -> list[Pair]:
+        expanded: list[Pair] = []
+        for folded, accented in words(text, written=True):
+            expanded.extend(self.abbreviations.get(folded, [(folded, accented)]))
+        return self.fillers.strip(expanded)
+
+
+_VOWEL = re.compile(r"[aeiouy]")
+
+
+def _pair_accent(a: _Word, b: _Word) -> str:
+    return f"{a.accented} {b.accented}" if a.accented and b.accented else ""
+
+
+def _phrase_table(vocabulary: Vocabulary) -> dict[str, tuple[_Phrase, ...]]:
+    """Vocabulary phrases by first word, longest first."""
+    table: dict[str, list[_Phrase]] = {}
+    for term in vocabulary.terms:
+        key = tuple(tokens(term.phrase))
+        meanings = tuple(tuple(words(m, written=True)) for m in term.meanings)
+        if key and all(meanings):
+            table.setdefault(key[0], []).append(_Phrase(key, meanings))
+    return {
+        first: tuple(sorted(phrases, key=lambda p: -len(p.words)))
+        for first, phrases in table.items()
+    }
+
+
+def _accented_words(text: str) -> str:
+    """' word word ' in canonical accented spelling, for whole-word look-ups."""
+    return " " + " ".join(_WORD.findall(canonical_text(text))) + " "
