@@ -11,6 +11,7 @@ they say what is asked, not which procedure.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -244,3 +245,8 @@ def _cue_matches(words: Sequence[str]) -> list[tuple[int, int, Intent, int]]:
 def question_words() -> frozenset[str]:
     """Every word of a question cue; spelling correction leaves them alone."""
     return frozenset(word for words in _CUE_INDEX for word in words)
+
+
+def question_word_pairs() -> frozenset[str]:
+    """Every pair of neighbouring words inside a cue ("bao nhieu", "nhieu tien")."""
+    return frozenset(f"{a} {b}" for words in _CUE_INDEX for a, b in itertools.pairwise(words))

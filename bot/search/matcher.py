@@ -31,7 +31,13 @@ import numpy as np
 
 from bot.catalogue.model import Catalogue, Procedure
 from bot.search.index import FloatArray, SearchIndex, terms_of
-from bot.search.intent import Intent, intent_of_tokens, question_cue_spans, question_words
+from bot.search.intent import (
+    Intent,
+    intent_of_tokens,
+    question_cue_spans,
+    question_word_pairs,
+    question_words,
+)
 from bot.search.normalize import canonical_text, tokens, words
 from bot.search.phrases import Pair, PhraseSet
 from bot.search.spelling import SpellingCorrector
@@ -96,12 +102,12 @@ _BIGRAM_BOOST = 1.5  # a matching word pair is worth more than its two words
 _PAIRED_COHESION = 0.3  # a pair at least this cohesive makes its words "paired"
 # A word no procedure contains counts against recall at full weight: it is usually what
 # the question is about ("karaoke", "vietcombank"), and nothing in the catalogue has it.
-_UNKNOWN_WEIGHT = 1.0
+_UNKNOWN_WEIGHT = 2.0
 _LONE_WORD_WEIGHT = 0.5  # a word in no known pair with its neighbours
 _NUMBER_WEIGHT = 0.3
 _CORRECTED_WEIGHT = 0.8  # a word the spelling step changed
 _CONTEXT_WEIGHT = 0.3  # a [fillers] context word ("bố", "xã"): context, not the subject
-_VOCABULARY_WORD_MASS = 12.0  # at most this much mass per citizen word a phrase replaces
+_VOCABULARY_WORD_MASS = 8.0  # at most this much mass per citizen word a phrase replaces
 # Share of a word's credit earned without diacritics: a question typed with marks gets
 # the rest only where the name has the same marks.
 _FOLDED_SHARE = 0.35
@@ -109,13 +115,17 @@ _PRECISION_FLOOR = 0.55  # score = recall * (floor + (1 - floor) * precision)
 _QUALIFIER_PENALTY = 0.80  # per special-case qualifier the question did not mention
 _MAX_QUALIFIER_PENALTIES = 2
 _ASKED_QUALIFIER_BONUS = 1.2
+_ORGANISATIONS_PENALTY = 0.85
 _QUALIFIER_WORDS = 16  # who/how qualifiers are looked for in this many first words
 _LEVEL_STEP = 0.03  # per step down the preferred levels
 _POOL = 40  # candidates re-ranked in full after the vectorised first pass
 _ANSWER_AT = 0.55
 _ANSWER_MARGIN = 0.12
-_CLARIFY_AT = 0.33
+_CLARIFY_AT = 0.27
+_UNSURE_BELOW = 0.30
+_UNSURE_MARGIN = 0.02
 _CLARIFY_RATIO = 0.75
+_MIN_CHOICES = 3
 
 _FINAL_PARTICLES = frozenset({"nha", "ha", "hen", "nhen", "nghen"})
 
@@ -238,6 +248,11 @@ class Matcher:
         self.max_choices = max(2, max_choices)
         self._phrases = _phrase_table(vocabulary)
         self._fillers = PhraseSet(vocabulary.fillers)
+        self.question_words = frozenset(question_words()) | frozenset(
+            w for filler in vocabulary.fillers for w in tokens(filler)
+        )
+        self.question_corrector = SpellingCorrector(self.question_words, frozenset(), {})
+        self.question_pairs = question_word_pairs()
         self._context = PhraseSet(vocabulary.context)
         self._decline = {
             kind: PhraseSet(vocabulary.decline.get(kind, ())) for kind in DECLINE_KINDS
@@ -255,6 +270,7 @@ class Matcher:
         # Per procedure: the special cases its name states and the actions it names.
         self._doc_qualifiers: list[tuple[str, ...]] = []
         self._doc_actions: list[tuple[str, ...]] = []
+        self._doc_for_organisations: list[bool] = []
         for procedure in index.procedures:
             name = _accented_words(_LEADING_THU_TUC.sub("", procedure.name))
             # Who and how a special case is for is said early in a name ("Đăng ký kết hôn
@@ -273,6 +289,7 @@ class Matcher:
                     if accented in head or f" đối với{accented}" in name
                 )
             self._doc_qualifiers.append(tuple(found))
+            self._doc_for_organisations.append(_for_organisations_only(procedure.applicants))
             # Actions in the order the name says them: the first is its main verb.
             actions = sorted((name.index(a), f) for a, f in what if a in name)
             self._doc_actions.append(tuple(f for _, f in actions))
@@ -331,23 +348,49 @@ class Matcher:
 
     def _search(self, text: str) -> SearchResult:
         text = text[:MAX_MESSAGE_CHARS]
-        pairs = words(text)[:MAX_WORDS]
+        pairs = self._question_word_slips(words(text)[:MAX_WORDS])
         folded = [f for f, _ in pairs]
         intent = intent_of_tokens(folded)
         coded = self._by_code(text)
         if coded is not None:
             return SearchResult(Decision.ANSWER, intent, (Candidate(coded, 1.0),), True)
         query = self._analyse(pairs, intent)
-        if query.decline in (
-            DeclineReason.COMPLAINT,
-            DeclineReason.PRIVATE_DATA,
-            DeclineReason.SMALL_TALK,
-        ):
+        # Complaints about a person and requests for someone's data are never answered
+        # with a procedure, whatever else the message says.
+        if query.decline in (DeclineReason.COMPLAINT, DeclineReason.PRIVATE_DATA):
             return SearchResult(Decision.DECLINE, intent, (), query.content, query.decline)
         if not query.content:
             reason = query.decline or DeclineReason.EMPTY
             return SearchResult(Decision.DECLINE, intent, (), False, reason)
-        return self._decide(self._rank(query), query)
+        result = self._decide(self._rank(query), query)
+        # Small talk ("thời tiết", "khám bệnh ở bệnh viện") may mention a procedure's
+        # words in passing; only a clear answer overrides it.
+        if query.decline is DeclineReason.SMALL_TALK and result.decision is not Decision.ANSWER:
+            return SearchResult(
+                Decision.DECLINE, intent, result.candidates, True, DeclineReason.SMALL_TALK
+            )
+        return result
+
+    def _question_word_slips(self, pairs: list[Pair]) -> list[Pair]:
+        """Unknown words one slip away from a question word, next to the rest of that
+        question phrase, are that word ("bao nhieu tein" -> "tien", "can gii" -> "gi"):
+        a slip there should not look like an unknown subject."""
+        fixed = list(pairs)
+        for i, (folded, _accented) in enumerate(pairs):
+            if folded in self.index.words or folded in self.question_words:
+                continue
+            if not folded.isalpha():
+                continue
+            before = pairs[i - 1][0] if i > 0 else ""
+            after = pairs[i + 1][0] if i + 1 < len(pairs) else ""
+            for candidate in self.question_corrector.neighbours(folded):
+                if (
+                    f"{before} {candidate}" in self.question_pairs
+                    or f"{candidate} {after}" in self.question_pairs
+                ):
+                    fixed[i] = (candidate, "")
+                    break
+        return fixed
 
     def _by_code(self, text: str) -> Procedure | None:
         for match in _CODE.finditer(text):
@@ -413,10 +456,14 @@ class Matcher:
             if filler and not (filler == 1 and self._in_known_pair(run, i)):
                 i += filler
                 continue
-            word = run[i]
-            if self._context.match_at(pairs, i) == 1 and not self._in_phrase(run, i):
-                word = _Word(word.folded, word.accented, word.weight * _CONTEXT_WEIGHT)
-            slots.append(_Slot([[word]]))
+            context = self._context.match_at(pairs, i)
+            if context > 1 or (context == 1 and not self._in_phrase(run, i)):
+                for word in run[i : i + context]:
+                    light = _Word(word.folded, word.accented, word.weight * _CONTEXT_WEIGHT)
+                    slots.append(_Slot([[light]]))
+                i += context
+                continue
+            slots.append(_Slot([[run[i]]]))
             i += 1
         return slots
 
@@ -597,6 +644,10 @@ class Matcher:
             if actions and not any(f" {a} " in mentioned for a in actions):
                 unasked += 1
             value *= _QUALIFIER_PENALTY ** min(unasked, _MAX_QUALIFIER_PENALTIES)
+            # Citizens ask the bot; a procedure only organisations can apply for is
+            # rarely what they mean.
+            if self._doc_for_organisations[doc]:
+                value *= _ORGANISATIONS_PENALTY
             ranked.append(_Ranked(doc, value, float(recall[doc]), float(precision[doc]), unasked))
         ranked.sort(key=lambda item: (-item.score, item.doc))
         # The same procedure at several levels: keep the first (best-scored) of each.
@@ -639,18 +690,45 @@ class Matcher:
             for item in ranked[: self.max_choices + 1]
         )
         intent = query.intent
-        if not candidates or candidates[0].score < _CLARIFY_AT:
-            return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
-        best = candidates[0].score
+        best = candidates[0].score if candidates else 0.0
         second = candidates[1].score if len(candidates) > 1 else 0.0
+        # A weak best match that does not stand out from the next is a guess: questions
+        # about things the catalogue lacks look like this (several unrelated names
+        # sharing a word or two with the question).
+        weak_guess = best < _UNSURE_BELOW and best - second < _UNSURE_MARGIN
+        if best < _CLARIFY_AT or weak_guess:
+            return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
         if best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN:
             return SearchResult(Decision.ANSWER, intent, candidates, True)
         close = [c for c in candidates[: self.max_choices] if c.score >= best * _CLARIFY_RATIO]
         if len(candidates) == 1:
             return SearchResult(Decision.ANSWER, intent, candidates, True)
-        return SearchResult(
-            Decision.CLARIFY, intent, candidates, True, clarify_count=max(2, len(close))
-        )
+        # At least a few choices when unsure: a citizen picks the right one from three
+        # much more easily than rephrases the question.
+        count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
+        return SearchResult(Decision.CLARIFY, intent, candidates, True, clarify_count=count)
+
+
+# Who may apply (the catalogue's "đối tượng thực hiện"): words that name people, and words
+# that name organisations.
+_INDIVIDUAL_APPLICANTS = (
+    "cong dan",
+    "ca nhan",
+    "ho gia dinh",
+    "nguoi",
+    "cha",
+    "me",
+    "can bo",
+    "cong chuc",
+)
+_ORGANISATION_APPLICANTS = ("to chuc", "doanh nghiep", "hop tac xa", "co quan", "htx")
+
+
+def _for_organisations_only(applicants: str) -> bool:
+    text = " " + " ".join(tokens(applicants)) + " "
+    names_organisation = any(f" {w} " in text for w in _ORGANISATION_APPLICANTS)
+    names_person = any(f" {w} " in text for w in _INDIVIDUAL_APPLICANTS)
+    return names_organisation and not names_person
 
 
 def _add(terms: Terms, term: str, weight: float, accented: str) -> None:
