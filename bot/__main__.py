@@ -30,9 +30,17 @@ Command = Callable[[argparse.Namespace, Config], int]
 
 def _catalogue_check(args: argparse.Namespace, config: Config) -> int:
     from bot.catalogue.check import check_catalogue, report
+    from bot.search import check_vocabulary
 
     path = Path(args.path) if args.path else config.catalogue.path
     catalogue, problems = check_catalogue(path)
+    vocabulary = Path(args.vocabulary) if args.vocabulary else None
+    if vocabulary is None and not args.path:
+        vocabulary = config.catalogue.vocabulary
+    if vocabulary is None and (path / "_vocabulary.toml").is_file():
+        vocabulary = path / "_vocabulary.toml"
+    if vocabulary is not None:
+        problems += check_vocabulary(vocabulary, catalogue if len(catalogue) else None)
     return report(problems, len(catalogue), sys.stdout, strict=args.strict)
 
 
@@ -137,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", help="catalogue folder (default: from config)")
     check.add_argument(
-        "--vocabulary", metavar="FILE", help="vocabulary file (default: from config)"
+        "--vocabulary",
+        metavar="FILE",
+        help="vocabulary file (default: from config, or PATH/_vocabulary.toml)",
     )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.set_defaults(handler=_catalogue_check)

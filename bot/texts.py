@@ -153,14 +153,26 @@ DOSSIER_PROMPT = (
     "ví dụ 000.00.12.H58-251120-0001."
 )
 DOSSIER_CODE_MALFORMED = (
-    "Mã hồ sơ “{code}” chưa đúng: {problem}.\n"
-    "Mã đúng có dạng {expected}. Bạn kiểm tra lại phiếu hẹn giúp tôi."
+    "Mã hồ sơ “{typed}” chưa đúng: {part} {problem}.\n"
+    "Mã đúng có dạng {expected}, ví dụ {example}. Bạn kiểm tra lại phiếu hẹn giúp tôi."
 )
 DOSSIER_CODE_PART = {
-    "agency": "phần mã cơ quan không đúng",
-    "date": "phần ngày tiếp nhận không phải là ngày có thật",
-    "counter": "phần số thứ tự không đủ chữ số",
-    "shape": "các phần của mã không đúng thứ tự hoặc thiếu dấu",
+    "agency": "phần mã cơ quan “{value}”",
+    "date": "phần ngày tiếp nhận “{value}”",
+    "counter": "phần số thứ tự “{value}”",
+}
+DOSSIER_CODE_PART_MISSING = {
+    "agency": "phần mã cơ quan",
+    "date": "phần ngày tiếp nhận",
+    "counter": "phần số thứ tự",
+}
+DOSSIER_CODE_PROBLEM = {
+    "wrong_shape": "viết không đúng dạng",
+    "wrong_length": "không đủ hoặc thừa chữ số",
+    "missing": "bị thiếu",
+    "impossible_date": "không phải là ngày có thật",
+    "future_date": "là một ngày chưa tới",
+    "zero_counter": "không thể bằng 0",
 }
 VERIFY_PHONE = (
     "Để bảo vệ thông tin, bạn hãy gửi 4 số cuối số điện thoại của người nộp hồ sơ {code}."
@@ -197,6 +209,8 @@ DOSSIER_NEW_DUE = "Ngày hẹn mới: {date}"
 DOSSIER_FINISHED = "Ngày có kết quả: {date}"
 DOSSIER_RETURNED = "Ngày trả kết quả: {date}"
 DOSSIER_OVERDUE = "⚠️ Hồ sơ đã quá hạn {days} ngày làm việc. Trung tâm xin lỗi vì sự chậm trễ."
+DOSSIER_OVERDUE_TODAY = "⚠️ Hồ sơ đã quá ngày hẹn trả. Trung tâm xin lỗi vì sự chậm trễ."
+DOSSIER_DAYS_LEFT = "Còn {days} ngày làm việc đến ngày hẹn."
 DOSSIER_OVERDUE_NEW_DUE = (
     "⚠️ Hồ sơ đã quá hạn so với ngày hẹn ban đầu; cơ quan xử lý đã hẹn lại ngày {date}."
 )
@@ -208,7 +222,10 @@ DOSSIER_PAYMENT_HINT = (
 DOSSIER_READY = "✅ Đã có kết quả. Bạn mang phiếu hẹn và giấy tờ tùy thân đến nhận tại: {place}."
 DOSSIER_NOTE = "Ghi chú: {note}"
 DOSSIER_HISTORY_HEADING = "Quá trình xử lý hồ sơ {code}"
-DOSSIER_HISTORY_LINE = "• {date}: {status}{step}"
+DOSSIER_HISTORY_LINE = "• {date}: {status}"
+DOSSIER_HISTORY_STEP = " — {step}"
+DOSSIER_HISTORY_AGENCY = " ({agency})"
+DATE_UNKNOWN = "chưa rõ ngày"
 DOSSIER_HISTORY_EMPTY = "Chưa có bước xử lý nào được ghi lại."
 BUTTON_HISTORY = "Xem quá trình xử lý"
 BUTTON_WATCH = "🔔 Báo tôi khi có thay đổi"
@@ -216,6 +233,11 @@ BUTTON_UNWATCH = "🔕 Thôi theo dõi hồ sơ này"
 WATCH_ON = "Đã bật thông báo. Khi hồ sơ {code} thay đổi tình trạng, tôi sẽ nhắn cho bạn."
 WATCH_OFF = "Đã tắt thông báo cho hồ sơ {code}."
 WATCH_NEEDS_LOOKUP = "Bạn hãy tra cứu hồ sơ (gửi mã hồ sơ) trước khi bật thông báo."
+WATCH_ALREADY = "Thông báo cho hồ sơ {code} đã được bật từ trước."
+WATCH_RETURNED = "Hồ sơ {code} đã trả kết quả nên không cần theo dõi nữa."
+WATCH_NOT_OFFERED = "Trung tâm chưa gửi thông báo thay đổi hồ sơ qua kênh này."
+WATCH_NOT_WATCHING = "Bạn chưa bật thông báo cho hồ sơ {code}."
+DOSSIER_ATTEMPTS_LEFT = "Bạn còn {attempts} lần thử."
 DOSSIER_UPDATE_HEADING = "🔔 Hồ sơ {code} có cập nhật"
 DOSSIER_UPDATE_STATUS = "Tình trạng mới: {status}"
 DOSSIER_RETURNED_FINAL = (

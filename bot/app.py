@@ -1,0 +1,382 @@
+"""The composition root: builds every service from the config and owns their lifetime.
+
+    open_core(config)    the bot's database, catalogue, matcher, dossier service, records,
+                         broadcasts and the dialogue: everything a conversation needs
+    running_bot(config)  the core plus the web server (web chat, /healthz, webhooks,
+                         dossier push, broadcast API), Telegram and Zalo when configured,
+                         the dossier watcher and the broadcast delivery engine
+    run_bot(config)      `bot run`: running_bot until SIGINT/SIGTERM
+    run_console_chat     `bot chat`: the core, talked to in the terminal
+
+Nothing else in the package builds services; there are no module-level singletons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.catalogue.files import CatalogueError, Severity, load_catalogue
+from bot.catalogue.model import Catalogue
+from bot.channels.dossier_push import add_dossier_push_route
+from bot.channels.health import ComponentHealth
+from bot.channels.server import RouteInstaller, WebServer, create_web_app
+from bot.channels.telegram import TelegramChannel
+from bot.channels.web import WebChat
+from bot.channels.zalo import ZaloChannel
+from bot.config import Config, ConfigError
+from bot.dialogue.context import ContextStore
+from bot.dialogue.core import Dialogue, DialogueServices
+from bot.dialogue.dossier_answers import update_reply
+from bot.dialogue.dossier_flow import DossierConversation
+from bot.dossiers.push import PushReceiver
+from bot.dossiers.service import DossierService
+from bot.dossiers.source import GuardedSource
+from bot.dossiers.watcher import DossierUpdate, DossierWatcher, Notify
+from bot.messages import Channel, ChatRef, RecipientBlocked, Sender
+from bot.search import Matcher, Vocabulary, VocabularyError, load_vocabulary
+from bot.stats.records import StatsRecorder
+from bot.storage.database import (
+    StorageError,
+    StorageUnavailable,
+    connect,
+    create_engine,
+    create_schema,
+    redacted,
+)
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says why and what to do (one line)."""
+
+
+def declare_tables() -> None:
+    """Import every module that declares tables on the shared metadata."""
+    import bot.broadcast.tables
+    import bot.channels.zalo
+    import bot.dialogue.context
+    import bot.dossiers.tables
+    import bot.stats.tables  # noqa: F401
+
+
+@dataclass
+class CoreServices:
+    config: Config
+    engine: AsyncEngine
+    catalogue: Catalogue
+    matcher: Matcher
+    dialogue: Dialogue
+    recorder: StatsRecorder
+    dossiers: DossierService | None
+    dossier_conversation: DossierConversation | None
+    # Channels that can carry messages the citizen did not just ask for (notices);
+    # filled in by running_bot as channels start.
+    senders: dict[Channel, Sender] = field(default_factory=dict)
+
+
+def local_zone(config: Config) -> dt.tzinfo:
+    return dt.timezone(dt.timedelta(hours=config.dossiers.utc_offset_hours))
+
+
+def load_matcher(config: Config) -> tuple[Catalogue, Matcher]:
+    """The catalogue and its matcher; broken files are logged and left out."""
+    try:
+        catalogue, problems = load_catalogue(config.catalogue.path)
+    except CatalogueError as exc:
+        for problem in exc.problems:
+            log.error("catalogue: %s", problem)
+        raise StartupError(
+            f"{exc}; check the [catalogue] path in the config ({config.loaded_from})"
+        ) from None
+    for problem in problems:
+        level = logging.ERROR if problem.severity is Severity.ERROR else logging.DEBUG
+        log.log(level, "catalogue: %s", problem)
+    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    if errors:
+        log.error(
+            "catalogue: %d files left out because of errors; run `bot catalogue check %s`",
+            errors,
+            config.catalogue.path,
+        )
+    vocabulary_path = config.catalogue.vocabulary
+    if vocabulary_path.is_file():
+        try:
+            vocabulary = load_vocabulary(vocabulary_path)
+        except VocabularyError as exc:
+            # Searching without the vocabulary is worse but still useful; staff are told.
+            log.error("vocabulary not used: %s", exc)
+            vocabulary = Vocabulary()
+    else:
+        log.warning("vocabulary file %s not found; searching without it", vocabulary_path)
+        vocabulary = Vocabulary()
+    matcher = Matcher.build(
+        catalogue,
+        vocabulary,
+        preferred_levels=config.search.preferred_levels,
+        max_choices=config.search.max_choices,
+    )
+    log.info("catalogue: %d procedures from %s", len(catalogue), config.catalogue.path)
+    return catalogue, matcher
+
+
+@asynccontextmanager
+async def open_core(config: Config) -> AsyncIterator[CoreServices]:
+    """Everything a conversation needs, opened and closed together."""
+    catalogue, matcher = load_matcher(config)
+    try:
+        engine = create_engine(config.storage.url)
+    except StorageError as exc:
+        raise StartupError(f"[storage] url: {exc}") from None
+    declare_tables()
+    try:
+        await create_schema(engine)
+    except StorageUnavailable as exc:
+        await engine.dispose()
+        raise StartupError(f"the bot's database is unavailable: {exc}") from None
+    dossiers: DossierService | None = None
+    conversation: DossierConversation | None = None
+    recorder = StatsRecorder(engine)
+    senders: dict[Channel, Sender] = {}
+    try:
+        if config.dossiers.source != "none":
+            try:
+                dossiers = DossierService.from_config(config, engine)
+            except (ConfigError, StorageError, ValueError) as exc:
+                raise StartupError(f"[dossiers]: {exc}") from None
+            conversation = DossierConversation(
+                dossiers,
+                hotline=config.center.hotline,
+                zone=local_zone(config),
+                ratings=recorder,
+                notify_channels=senders.keys(),
+            )
+        services = DialogueServices(
+            center=config.center,
+            catalogue=catalogue,
+            matcher=matcher,
+            contexts=ContextStore(engine),
+            recorder=recorder,
+            dossiers=conversation,
+        )
+        yield CoreServices(
+            config=config,
+            engine=engine,
+            catalogue=catalogue,
+            matcher=matcher,
+            dialogue=Dialogue(services),
+            recorder=recorder,
+            dossiers=dossiers,
+            dossier_conversation=conversation,
+            senders=senders,
+        )
+    finally:
+        if dossiers is not None:
+            await dossiers.close()
+        await engine.dispose()
+
+
+# --- the running bot --------------------------------------------------------------------
+
+
+@dataclass
+class RunningBot:
+    core: CoreServices
+    server: WebServer
+    telegram: TelegramChannel | None
+    zalo: ZaloChannel | None
+    watcher: DossierWatcher | None
+
+    @property
+    def web_url(self) -> str:
+        return self.server.url
+
+    @property
+    def live_channels(self) -> list[str]:
+        live = ["web"]
+        if self.telegram is not None:
+            live.append(f"telegram ({self.telegram.config.mode})")
+        if self.zalo is not None:
+            live.append("zalo")
+        return live
+
+    async def health(self) -> Mapping[str, ComponentHealth]:
+        core = self.core
+        components: dict[str, ComponentHealth] = {
+            "catalogue": ComponentHealth("ok", f"{len(core.catalogue)} procedures"),
+            "database": await _database_health(core.engine),
+        }
+        if core.dossiers is None:
+            components["dossiers"] = ComponentHealth("disabled", "dossiers.source = none")
+        else:
+            source = core.dossiers.source
+            down = isinstance(source, GuardedSource) and source.is_down
+            components["dossiers"] = (
+                ComponentHealth("degraded", "the center's dossier system is unreachable")
+                if down
+                else ComponentHealth("ok", core.config.dossiers.source)
+            )
+        components["watcher"] = (
+            ComponentHealth("ok", f"every {core.config.dossiers.watch_interval_seconds:g}s")
+            if self.watcher is not None
+            else ComponentHealth("disabled", "no change source configured")
+        )
+        components["telegram"] = (
+            self.telegram.health()
+            if self.telegram is not None
+            else ComponentHealth("disabled", "no [telegram] token")
+        )
+        components["zalo"] = (
+            self.zalo.health()
+            if self.zalo is not None
+            else ComponentHealth("disabled", "no [zalo] credentials")
+        )
+        return components
+
+
+async def _database_health(engine: AsyncEngine) -> ComponentHealth:
+    try:
+        async with connect(engine) as connection:
+            await connection.execute(text("SELECT 1"))
+    except StorageUnavailable as exc:
+        return ComponentHealth("down", str(exc))
+    return ComponentHealth("ok", redacted(str(engine.url)))
+
+
+def _notifier(core: CoreServices) -> Notify:
+    zone = local_zone(core.config)
+
+    async def notify(chat: ChatRef, update: DossierUpdate) -> None:
+        sender = core.senders.get(chat.channel)
+        if sender is None:
+            # The web chat and the terminal cannot be reached once closed.
+            raise RecipientBlocked(f"no way to reach {chat} outside a conversation")
+        await sender.send(chat.chat_id, update_reply(update, zone))
+
+    return notify
+
+
+@asynccontextmanager
+async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterator[RunningBot]:
+    """The whole bot, started; stops cleanly (answers in flight are sent) on exit.
+
+    `port` overrides `[web] port` (tests pass 0 for a free port).
+    """
+    async with open_core(config) as core:
+        dialogue = core.dialogue
+        web_chat = WebChat(dialogue, config.web, title=config.center.name)
+        telegram = (
+            TelegramChannel(config.telegram, dialogue, public_url=config.web.public_url)
+            if config.telegram.enabled
+            else None
+        )
+        zalo = ZaloChannel(config.zalo, dialogue, core.engine) if config.zalo.enabled else None
+        watcher: DossierWatcher | None = None
+        routes: list[RouteInstaller] = []
+        if core.dossiers is not None and core.dossiers.can_notify:
+            watcher = DossierWatcher.from_config(
+                config, core.dossiers.source, core.engine, _notifier(core)
+            )
+            receiver = PushReceiver(config.dossiers, core.engine, watcher)
+
+            def install_dossier_push(app: web.Application) -> None:
+                add_dossier_push_route(app, receiver, config.dossiers.push_path)
+
+            routes.append(install_dossier_push)
+        running: RunningBot | None = None
+
+        async def health() -> Mapping[str, ComponentHealth]:
+            if running is None:
+                return {"bot": ComponentHealth("starting", "starting")}
+            return await running.health()
+
+        app = create_web_app(
+            web_chat=web_chat, health=health, telegram=telegram, zalo=zalo, extra_routes=routes
+        )
+        server = WebServer(app, config.web.host, config.web.port if port is None else port)
+        running = RunningBot(core, server, telegram, zalo, watcher)
+        try:
+            await server.start()
+        except OSError as exc:
+            raise StartupError(
+                f"[web] cannot listen on {config.web.host}:{config.web.port}: {exc.strerror}; "
+                "is another bot running? Change [web] port"
+            ) from None
+        try:
+            if zalo is not None:
+                await zalo.start()
+                core.senders[Channel.ZALO] = zalo.sender
+            if telegram is not None:
+                await telegram.start(public_url=config.web.public_url or server.url)
+                core.senders[Channel.TELEGRAM] = telegram.sender
+            if watcher is not None:
+                await watcher.start()
+            yield running
+        finally:
+            # New input stops first; then what is in flight finishes; then the rest.
+            if telegram is not None:
+                await telegram.stop()
+            await server.stop()
+            if zalo is not None:
+                await zalo.stop()
+            if watcher is not None:
+                await watcher.stop()
+
+
+def run_bot(config: Config) -> int:
+    """`bot run`: start everything configured and run until SIGINT or SIGTERM."""
+    try:
+        asyncio.run(_serve(config))
+    except StartupError as exc:
+        print(f"bot: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(config: Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    async with running_bot(config) as running:
+        print(f"{config.center.name}: web chat at {running.web_url}/", flush=True)
+        print(f"channels live: {', '.join(running.live_channels)}", flush=True)
+        print(f"health: {running.web_url}/healthz  (Ctrl+C to stop)", flush=True)
+        await stop.wait()
+        print("stopping: finishing answers in flight…", flush=True)
+
+
+def run_console_chat(
+    config: Config, input_stream: TextIO | None = None, output_stream: TextIO | None = None
+) -> int:
+    """`bot chat`: talk to the bot in this terminal."""
+    from bot.channels.console import run_console
+
+    async def chat() -> None:
+        async with open_core(config) as core:
+            await run_console(
+                core.dialogue,
+                input_stream=input_stream or sys.stdin,
+                output_stream=output_stream or sys.stdout,
+            )
+
+    try:
+        asyncio.run(chat())
+    except StartupError as exc:
+        print(f"bot: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,424 @@
+"""The channel-neutral dialogue core: one `Incoming` in, the replies out.
+
+Routing, in order (the first that applies wins):
+
+    platform event (follow/unfollow) ──> notices flow
+    button press (action) ─────────────> the flow that made the button
+    /command ──────────────────────────> greeting, help, contact, dossier, notices, staff
+    waiting for a verification value ──> dossier flow
+    waiting for a rating comment ──────> dossier flow
+    receipt code in the text ──────────> dossier flow (checked before any fuzzy search)
+    "không phải" (not this one) ───────> the other candidates of the last question
+    anything else ─────────────────────> procedure search; follow-ups such as
+                                          "còn lệ phí thì sao?" use the procedure in context
+
+No platform types here: channels translate to and from `bot.messages`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot import texts
+from bot.catalogue.model import Catalogue, Procedure
+from bot.catalogue.slug import fold_diacritics
+from bot.config import CenterConfig
+from bot.dialogue import actions
+from bot.dialogue.actions import Action, Menu, Part
+from bot.dialogue.context import ChatContext, ContextStore
+from bot.dialogue.flows import DossierFlow, NoticesFlow, StaffFlow
+from bot.dialogue.procedure_answers import choices_reply, procedure_answer
+from bot.dialogue.turn import Turn
+from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Button, Incoming, Reply, Section
+from bot.search import Decision, DeclineReason, Matcher, SearchResult
+from bot.stats.records import QuestionDecision, StatsRecorder
+from bot.storage.database import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+# Messages are cut to this many characters before searching: no real question is longer,
+# and it bounds the work a 10,000-character paste can cause.
+MAX_QUESTION_CHARS = 1000
+
+_NOT_THIS_ONE = re.compile(
+    r"^(?:khong|ko|k|hong|chua)\s+(?:phai|dung)(?:\s+(?:roi|a|ạ|thu tuc nay|cai nay|nhe))*$"
+    r"|^sai\s*(?:roi)?$|^(?:thu tuc|cai)\s+khac$"
+)
+_COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class DialogueServices:
+    """What the dialogue needs, built once by the composition root (bot.app)."""
+
+    center: CenterConfig
+    catalogue: Catalogue
+    matcher: Matcher
+    contexts: ContextStore
+    recorder: StatsRecorder | None = None
+    dossiers: DossierFlow | None = None
+    notices: NoticesFlow | None = None
+    staff: StaffFlow | None = None
+
+
+class Dialogue:
+    """Implements bot.messages.ConversationHandler for every channel."""
+
+    def __init__(
+        self,
+        services: DialogueServices,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._s = services
+        self._clock = clock
+        self._storage_down = False
+
+    async def handle(self, message: Incoming) -> Sequence[Reply]:
+        now = self._clock()
+        try:
+            context = await self._load_context(message, now)
+            turn = Turn(message, context, now)
+            await self._route(turn)
+            await self._save_context(turn)
+            return turn.replies
+        except Exception:
+            log.exception(
+                "conversation failed: chat=%s user=%s action=%r text=%r",
+                message.chat,
+                message.user_id,
+                message.action,
+                message.text[:200],
+            )
+            return [Reply.text(texts.ERROR_APOLOGY.format(hotline=self._s.center.hotline))]
+
+    # --- context, tolerant of the bot's own database being down ----------------------
+
+    async def _load_context(self, message: Incoming, now: dt.datetime) -> ChatContext:
+        try:
+            context = await self._s.contexts.load(message.chat, now)
+        except StorageUnavailable as exc:
+            self._note_storage_down(exc)
+            return ChatContext(greeted=True)
+        self._note_storage_up()
+        return context
+
+    async def _save_context(self, turn: Turn) -> None:
+        try:
+            await self._s.contexts.save(turn.message.chat, turn.context, turn.now)
+        except StorageUnavailable as exc:
+            self._note_storage_down(exc)
+
+    def _note_storage_down(self, exc: StorageUnavailable) -> None:
+        # Logged once per outage, not once per message.
+        if not self._storage_down:
+            log.error("bot database unavailable, answering without context: %s", exc)
+            self._storage_down = True
+
+    def _note_storage_up(self) -> None:
+        if self._storage_down:
+            log.warning("bot database reachable again")
+            self._storage_down = False
+
+    # --- routing ---------------------------------------------------------------------
+
+    async def _route(self, turn: Turn) -> None:
+        message = turn.message
+        if message.action in (EVENT_FOLLOW, EVENT_UNFOLLOW):
+            await self._platform_event(turn, message.action)
+            return
+        if message.action:
+            await self._button(turn, Action.decode(message.action))
+            return
+        text = message.text.strip()
+        command = _COMMAND.match(text)
+        if command:
+            await self._command(turn, command.group(1).lower(), (command.group(2) or "").strip())
+            return
+        if message.is_first_contact or not turn.context.greeted:
+            self._greet(turn)
+            if not text or (message.is_first_contact and not _looks_like_question(text)):
+                return
+        if not text:
+            turn.say_text(texts.EMPTY_MESSAGE)
+            return
+        if len(text) > MAX_QUESTION_CHARS:
+            turn.say_text(texts.MESSAGE_TOO_LONG)
+            text = text[:MAX_QUESTION_CHARS]
+        if self._s.dossiers is not None and await self._s.dossiers.handle_text(turn, text):
+            return
+        if _NOT_THIS_ONE.match(_fold(text)) and turn.context.candidate_codes:
+            self._other_candidates(turn)
+            return
+        await self._question(turn, text)
+
+    async def _platform_event(self, turn: Turn, event: str) -> None:
+        if event == EVENT_FOLLOW:
+            self._greet(turn)
+        if self._s.notices is not None:
+            await self._s.notices.platform_event(turn, event)
+
+    async def _command(self, turn: Turn, name: str, argument: str) -> None:
+        if name in ("start", "menu", "batdau"):
+            self._greet(turn)
+        elif name in ("help", "huongdan", "trogiup"):
+            turn.say_text(texts.HELP)
+        elif name in ("lienhe", "contact"):
+            turn.say(self._contact())
+        elif name in ("tracuu", "hoso", "dossier"):
+            await self._menu(turn, Menu.DOSSIER)
+        elif name in ("thongbao", "subscribe", "huythongbao", "unsubscribe", "stop"):
+            if self._s.notices is None:
+                turn.say_text(texts.NOTICES_NOT_AVAILABLE)
+            elif name in ("thongbao", "subscribe"):
+                await self._s.notices.offer(turn)
+            else:
+                await self._s.notices.unsubscribe(turn)
+        elif self._s.staff is not None and await self._s.staff.command(turn, name, argument):
+            return
+        else:
+            turn.say_text(texts.UNKNOWN_COMMAND.format(command="/" + name))
+
+    async def _button(self, turn: Turn, action: Action) -> None:
+        kind, args = action.kind, action.args
+        if kind == "menu" and args:
+            try:
+                item = Menu(args[0])
+            except ValueError:
+                turn.say_text(texts.UNKNOWN_BUTTON)
+                return
+            await self._menu(turn, item)
+        elif kind == "p" and len(args) == 2:
+            self._show_part(turn, args[0], args[1])
+        elif kind == "notp":
+            self._other_candidates(turn)
+        elif kind == "fb" and len(args) == 2:
+            await self._feedback(turn, args[0], args[1] == "1")
+        elif kind in ("d", "rate") and self._s.dossiers is not None:
+            await self._s.dossiers.button(turn, action)
+        elif kind in ("sub", "unsub") and self._s.notices is not None:
+            await self._s.notices.button(turn, action)
+        elif kind == "bc" and self._s.staff is not None:
+            await self._s.staff.button(turn, action)
+        else:
+            turn.say_text(texts.UNKNOWN_BUTTON)
+
+    async def _menu(self, turn: Turn, item: Menu) -> None:
+        if item is Menu.ASK:
+            turn.say_text(texts.ASK_PROMPT)
+        elif item is Menu.DOSSIER:
+            if self._s.dossiers is None:
+                turn.say_text(texts.DOSSIER_DISABLED.format(hotline=self._s.center.hotline))
+            else:
+                turn.say_text(texts.DOSSIER_PROMPT)
+        elif item is Menu.NOTICES:
+            if self._s.notices is None:
+                turn.say_text(texts.NOTICES_NOT_AVAILABLE)
+            else:
+                await self._s.notices.offer(turn)
+        else:
+            turn.say(self._contact())
+
+    # --- greeting and contact --------------------------------------------------------
+
+    def _greet(self, turn: Turn) -> None:
+        center = self._s.center
+        greeting = texts.GREETING.format(center_name=center.name)
+        info = self._center_lines()
+        menu = (
+            (
+                Button(texts.MENU_ASK, actions.menu(Menu.ASK)),
+                Button(texts.MENU_DOSSIER, actions.menu(Menu.DOSSIER)),
+            ),
+            (
+                Button(texts.MENU_NOTICES, actions.menu(Menu.NOTICES)),
+                Button(texts.MENU_CONTACT, actions.menu(Menu.CONTACT)),
+            ),
+        )
+        turn.say(
+            Reply(
+                (
+                    Section(lines=tuple(greeting.split("\n"))),
+                    Section(texts.CENTER_INFO_HEADING, info),
+                ),
+                menu,
+            )
+        )
+        turn.update(greeted=True)
+
+    def _center_lines(self) -> tuple[str, ...]:
+        center = self._s.center
+        lines = texts.CENTER_INFO.format(
+            center_name=center.name,
+            address=center.address,
+            hours=center.hours,
+            hotline=center.hotline,
+        ).split("\n")
+        if center.email:
+            lines.append(texts.CENTER_EMAIL.format(email=center.email))
+        if center.website:
+            lines.append(texts.CENTER_WEBSITE.format(website=center.website))
+        return tuple(lines)
+
+    def _contact(self) -> Reply:
+        return Reply((Section(texts.CENTER_INFO_HEADING, self._center_lines()),))
+
+    # --- procedure questions ---------------------------------------------------------
+
+    async def _question(self, turn: Turn, text: str) -> None:
+        result = self._s.matcher.search(text)
+        part = _part_of(result)
+        context = turn.context
+        if (
+            not result.names_procedure
+            and context.procedure_code
+            and (procedure := self._s.catalogue.get(context.procedure_code)) is not None
+            and (part is not Part.GENERAL or result.decision is not Decision.ANSWER)
+            and result.decline_reason
+            not in (DeclineReason.GREETING, DeclineReason.COMPLAINT, DeclineReason.PRIVATE_DATA)
+        ):
+            # A follow-up ("còn lệ phí thì sao?", "mất bao lâu"): same procedure, new part.
+            turn.say(procedure_answer(procedure, part, self._s.center))
+            turn.update(last_intent=part.value)
+            await self._record(turn, text, QuestionDecision.ANSWER, procedure.code, followup=True)
+            return
+        if result.decision is Decision.ANSWER and result.shown:
+            procedure = result.shown[0].procedure
+            turn.say(procedure_answer(procedure, part, self._s.center))
+            turn.update(
+                procedure_code=procedure.code,
+                candidate_codes=tuple(c.procedure.code for c in result.candidates),
+                rejected_codes=(),
+                last_question=text,
+                last_intent=part.value,
+            )
+            await self._record(turn, text, QuestionDecision.ANSWER, procedure.code)
+            return
+        if result.decision is Decision.CLARIFY and result.shown:
+            turn.say(choices_reply(texts.CLARIFY, [c.procedure for c in result.shown], part))
+            turn.update(
+                procedure_code=None,
+                candidate_codes=tuple(c.procedure.code for c in result.candidates),
+                rejected_codes=(),
+                last_question=text,
+                last_intent=part.value,
+            )
+            await self._record(turn, text, QuestionDecision.CLARIFY, None)
+            return
+        self._decline(turn, result)
+        await self._record(turn, text, QuestionDecision.DECLINE, None)
+
+    def _decline(self, turn: Turn, result: SearchResult) -> None:
+        center = self._s.center
+        reason = result.decline_reason
+        if reason is DeclineReason.GREETING:
+            turn.say_text(texts.DECLINE_GREETING)
+        elif reason is DeclineReason.SMALL_TALK:
+            turn.say_text(texts.DECLINE_SMALL_TALK.format(center_name=center.name))
+        elif reason is DeclineReason.COMPLAINT:
+            turn.say_text(texts.DECLINE_COMPLAINT.format(hotline=center.hotline))
+        elif reason is DeclineReason.PRIVATE_DATA:
+            turn.say_text(texts.DECLINE_PRIVATE_DATA)
+        elif reason is DeclineReason.EMPTY:
+            turn.say_text(texts.EMPTY_MESSAGE)
+        elif not result.names_procedure and result.intent.value != Part.GENERAL.value:
+            turn.say_text(texts.FOLLOWUP_NEEDS_PROCEDURE)
+        else:
+            turn.say(
+                Reply.text(
+                    texts.DECLINE_NO_MATCH.format(hotline=center.hotline),
+                    [
+                        [
+                            Button(texts.MENU_DOSSIER, actions.menu(Menu.DOSSIER)),
+                            Button(texts.MENU_CONTACT, actions.menu(Menu.CONTACT)),
+                        ]
+                    ],
+                )
+            )
+        turn.update(procedure_code=None, candidate_codes=(), rejected_codes=())
+
+    def _show_part(self, turn: Turn, code: str, part_name: str) -> None:
+        procedure = self._s.catalogue.get(code)
+        try:
+            part = Part(part_name)
+        except ValueError:
+            part = Part.GENERAL
+        if procedure is None:
+            turn.say_text(texts.UNKNOWN_BUTTON)
+            return
+        turn.say(procedure_answer(procedure, part, self._s.center))
+        turn.update(procedure_code=code, last_intent=part.value)
+
+    def _other_candidates(self, turn: Turn) -> None:
+        context = turn.context
+        if not context.candidate_codes:
+            turn.say_text(texts.NOTHING_TO_REJECT)
+            return
+        rejected = list(context.rejected_codes)
+        if context.procedure_code and context.procedure_code not in rejected:
+            rejected.append(context.procedure_code)
+        others: list[Procedure] = []
+        for code in context.candidate_codes:
+            procedure = self._s.catalogue.get(code)
+            if code not in rejected and procedure is not None:
+                others.append(procedure)
+        turn.update(procedure_code=None, rejected_codes=tuple(rejected))
+        if not others:
+            turn.say_text(texts.NO_OTHER_CANDIDATES)
+            return
+        try:
+            part = Part(context.last_intent)
+        except ValueError:
+            part = Part.GENERAL
+        turn.say(choices_reply(texts.CLARIFY_OTHERS, others[:5], part))
+
+    async def _feedback(self, turn: Turn, code: str, helpful: bool) -> None:
+        if self._s.recorder is not None:
+            await self._s.recorder.record_answer_feedback(turn.message.chat, code, helpful)
+        if helpful:
+            turn.say_text(texts.FEEDBACK_THANKS)
+        else:
+            turn.say_text(texts.FEEDBACK_SORRY.format(hotline=self._s.center.hotline))
+
+    async def _record(
+        self,
+        turn: Turn,
+        text: str,
+        decision: QuestionDecision,
+        code: str | None,
+        *,
+        followup: bool = False,
+    ) -> None:
+        if self._s.recorder is None:
+            return
+        try:
+            await self._s.recorder.record_question(
+                turn.message.chat,
+                text,
+                decision,
+                code,
+                followup=followup,
+            )
+        except StorageUnavailable as exc:
+            # Statistics must never cost a citizen an answer.
+            self._note_storage_down(exc)
+
+
+def _part_of(result: SearchResult) -> Part:
+    try:
+        return Part(result.intent.value)
+    except ValueError:
+        return Part.GENERAL
+
+
+def _fold(text: str) -> str:
+    folded = fold_diacritics(text.lower())
+    return " ".join(re.sub(r"[^\w\s]", " ", folded).split())
+
+
+def _looks_like_question(text: str) -> bool:
+    """On first contact, "hi"/"xin chào" only needs the greeting; anything longer is answered."""
+    return len(_fold(text).split()) > 2

@@ -1,0 +1,229 @@
+"""The dossier conversation: receipt code -> (verification) -> status, history, notices.
+
+    receipt code ──> lookup ──> Found ──────────────> status + [history] [notify me]
+                          └──> VerificationNeeded ──> "last 4 digits?"  (awaiting)
+    4 digits (awaiting) ──> lookup with them ──> Found | NotFoundOrMismatch | LockedOut
+    rating button (after "returned") ──> thanks, "any comment?" (awaiting a comment)
+
+The privacy rules (verification, lockout, audit, same answer for "no such dossier" and
+"wrong digits") live in bot.dossiers; this module only talks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Collection
+
+from bot import texts
+from bot.catalogue.slug import fold_diacritics
+from bot.dialogue.actions import Action
+from bot.dialogue.dossier_answers import (
+    dossier_reply,
+    history_reply,
+    malformed_code_reply,
+    wait_text,
+)
+from bot.dialogue.turn import Turn
+from bot.dossiers.access import verification_digits
+from bot.dossiers.receipt_codes import MalformedReceiptCode, ReceiptCode
+from bot.dossiers.service import (
+    DossierService,
+    Found,
+    HistoryFound,
+    HistoryOutcome,
+    LockedOut,
+    LookupOutcome,
+    NotFoundOrMismatch,
+    SubscribeResult,
+    Unavailable,
+    VerificationNeeded,
+)
+from bot.messages import Channel, ChatRef
+from bot.stats.records import StatsRecorder
+
+log = logging.getLogger(__name__)
+
+AWAITING_VERIFICATION = "verification"
+AWAITING_RATING_COMMENT = "rating_comment"
+# A reply of only digits and separators while we wait for the 4 digits is an attempt at
+# them, even when too short; anything else is a new question.
+_DIGITS_ONLY = re.compile(r"^[\d\s.\-]+$")
+
+
+class DossierConversation:
+    """Implements bot.dialogue.flows.DossierFlow over a DossierService."""
+
+    def __init__(
+        self,
+        service: DossierService,
+        hotline: str,
+        zone: dt.tzinfo,
+        ratings: StatsRecorder | None = None,
+        notify_channels: Collection[Channel] = (),
+    ) -> None:
+        """`notify_channels`: channels that can carry change notices (a live view: channels
+        are added as they start); on others (web chat, terminal) nobody can be told later."""
+        self._service = service
+        self._notify_channels = notify_channels
+        self._hotline = hotline
+        self._zone = zone
+        self._ratings = ratings
+
+    async def handle_text(self, turn: Turn, text: str) -> bool:
+        context = turn.context
+        found = self._service.find_code(text, turn.now)
+        if isinstance(found, ReceiptCode):
+            await self._lookup(turn, found, verification=None)
+            return True
+        if isinstance(found, MalformedReceiptCode):
+            turn.say(malformed_code_reply(found))
+            return True
+        if context.awaiting == AWAITING_VERIFICATION and context.pending_code:
+            return await self._verification(turn, context.pending_code, text)
+        if context.awaiting == AWAITING_RATING_COMMENT and context.pending_code:
+            await self._rating_comment(turn, context.pending_code, text)
+            return True
+        return False
+
+    async def button(self, turn: Turn, action: Action) -> None:
+        if action.kind == "rate" and len(action.args) == 2 and action.args[1].isdigit():
+            await self._rating(turn, action.args[0], int(action.args[1]))
+            return
+        if action.kind != "d" or len(action.args) != 2:
+            turn.say_text(texts.UNKNOWN_BUTTON)
+            return
+        verb, code_text = action.args
+        code = self._service.find_code(code_text, turn.now)
+        if not isinstance(code, ReceiptCode):
+            turn.say_text(texts.UNKNOWN_BUTTON)
+            return
+        if verb == "hist":
+            await self._history(turn, code)
+        elif verb == "watch":
+            await self._watch(turn, code)
+        elif verb == "unwatch":
+            removed = await self._service.unsubscribe(turn.message.chat, str(code))
+            template = texts.WATCH_OFF if removed else texts.WATCH_NOT_WATCHING
+            turn.say_text(template.format(code=code))
+        else:
+            turn.say_text(texts.UNKNOWN_BUTTON)
+
+    # --- lookups ---------------------------------------------------------------------
+
+    async def _verification(self, turn: Turn, pending: str, text: str) -> bool:
+        digits = verification_digits(text)
+        if digits is None:
+            if _DIGITS_ONLY.match(text.strip()):
+                turn.say_text(texts.VERIFY_FORMAT)
+                return True
+            # Not an answer to our question: forget it and treat the text as a new one.
+            turn.update(awaiting=None, pending_code=None)
+            return False
+        code = self._service.find_code(pending, turn.now)
+        if not isinstance(code, ReceiptCode):
+            turn.update(awaiting=None, pending_code=None)
+            return False
+        await self._lookup(turn, code, verification=digits)
+        return True
+
+    async def _lookup(self, turn: Turn, code: ReceiptCode, verification: str | None) -> None:
+        message = turn.message
+        outcome = await self._service.lookup(
+            message.chat, message.user_id, code, verification, now=turn.now
+        )
+        if isinstance(outcome, Found):
+            turn.update(awaiting=None, pending_code=None)
+            can_watch = self._can_watch(message.chat)
+            watching = can_watch and await self._is_watching(message.chat, str(code))
+            turn.say(
+                dossier_reply(outcome.view, self._zone, can_watch=can_watch, watching=watching)
+            )
+            return
+        self._denied(turn, code, outcome)
+
+    async def _history(self, turn: Turn, code: ReceiptCode) -> None:
+        message = turn.message
+        outcome: HistoryOutcome = await self._service.history(
+            message.chat, message.user_id, code, now=turn.now
+        )
+        if isinstance(outcome, HistoryFound):
+            history = outcome.history
+            turn.say(history_reply(history.dossier, history.entries, self._zone))
+            return
+        self._denied(turn, code, outcome)
+
+    def _denied(
+        self,
+        turn: Turn,
+        code: ReceiptCode,
+        outcome: VerificationNeeded | NotFoundOrMismatch | LockedOut | Unavailable | LookupOutcome,
+    ) -> None:
+        if isinstance(outcome, VerificationNeeded):
+            template = texts.VERIFY_PHONE if outcome.factor == "phone_last4" else texts.VERIFY_ID
+            turn.say_text(template.format(code=code))
+            turn.update(awaiting=AWAITING_VERIFICATION, pending_code=str(code))
+        elif isinstance(outcome, NotFoundOrMismatch):
+            if outcome.locked_until is not None:
+                wait = wait_text(outcome.locked_until, turn.now)
+                turn.say_text(texts.DOSSIER_LOCKED.format(wait=wait, hotline=self._hotline))
+                turn.update(awaiting=None, pending_code=None)
+                return
+            text = texts.DOSSIER_NOT_FOUND.format(hotline=self._hotline)
+            if self._service.verification_factor != "none" and outcome.attempts_left > 0:
+                text += "\n" + texts.DOSSIER_ATTEMPTS_LEFT.format(attempts=outcome.attempts_left)
+                # Let them correct the digits without typing the code again.
+                turn.update(awaiting=AWAITING_VERIFICATION, pending_code=str(code))
+            turn.say_text(text)
+        elif isinstance(outcome, LockedOut):
+            wait = wait_text(outcome.until, turn.now)
+            turn.say_text(texts.DOSSIER_LOCKED.format(wait=wait, hotline=self._hotline))
+            turn.update(awaiting=None, pending_code=None)
+        else:
+            turn.say_text(texts.DOSSIER_UNAVAILABLE.format(hotline=self._hotline))
+            turn.update(awaiting=None, pending_code=None)
+
+    # --- change notices --------------------------------------------------------------
+
+    def _can_watch(self, chat: ChatRef) -> bool:
+        return self._service.can_notify and chat.channel in self._notify_channels
+
+    async def _is_watching(self, chat: ChatRef, code: str) -> bool:
+        return any(s.code == code for s in await self._service.subscriptions(chat))
+
+    async def _watch(self, turn: Turn, code: ReceiptCode) -> None:
+        if not self._can_watch(turn.message.chat):
+            turn.say_text(texts.WATCH_NOT_OFFERED)
+            return
+        result = await self._service.subscribe(turn.message.chat, code, now=turn.now)
+        template = {
+            SubscribeResult.SUBSCRIBED: texts.WATCH_ON,
+            SubscribeResult.ALREADY_SUBSCRIBED: texts.WATCH_ALREADY,
+            SubscribeResult.NOT_VERIFIED: texts.WATCH_NEEDS_LOOKUP,
+            SubscribeResult.ALREADY_RETURNED: texts.WATCH_RETURNED,
+            SubscribeResult.NOT_OFFERED: texts.WATCH_NOT_OFFERED,
+        }[result]
+        turn.say_text(template.format(code=code))
+
+    # --- satisfaction ratings --------------------------------------------------------
+
+    async def _rating(self, turn: Turn, code: str, stars: int) -> None:
+        if not 1 <= stars <= 5:
+            turn.say_text(texts.UNKNOWN_BUTTON)
+            return
+        if self._ratings is not None:
+            await self._ratings.record_rating(turn.message.chat, code, stars)
+        turn.say_text(texts.RATING_THANKS.format(stars="★" * stars))
+        turn.update(awaiting=AWAITING_RATING_COMMENT, pending_code=code)
+
+    async def _rating_comment(self, turn: Turn, code: str, text: str) -> None:
+        turn.update(awaiting=None, pending_code=None)
+        folded = fold_diacritics(text.strip().lower())
+        skip = {fold_diacritics(word) for word in texts.SKIP_WORDS}
+        if folded in skip:
+            turn.say_text(texts.FEEDBACK_THANKS)
+            return
+        if self._ratings is not None:
+            await self._ratings.add_rating_comment(turn.message.chat, code, text.strip())
+        turn.say_text(texts.RATING_COMMENT_THANKS)

@@ -1,0 +1,40 @@
+"""The flows the core delegates to, as protocols.
+
+The core routes; these flows do the work for dossiers, notice subscriptions and staff
+commands. Each is optional (a center may switch dossier lookup off), which the core
+handles by telling the citizen so.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.dialogue.actions import Action
+from bot.dialogue.turn import Turn
+
+
+class DossierFlow(Protocol):
+    async def handle_text(self, turn: Turn, text: str) -> bool:
+        """Handle `text` when it is about a dossier (a receipt code, a verification value,
+        a rating comment); return False to let the core treat it as a question."""
+        ...
+
+    async def button(self, turn: Turn, action: Action) -> None: ...
+
+
+class NoticesFlow(Protocol):
+    async def offer(self, turn: Turn) -> None: ...
+
+    async def unsubscribe(self, turn: Turn) -> None: ...
+
+    async def button(self, turn: Turn, action: Action) -> None: ...
+
+    async def platform_event(self, turn: Turn, event: str) -> None: ...
+
+
+class StaffFlow(Protocol):
+    async def command(self, turn: Turn, name: str, argument: str) -> bool:
+        """Handle a staff command; False when `name` is not one."""
+        ...
+
+    async def button(self, turn: Turn, action: Action) -> None: ...

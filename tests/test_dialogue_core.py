@@ -1,0 +1,294 @@
+"""The dialogue core through the composition root: real catalogue, matcher, SQLite stores,
+demo dossier database. Every conversation here is what a citizen would type."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import texts
+from bot.app import CoreServices, StartupError, open_core
+from bot.config import (
+    CatalogueConfig,
+    Config,
+    DossierConfig,
+    DossierSqlConfig,
+    StorageConfig,
+)
+from bot.dialogue.context import ChatContext, ContextStore
+from bot.dialogue.core import Dialogue, DialogueServices
+from bot.dossiers.demo import DemoDossier, DemoGenerator, write_demo
+from bot.dossiers.model import DossierStatus
+from bot.dossiers.working_days import WorkingCalendar
+from bot.messages import Channel, ChatRef, Incoming, Reply
+from bot.stats.tables import answer_feedback, questions
+from bot.storage.database import create_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT = ChatRef(Channel.WEB, "citizen-1")
+
+
+def make_config(tmp_path: Path, **dossier_changes: Any) -> Config:
+    dossiers = dataclasses.replace(
+        DossierConfig(),
+        sql=DossierSqlConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'dossiers.sqlite3'}"),
+        **dossier_changes,
+    )
+    return dataclasses.replace(
+        Config(),
+        catalogue=CatalogueConfig(ROOT / "procedures", ROOT / "procedures" / "_vocabulary.toml"),
+        storage=StorageConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"),
+        dossiers=dossiers,
+    )
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> list[DemoDossier]:
+    config = make_config(tmp_path)
+    zone = dt.timezone(dt.timedelta(hours=config.dossiers.utc_offset_hours))
+    now = dt.datetime.now(zone).replace(tzinfo=None, microsecond=0)
+    made = DemoGenerator(now, WorkingCalendar(())).generate(20)
+    engine = create_engine(config.dossiers.sql.url)
+    await write_demo(engine, made)
+    await engine.dispose()
+    return made
+
+
+@pytest.fixture
+async def core(tmp_path: Path, demo: list[DemoDossier]) -> AsyncIterator[CoreServices]:
+    async with open_core(make_config(tmp_path)) as services:
+        yield services
+
+
+async def say(
+    core: CoreServices, text: str = "", action: str | None = None, chat: ChatRef = CHAT
+) -> Sequence[Reply]:
+    return await core.dialogue.handle(Incoming(chat, chat.chat_id, text, action=action))
+
+
+def text_of(replies: Sequence[Reply]) -> str:
+    return "\n\n".join(reply.plain_text() for reply in replies)
+
+
+def button(replies: Sequence[Reply], label: str) -> str:
+    for reply in replies:
+        for candidate in reply.all_buttons:
+            if candidate.label == label:
+                return candidate.action
+    raise AssertionError(
+        f"no button {label!r} in {[b.label for r in replies for b in r.all_buttons]}"
+    )
+
+
+def with_status(demo: list[DemoDossier], status: DossierStatus) -> dict[str, Any]:
+    return next(d.row for d in demo if d.row["status"] == int(status))
+
+
+async def test_first_contact_greets_with_center_details_and_menu(core: CoreServices) -> None:
+    replies = await say(core, "xin chào")
+    greeting = text_of(replies)
+    center = core.config.center
+    for detail in (center.name, center.address, center.hours, center.hotline):
+        assert detail in greeting
+    labels = [b.label for b in replies[0].all_buttons]
+    assert labels == [texts.MENU_ASK, texts.MENU_DOSSIER, texts.MENU_NOTICES, texts.MENU_CONTACT]
+    # Only once: the next message is answered without the greeting.
+    assert texts.GREETING.splitlines()[0].format(center_name=center.name) not in text_of(
+        await say(core, "lam giay khai sinh can gi")
+    )
+
+
+async def test_question_followups_and_not_this_one(core: CoreServices) -> None:
+    await say(core, "/start")
+    answer = await say(core, "lam giay khai sinh cho con can giay to gi")
+    assert "Đăng ký khai sinh" in answer[0].sections[0].heading
+    assert answer[0].sections[1].heading == texts.HEADING_DOCUMENTS
+    assert "Giấy chứng sinh" in text_of(answer)
+
+    fee = await say(core, "còn lệ phí thì sao?")
+    assert fee[0].sections[0].heading == answer[0].sections[0].heading
+    assert fee[0].sections[1].heading == texts.HEADING_FEE
+
+    time = await say(core, "mat bao lau")
+    assert time[0].sections[1].heading == texts.HEADING_TIME
+
+    others = await say(core, "không phải")
+    assert text_of(others).startswith(texts.CLARIFY_OTHERS)
+    assert "Đăng ký khai sinh" not in [b.label for b in others[0].all_buttons]
+    chosen = await say(core, action=others[0].all_buttons[0].action)
+    assert chosen[0].sections[0].heading == others[0].all_buttons[0].label
+
+    part = await say(core, action=button(chosen, texts.BUTTON_WHERE))
+    assert part[0].sections[1].heading == texts.HEADING_WHERE
+
+
+async def test_context_survives_a_restart(tmp_path: Path, demo: list[DemoDossier]) -> None:
+    config = make_config(tmp_path)
+    async with open_core(config) as first:
+        await say(first, "/start")
+        answer = await say(first, "dang ky ket hon can giay to gi")
+    async with open_core(config) as second:
+        fee = await say(second, "lệ phí bao nhiêu")
+    assert fee[0].sections[0].heading == answer[0].sections[0].heading
+    assert fee[0].sections[1].heading == texts.HEADING_FEE
+
+
+async def test_unclear_question_offers_choices(core: CoreServices) -> None:
+    await say(core, "/start")
+    replies = await say(core, "cấp lại")
+    assert 2 <= len(replies[0].all_buttons) <= 5
+    assert text_of(replies).startswith(texts.CLARIFY)
+
+
+async def test_unknown_and_off_topic_questions_are_declined_and_recorded(
+    core: CoreServices,
+) -> None:
+    await say(core, "/start")
+    weather = text_of(await say(core, "thời tiết hôm nay thế nào"))
+    assert weather == texts.DECLINE_SMALL_TALK.format(center_name=core.config.center.name)
+    unknown = text_of(await say(core, "xin cấp phép bay flycam trên biển đảo quốc phòng"))
+    assert core.config.center.hotline in unknown
+    async with core.engine.connect() as connection:
+        rows = (await connection.execute(select(questions.c.text, questions.c.decision))).all()
+    assert ("thời tiết hôm nay thế nào", "decline") in [tuple(r) for r in rows]
+
+
+async def test_feedback_buttons_are_recorded(core: CoreServices) -> None:
+    await say(core, "/start")
+    answer = await say(core, "đăng ký tạm trú cần giấy tờ gì")
+    thanks = await say(core, action=button(answer, texts.BUTTON_HELPFUL))
+    assert text_of(thanks) == texts.FEEDBACK_THANKS
+    async with core.engine.connect() as connection:
+        count = await connection.scalar(select(func.count()).select_from(answer_feedback))
+    assert count == 1
+
+
+async def test_dossier_lookup_with_verification(
+    core: CoreServices, demo: list[DemoDossier]
+) -> None:
+    await say(core, "/start")
+    row = with_status(demo, DossierStatus.SUPPLEMENT_REQUESTED)
+    code = row["code"]
+    asked = text_of(await say(core, f"cho em tra hồ sơ {code.lower()} với ạ"))
+    assert asked == texts.VERIFY_PHONE.format(code=code)
+    wrong = text_of(await say(core, "0000"))
+    assert texts.DOSSIER_NOT_FOUND.format(hotline=core.config.center.hotline) in wrong
+    assert "còn 2 lần" in wrong
+    found = await say(core, row["applicant_phone"][-4:])
+    shown = text_of(found)
+    assert texts.DOSSIER_HEADING.format(code=code) in shown
+    assert texts.STATUS_PLAIN[5] in shown
+    assert texts.DOSSIER_MISSING_HEADING in shown
+    assert row["applicant_name"] not in shown  # masked
+    history = await say(core, action=button(found, texts.BUTTON_HISTORY))
+    assert texts.DOSSIER_HISTORY_HEADING.format(code=code) in text_of(history)
+    # Verified once: the same chat looks it up again without digits.
+    again = text_of(await say(core, code))
+    assert texts.DOSSIER_HEADING.format(code=code) in again
+
+
+async def test_same_answer_for_unknown_dossier_and_wrong_digits(
+    core: CoreServices, demo: list[DemoDossier]
+) -> None:
+    first, second = ChatRef(Channel.WEB, "a"), ChatRef(Channel.WEB, "b")
+    await say(core, "/start", chat=first)
+    await say(core, "000.00.12.H58-200101-0042", chat=first)
+    no_such = text_of(await say(core, "1234", chat=first))
+    row = with_status(demo, DossierStatus.IN_PROGRESS)
+    await say(core, "/start", chat=second)
+    await say(core, row["code"], chat=second)
+    digits = "9999" if row["applicant_phone"][-4:] != "9999" else "1111"
+    wrong = text_of(await say(core, digits, chat=second))
+    assert no_such == wrong
+
+
+async def test_malformed_code_says_which_part_is_wrong(core: CoreServices) -> None:
+    await say(core, "/start")
+    reply = text_of(await say(core, "hồ sơ 000.00.12.H58-251340-0001"))
+    assert "phần ngày tiếp nhận “251340” không phải là ngày có thật" in reply
+    assert "AAA.BB.CC.HNN-YYMMDD-NNNN" in reply
+
+
+async def test_dossier_system_down_apologises_and_questions_still_work(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    config = dataclasses.replace(
+        config,
+        dossiers=dataclasses.replace(
+            config.dossiers,
+            timeout_seconds=1.0,
+            sql=DossierSqlConfig(url="postgresql+asyncpg://nobody@127.0.0.1:1/none"),
+        ),
+    )
+    async with open_core(config) as core:
+        await say(core, "/start")
+        await say(core, "000.00.12.H58-251120-0001")
+        down = text_of(await say(core, "1234"))
+        assert down == texts.DOSSIER_UNAVAILABLE.format(hotline=config.center.hotline)
+        answer = await say(core, "lam can cuoc can gi")
+        assert answer[0].sections[1].heading == texts.HEADING_DOCUMENTS
+
+
+async def test_bad_input_gets_a_clear_answer(core: CoreServices) -> None:
+    await say(core, "/start")
+    assert text_of(await say(core, "   ")) == texts.EMPTY_MESSAGE
+    long = await say(core, "làm giấy khai sinh cần gì " + "a" * 10_000)
+    assert text_of(long).startswith(texts.MESSAGE_TOO_LONG)
+    assert text_of(await say(core, "/khongco")) == texts.UNKNOWN_COMMAND.format(command="/khongco")
+    assert text_of(await say(core, action="p:9.999999:fee")) == texts.UNKNOWN_BUTTON
+    assert text_of(await say(core, action="garbage")) == texts.UNKNOWN_BUTTON
+    html = text_of(await say(core, "<script>alert(1)</script>' OR 1=1; --"))
+    assert html  # answered (declined), never an error
+    assert html != texts.ERROR_APOLOGY.format(hotline=core.config.center.hotline)
+
+
+async def test_a_failure_in_one_conversation_is_an_apology(
+    core: CoreServices, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenContexts(ContextStore):
+        async def load(self, chat: ChatRef, now: dt.datetime) -> ChatContext:
+            raise RuntimeError("boom")
+
+    services = DialogueServices(
+        center=core.config.center,
+        catalogue=core.catalogue,
+        matcher=core.matcher,
+        contexts=BrokenContexts(core.engine),
+    )
+    replies = await Dialogue(services).handle(Incoming(CHAT, "user-1", "khai sinh"))
+    assert text_of(replies) == texts.ERROR_APOLOGY.format(hotline=core.config.center.hotline)
+    assert "conversation failed: chat=web:citizen-1" in caplog.text
+
+
+async def test_bot_database_down_still_answers_questions(
+    core: CoreServices, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    services = DialogueServices(
+        center=core.config.center,
+        catalogue=core.catalogue,
+        matcher=core.matcher,
+        contexts=ContextStore(dead),
+    )
+    dialogue = Dialogue(services)
+    for _ in range(3):
+        replies = await dialogue.handle(Incoming(CHAT, "user-1", "lam giay khai sinh can gi"))
+        assert replies[0].sections[1].heading == texts.HEADING_DOCUMENTS
+    assert caplog.text.count("bot database unavailable") == 1
+    await dead.dispose()
+
+
+async def test_missing_catalogue_stops_start_up_with_a_clear_error(tmp_path: Path) -> None:
+    config = dataclasses.replace(
+        make_config(tmp_path), catalogue=CatalogueConfig(tmp_path / "nowhere")
+    )
+    with pytest.raises(StartupError, match="catalogue folder not found"):
+        async with open_core(config):
+            pass
