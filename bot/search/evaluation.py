@@ -182,12 +182,16 @@ def load_catalogue_source(path: Path) -> Catalogue:
     if path.is_dir():
         catalogue, _problems = load_catalogue(path)
         return catalogue
+    if not path.exists():
+        raise CatalogueError(f"{path}: no such catalogue folder or file")
+    # Imported here: only `bot eval` on an export file needs the importers.
+    from bot.catalogue.importers import CatalogueImportError
+    from bot.catalogue.importers import load_catalogue_source as import_source
+
     try:
-        from bot.catalogue.importers import load_catalogue_source as import_source
-    except ImportError:
-        raise CatalogueError(f"{path}: importing this kind of file is not available") from None
-    imported: Catalogue = import_source(path)
-    return imported
+        return import_source(path)
+    except CatalogueImportError as exc:
+        raise CatalogueError(str(exc)) from None
 
 
 def run_eval(

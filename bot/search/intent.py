@@ -58,6 +58,10 @@ _CUES: tuple[tuple[str, Intent, int], ...] = (
     ("nhung gi", Intent.DOCUMENTS, _WEAK),
     ("can co gi", Intent.DOCUMENTS, _STRONG),
     ("can giay", Intent.DOCUMENTS, _STRONG),
+    ("can giay to", Intent.DOCUMENTS, _STRONG),
+    ("can giay to gi", Intent.DOCUMENTS, _STRONG),
+    ("can nhung giay to", Intent.DOCUMENTS, _STRONG),
+    ("can nhung giay to gi", Intent.DOCUMENTS, _STRONG),
     ("can nhung", Intent.DOCUMENTS, _STRONG),
     # fee
     ("bao nhieu tien", Intent.FEE, _FEE_STRENGTH),

@@ -260,13 +260,13 @@ def _line_of(text: str, key: str, section: str | None = None) -> int:
     """The line of `key` (as a TOML key or table header), searched after `[section]`."""
     start = 0
     if section is not None:
-        header = re.search(rf"^\s*\[\s*{re.escape(section)}\s*\]", text, re.MULTILINE)
+        header = re.search(rf"^[ \t]*\[[ \t]*{re.escape(section)}[ \t]*\]", text, re.MULTILINE)
         if header:
             start = header.end()
-    bare = key.strip('"')
+    bare = re.escape(key.strip('"'))
+    # [ \t], not \s: a match must not start on an earlier, empty line.
     pattern = re.compile(
-        rf"^\s*(?:\"{re.escape(bare)}\"|'{re.escape(bare)}'|{re.escape(bare)})\s*=|"
-        rf"^\s*\[\s*{re.escape(bare)}\s*\]",
+        rf"^[ \t]*(?:\"{bare}\"|'{bare}'|{bare})[ \t]*=|^[ \t]*\[[ \t]*{bare}[ \t]*\]",
         re.MULTILINE,
     )
     match = pattern.search(text, start)

@@ -1,0 +1,204 @@
+"""The matcher on the shipped catalogue: decisions, intents, variants, robustness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.catalogue.files import read_catalogue
+from bot.catalogue.model import Catalogue, Level, Procedure
+from bot.search import (
+    Decision,
+    DeclineReason,
+    Intent,
+    Matcher,
+    SearchResult,
+    load_vocabulary,
+)
+from bot.search.vocabulary import Vocabulary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    catalogue, _problems = read_catalogue(ROOT / "procedures")
+    vocabulary = load_vocabulary(ROOT / "procedures" / "_vocabulary.toml")
+    return Matcher.build(catalogue, vocabulary)
+
+
+def codes(result: SearchResult) -> list[str]:
+    return [c.procedure.code for c in result.shown]
+
+
+def test_a_plain_question_is_answered(matcher: Matcher) -> None:
+    result = matcher.search("cho em hỏi làm giấy khai sinh cho bé cần những gì ạ")
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == ["1.001193"]
+    assert result.intent is Intent.DOCUMENTS
+    assert result.names_procedure
+    assert result.decline_reason is None
+    assert 0.0 < result.candidates[0].score <= 1.0
+
+
+def test_without_diacritics_abbreviations_and_slips(matcher: Matcher) -> None:
+    assert codes(matcher.search("lam KT3 mat may ngay"))[0] == "1.004194"
+    assert codes(matcher.search("mat cavet xe may lam lai o dauu"))[0] == "1.013082"
+    assert codes(matcher.search("lltp lam online bao lau co"))[0] == "3.000333"
+    assert codes(matcher.search("xin lý lịch tư pháo số 2"))[0] == "3.000333"
+
+
+def test_the_plain_variant_wins_unless_the_special_case_is_said(matcher: Matcher) -> None:
+    assert codes(matcher.search("đăng ký khai sinh"))[0] == "1.001193"
+    assert codes(matcher.search("khai sinh lưu động"))[0] == "1.003583"
+    assert codes(matcher.search("lấy chồng Hàn Quốc đăng ký kết hôn ở đâu"))[0] == "2.000806"
+
+
+def test_what_is_done_decides_between_siblings(matcher: Matcher) -> None:
+    assert codes(matcher.search("làm căn cước lần đầu"))[0] == "1.014061"
+    assert codes(matcher.search("mất căn cước làm lại"))[0] == "1.014064"
+    assert codes(matcher.search("sổ đỏ bị rách đổi sổ mới"))[0] == "1.012783"
+    assert codes(matcher.search("nhà cháy mất sổ đỏ"))[0] == "1.012786"
+
+
+def test_an_exact_procedure_code_answers_that_procedure(matcher: Matcher) -> None:
+    result = matcher.search("cho hỏi thủ tục 1.004873 cần gì")
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == ["1.004873"]
+    assert result.candidates[0].score == 1.0
+    assert result.intent is Intent.DOCUMENTS
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("xin chào ad", DeclineReason.GREETING),
+        ("cảm ơn nhiều nha", DeclineReason.GREETING),
+        ("thời tiết hôm nay thế nào", DeclineReason.SMALL_TALK),
+        ("giá vàng hôm nay bao nhiêu", DeclineReason.SMALL_TALK),
+        ("cán bộ xã hạch sách, đòi tiền mới nhận hồ sơ", DeclineReason.COMPLAINT),
+        ("cho tôi số điện thoại của chị cán bộ tư pháp", DeclineReason.PRIVATE_DATA),
+        ("😀😀😀", DeclineReason.EMPTY),
+        ("", DeclineReason.EMPTY),
+        ("mở tài khoản ngân hàng cần gì", DeclineReason.SMALL_TALK),
+    ],
+)
+def test_messages_that_are_not_about_a_procedure_are_declined(
+    matcher: Matcher, text: str, reason: DeclineReason
+) -> None:
+    result = matcher.search(text)
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is reason
+    assert result.shown == ()
+
+
+def test_a_procedure_the_catalogue_lacks_is_declined(matcher: Matcher) -> None:
+    result = matcher.search("đi nghĩa vụ quân sự cần chuẩn bị gì")
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.NO_MATCH
+    assert result.names_procedure
+
+
+def test_a_greeting_with_a_question_is_answered(matcher: Matcher) -> None:
+    result = matcher.search("chào ad, cho em hỏi đăng ký kết hôn cần gì")
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == ["1.000894"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("còn lệ phí thì sao?", Intent.FEE),
+        ("mất bao lâu", Intent.TIME),
+        ("nộp ở đâu", Intent.WHERE),
+        ("cần giấy tờ gì", Intent.DOCUMENTS),
+    ],
+)
+def test_a_follow_up_about_an_aspect_names_no_procedure(
+    matcher: Matcher, text: str, intent: Intent
+) -> None:
+    result = matcher.search(text)
+    assert not result.names_procedure
+    assert result.intent is intent
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.EMPTY
+
+
+def test_unsure_questions_offer_choices(matcher: Matcher) -> None:
+    result = matcher.search("đổi giấy tờ")
+    assert result.decision in (Decision.CLARIFY, Decision.DECLINE)
+    if result.decision is Decision.CLARIFY:
+        assert 2 <= len(result.shown) <= 5
+        scores = [c.score for c in result.shown]
+        assert scores == sorted(scores, reverse=True)
+        assert len(result.candidates) >= len(result.shown)
+
+
+def test_the_same_procedure_at_several_levels_is_offered_once() -> None:
+    def procedure(code: str, name: str, level: Level) -> Procedure:
+        return Procedure(code=code, name=name, field="Hộ chiếu", levels=(level,))
+
+    catalogue = Catalogue(
+        (
+            procedure(
+                "1.000001", "Cấp hộ chiếu phổ thông (thực hiện tại cấp trung ương)", Level.MINISTRY
+            ),
+            procedure(
+                "1.000002", "Cấp hộ chiếu phổ thông (thực hiện tại cấp tỉnh)", Level.PROVINCE
+            ),
+            procedure("1.000003", "Trình báo mất hộ chiếu phổ thông", Level.COMMUNE),
+        )
+    )
+    matcher = Matcher.build(catalogue, Vocabulary(), preferred_levels=("Cấp tỉnh", "Cấp xã"))
+    result = matcher.search("cấp hộ chiếu phổ thông")
+    shown = [c.procedure.code for c in result.candidates]
+    assert shown[0] == "1.000002"
+    assert "1.000001" not in shown
+
+
+def test_an_empty_catalogue_declines_everything() -> None:
+    matcher = Matcher.build(Catalogue(()), Vocabulary())
+    result = matcher.search("đăng ký khai sinh")
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.NO_MATCH
+
+
+_NASTY = st.sampled_from(
+    [
+        "<script>alert('x')</script> khai sinh",
+        "'; DROP TABLE procedures; -- sổ đỏ",
+        "\x00\x01\x02 \u200b\u200d \ufeff",
+        "ĐĂNG KÝ " * 3000,
+        "a" * 10_000,
+        "😀" * 5000,
+        "1.001193" * 500,
+        "000.00.12.H58-251120-0001",
+        " \n\t ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.one_of(
+        st.text(max_size=300),
+        # 10,000-character messages: pasted documents, stuck keys.
+        st.text(min_size=1, max_size=100).map(lambda s: (s * (10_000 // len(s) + 1))[:10_000]),
+        _NASTY,
+    )
+)
+def test_search_never_raises_and_always_decides(matcher: Matcher, text: str) -> None:
+    result = matcher.search(text)
+    assert result.decision in Decision
+    assert result.intent in Intent
+    assert len(result.shown) <= 5
+    if result.decision is Decision.ANSWER:
+        assert len(result.shown) == 1
+    elif result.decision is Decision.CLARIFY:
+        assert 2 <= len(result.shown) <= 5
+    else:
+        assert result.shown == () and result.decline_reason is not None
+    assert all(0.0 <= c.score <= 1.0 for c in result.candidates)
