@@ -26,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 
@@ -532,6 +533,7 @@ class Matcher:
             if plain and not (left.optional or right.optional):
                 query.required_mass += best
         mentioned: list[str] = []
+        seen_choices: set[tuple[tuple[str, ...], ...]] = set()
         for slot in slots:
             if slot.from_vocabulary:
                 query.vocabulary_used = True
@@ -548,6 +550,12 @@ class Matcher:
                 if not slot.optional:
                     query.required_mass += mass
             elif alternatives:
+                # The same phrase said twice is one choice (and a pasted text repeating
+                # it hundreds of times costs no more than saying it once).
+                key = tuple(tuple(sorted(terms)) for terms, _ in alternatives)
+                if key in seen_choices:
+                    continue
+                seen_choices.add(key)
                 # The question means one of the meanings: the largest sets the mass.
                 choice = _Choice(max(mass for _, mass in alternatives), alternatives)
                 query.choices.append(choice)
@@ -724,6 +732,7 @@ _INDIVIDUAL_APPLICANTS = (
 _ORGANISATION_APPLICANTS = ("to chuc", "doanh nghiep", "hop tac xa", "co quan", "htx")
 
 
+@lru_cache(maxsize=4096)  # catalogues repeat a few dozen applicant lists
 def _for_organisations_only(applicants: str) -> bool:
     text = " " + " ".join(tokens(applicants)) + " "
     names_organisation = any(f" {w} " in text for w in _ORGANISATION_APPLICANTS)

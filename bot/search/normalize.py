@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from bot.catalogue.slug import fold_diacritics
 
@@ -112,7 +113,10 @@ def _tone_position(letters: list[str]) -> int | None:
 
 def canonical_text(text: str) -> str:
     """NFC, lower case, and one tone placement for every syllable of `text`."""
-    return _LETTERS.sub(lambda m: canonical_syllable(m.group(0)), nfc(text).lower())
+    return _LETTERS.sub(lambda m: _canonical_cached(m.group(0)), nfc(text).lower())
+
+
+_canonical_cached = lru_cache(maxsize=65_536)(canonical_syllable)
 
 
 def fold(text: str) -> str:
@@ -144,21 +148,30 @@ def words(text: str, *, written: bool = False) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     marked = False
     for raw in _RAW_TOKEN.findall(lowered):
-        folded = fold_diacritics(raw)
-        if not _FOLDED_TOKEN.fullmatch(folded):
+        token = _token(raw)
+        if token is None:
             continue  # letters of other scripts: nothing in the catalogue to match
-        if folded != raw:
-            marked = True
-        unit = _UNIT_SPELLINGS.get(folded)
-        if unit is not None or not raw[0].isalpha():
-            found.append((unit or folded, ""))
-            continue
-        plain = _unstretch(folded)
-        accented = _i_to_y_accented(canonical_syllable(raw)) if plain == folded else ""
-        found.append((_i_to_y(plain), accented))
+        folded, accented, has_marks = token
+        marked = marked or has_marks
+        found.append((folded, accented))
     if not marked and not written:
         return [(folded, "") for folded, _ in found]
     return found
+
+
+@lru_cache(maxsize=65_536)
+def _token(raw: str) -> tuple[str, str, bool] | None:
+    """(folded, accented, typed with marks) of one lower-case token; None when it has no
+    Latin letters or digits. Cached: texts repeat a few thousand syllables."""
+    folded = fold_diacritics(raw)
+    if not _FOLDED_TOKEN.fullmatch(folded):
+        return None
+    unit = _UNIT_SPELLINGS.get(folded)
+    if unit is not None or not raw[0].isalpha():
+        return (unit or folded, "", folded != raw)
+    plain = _unstretch(folded)
+    accented = _i_to_y_accented(canonical_syllable(raw)) if plain == folded else ""
+    return (_i_to_y(plain), accented, folded != raw)
 
 
 _RAW_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+\d*")
