@@ -117,7 +117,11 @@ _QUALIFIER_PENALTY = 0.80  # per special-case qualifier the question did not men
 _MAX_QUALIFIER_PENALTIES = 2
 _ASKED_QUALIFIER_BONUS = 1.2
 _ORGANISATIONS_PENALTY = 0.85
+# A name with an age condition ("cho người dưới 14 tuổi") that the age in the question
+# does not meet.
+_AGE_MISFIT = 0.75
 _QUALIFIER_WORDS = 16  # who/how qualifiers are looked for in this many first words
+_SPECIFIC_WORDS = 3  # ... unless they have at least this many words (" a b c " has 4 spaces)
 _LEVEL_STEP = 0.03  # per step down the preferred levels
 _POOL = 40  # candidates re-ranked in full after the vectorised first pass
 _ANSWER_AT = 0.55
@@ -219,6 +223,7 @@ class _Query:
     mentioned: str = " "  # every folded word, expansions included, for qualifier look-ups
     content: bool = False
     unknown_mass: float = 0.0  # part of required_mass from words no procedure contains
+    ages: tuple[int, ...] = ()  # "con 16 tuổi" -> (16,)
     vocabulary_used: bool = False
 
 
@@ -272,6 +277,7 @@ class Matcher:
         self._doc_qualifiers: list[tuple[str, ...]] = []
         self._doc_actions: list[tuple[str, ...]] = []
         self._doc_for_organisations: list[bool] = []
+        self._doc_ages: list[tuple[tuple[str, int], ...]] = []
         for procedure in index.procedures:
             name = _accented_words(_LEADING_THU_TUC.sub("", procedure.name))
             # Who and how a special case is for is said early in a name ("Đăng ký kết hôn
@@ -279,7 +285,12 @@ class Matcher:
             # something else ("bản sao giấy tờ do cơ quan, tổ chức ... nước ngoài cấp"),
             # except after "đối với", which always says whom the procedure is for.
             head = " " + " ".join(name.split()[:_QUALIFIER_WORDS]) + " "
-            found = [folded for accented, folded in how if accented in head]
+
+            def says(accented: str, name: str = name, head: str = head) -> bool:
+                # A phrase of three words or more is specific wherever it stands.
+                return accented in (name if accented.count(" ") > _SPECIFIC_WORDS else head)
+
+            found = [folded for accented, folded in how if says(accented)]
             for_citizens = any(phrase in name for phrase in citizens)
             # "... hộ gia đình, cá nhân, người ... ở nước ngoài" is for citizens: who may
             # apply besides them is not a special case.
@@ -287,9 +298,10 @@ class Matcher:
                 found.extend(
                     folded
                     for accented, folded in who
-                    if accented in head or f" đối với{accented}" in name
+                    if says(accented) or f" đối với{accented}" in name
                 )
             self._doc_qualifiers.append(tuple(found))
+            self._doc_ages.append(_age_conditions(procedure.name))
             self._doc_for_organisations.append(_for_organisations_only(procedure.applicants))
             # Actions in the order the name says them: the first is its main verb.
             actions = sorted((name.index(a), f) for a, f in what if a in name)
@@ -403,7 +415,7 @@ class Matcher:
 
     def _analyse(self, pairs: list[tuple[str, str]], intent: Intent) -> _Query:
         folded = [f for f, _ in pairs]
-        query = _Query(intent=intent, decline=self._decline_reason(pairs))
+        query = _Query(intent=intent, decline=self._decline_reason(pairs), ages=_ages(folded))
         slots: list[_Slot] = []
         position = 0
         for start, end, kept in [*question_cue_spans(folded), (len(pairs), len(pairs), False)]:
@@ -656,6 +668,12 @@ class Matcher:
             # rarely what they mean.
             if self._doc_for_organisations[doc]:
                 value *= _ORGANISATIONS_PENALTY
+            if (
+                query.ages
+                and self._doc_ages[doc]
+                and not _ages_fit(query.ages, self._doc_ages[doc])
+            ):
+                value *= _AGE_MISFIT
             ranked.append(_Ranked(doc, value, float(recall[doc]), float(precision[doc]), unasked))
         ranked.sort(key=lambda item: (-item.score, item.doc))
         # The same procedure at several levels: keep the first (best-scored) of each.
@@ -715,6 +733,34 @@ class Matcher:
         # much more easily than rephrases the question.
         count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
         return SearchResult(Decision.CLARIFY, intent, candidates, True, clarify_count=count)
+
+
+_NAME_UNDER_AGE = re.compile(r"\bduoi (\d+) tuoi")
+_NAME_FROM_AGE = re.compile(r"\b(?:tu )?du (\d+) tuoi|\b(\d+) tuoi tro len")
+
+
+def _ages(folded: list[str]) -> tuple[int, ...]:
+    """Ages a question mentions: a number followed by "tuổi"."""
+    return tuple(
+        int(number)
+        for number, unit in itertools.pairwise(folded)
+        if unit == "tuoi" and number.isdigit() and len(number) <= 3
+    )
+
+
+def _age_conditions(name: str) -> tuple[tuple[str, int], ...]:
+    """("under", 14) for "dưới 14 tuổi", ("from", 14) for "từ đủ 14 tuổi trở lên"."""
+    folded = " ".join(tokens(name))
+    under = [("under", int(m)) for m in _NAME_UNDER_AGE.findall(folded)]
+    above = [("from", int(a or b)) for a, b in _NAME_FROM_AGE.findall(folded)]
+    return tuple(under + above)
+
+
+def _ages_fit(ages: tuple[int, ...], conditions: tuple[tuple[str, int], ...]) -> bool:
+    return any(
+        all(age < limit if kind == "under" else age >= limit for kind, limit in conditions)
+        for age in ages
+    )
 
 
 # Who may apply (the catalogue's "đối tượng thực hiện"): words that name people, and words
