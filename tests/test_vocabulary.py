@@ -23,8 +23,8 @@ def test_shipped_vocabulary_loads_and_checks_clean(project_root: Path) -> None:
     assert len(vocabulary.terms) > 100
     assert vocabulary.qualifiers["how"] and vocabulary.qualifiers["what"]
     assert vocabulary.decline["greeting"] and vocabulary.fillers and vocabulary.context
-    problems = check_vocabulary(path, catalogue)
-    assert [p for p in problems if p.severity is Severity.ERROR] == []
+    # Warnings too: `bot catalogue check --strict` must pass on what the project ships.
+    assert check_vocabulary(path, catalogue) == []
 
 
 def test_terms_map_phrases_to_one_or_several_meanings(tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ MAX_WORDS = 60
 # province suffix ("1.000028.000.00.00.H37"). Receipt codes are recognised earlier.
 _CODE = re.compile(r"(?<![\w.])(\d\.\d{6}(?:\.[0-9A-Za-z]{2,3})*)(?![\w])")
 _WORD = re.compile(r"[^\W_]+")
+_CASE_BREAK = re.compile(r";|/")
 _LEADING_THU_TUC = re.compile(r"^\s*thủ tục\s+", re.IGNORECASE)
 
 # Ranking constants, calibrated on the development questions (see `bot eval`).
@@ -303,8 +304,11 @@ class Matcher:
             self._doc_qualifiers.append(tuple(found))
             self._doc_ages.append(_age_conditions(procedure.name))
             self._doc_for_organisations.append(_for_organisations_only(procedure.applicants))
-            # Actions in the order the name says them: the first is its main verb.
-            actions = sorted((name.index(a), f) for a, f in what if a in name)
+            # Actions in the order the name says them, the first being its main verb;
+            # only in its first case ("Khai lệ phí trước bạ/ Miễn lệ phí trước bạ" is
+            # about declaring, with an exemption as a further case).
+            first_case = _accented_words(_CASE_BREAK.split(procedure.name)[0])
+            actions = sorted((first_case.index(a), f) for a, f in what if a in first_case)
             self._doc_actions.append(tuple(f for _, f in actions))
 
     @classmethod
