@@ -102,8 +102,9 @@ _LEADING_THU_TUC = re.compile(r"^\s*thủ tục\s+", re.IGNORECASE)
 # Ranking constants, calibrated on the development questions (see `bot eval`).
 _BIGRAM_BOOST = 1.5  # a matching word pair is worth more than its two words
 _PAIRED_COHESION = 0.3  # a pair at least this cohesive makes its words "paired"
-# A word no procedure contains counts against recall at full weight: it is usually what
-# the question is about ("karaoke", "vietcombank"), and nothing in the catalogue has it.
+# A word no procedure contains counts against recall twice as much as the rarest known
+# word: once slips of known words are repaired, it is usually what the question is about
+# ("karaoke", "vietcombank"), and nothing in the catalogue has it.
 _UNKNOWN_WEIGHT = 2.0
 _LONE_WORD_WEIGHT = 0.5  # a word in no known pair with its neighbours
 _NUMBER_WEIGHT = 0.3
@@ -116,15 +117,19 @@ _FOLDED_SHARE = 0.35
 _PRECISION_FLOOR = 0.55  # score = recall * (floor + (1 - floor) * precision)
 _QUALIFIER_PENALTY = 0.80  # per special-case qualifier the question did not mention
 _MAX_QUALIFIER_PENALTIES = 2
-_ASKED_QUALIFIER_BONUS = 1.2
-_ORGANISATIONS_PENALTY = 0.85
+_ASKED_QUALIFIER_BONUS = 1.2  # the name's special case or main action was asked for
+_ORGANISATIONS_PENALTY = 0.85  # only organisations may apply
 # A name with an age condition ("cho người dưới 14 tuổi") that the age in the question
 # does not meet.
 _AGE_MISFIT = 0.75
-_QUALIFIER_WORDS = 16  # who/how qualifiers are looked for in this many first words
-_SPECIFIC_WORDS = 3  # ... unless they have at least this many words (" a b c " has 4 spaces)
+_QUALIFIER_WORDS = 16  # who/how qualifiers are looked for in this many first words,
+_SPECIFIC_WORDS = 3  # ... unless they have at least this many words
+
 _LEVEL_STEP = 0.03  # per step down the preferred levels
 _POOL = 40  # candidates re-ranked in full after the vectorised first pass
+# Decisions: answer a clear winner, decline a weak or flat best match, else offer choices.
+# Calibrated so that on the development questions few answers are wrong and most
+# questions about things the catalogue lacks are declined (see `bot eval`).
 _ANSWER_AT = 0.55
 _ANSWER_MARGIN = 0.12
 _CLARIFY_AT = 0.27
@@ -289,7 +294,8 @@ class Matcher:
 
             def says(accented: str, name: str = name, head: str = head) -> bool:
                 # A phrase of three words or more is specific wherever it stands.
-                return accented in (name if accented.count(" ") > _SPECIFIC_WORDS else head)
+                specific = len(accented.split()) >= _SPECIFIC_WORDS
+                return accented in (name if specific else head)
 
             found = [folded for accented, folded in how if says(accented)]
             for_citizens = any(phrase in name for phrase in citizens)
