@@ -10,7 +10,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.config import CatalogueConfig, Config
-from bot.search.evaluation import run_eval
+from bot.search.evaluation import acceptable, run_eval
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "fixtures" / "questions"
@@ -94,6 +94,12 @@ def test_table_and_failures(tmp_path: Path) -> None:
     assert "1 misses:" in output
     assert "đăng ký kết hôn\n  expected 9.999999; got answer" in output
     assert "1.000894 Đăng ký kết hôn" in output
+
+
+def test_a_province_code_is_acceptable_for_the_national_one() -> None:
+    assert acceptable("1.001193.000.00.00.H37", ["1.001193"])
+    assert acceptable("1.001193", ["2.000986", "1.001193"])
+    assert not acceptable("1.001193", ["1.00119"])
 
 
 def test_failures_in_json(tmp_path: Path) -> None:

@@ -137,6 +137,24 @@ def test_unsure_questions_offer_choices(matcher: Matcher) -> None:
         assert len(result.candidates) >= len(result.shown)
 
 
+def test_a_national_code_finds_the_province_procedure_that_extends_it() -> None:
+    catalogue = Catalogue(
+        (
+            Procedure(
+                code="1.001193.000.00.00.H37",
+                name="Đăng ký khai sinh",
+                field="Hộ tịch",
+                levels=(Level.COMMUNE,),
+            ),
+        )
+    )
+    matcher = Matcher.build(catalogue, Vocabulary())
+    for text in ("thủ tục 1.001193", "1.001193.000.00.00.h37"):
+        result = matcher.search(text)
+        assert result.decision is Decision.ANSWER
+        assert result.shown[0].procedure.code == "1.001193.000.00.00.H37"
+
+
 def test_the_same_procedure_at_several_levels_is_offered_once() -> None:
     def procedure(code: str, name: str, level: Level) -> Procedure:
         return Procedure(code=code, name=name, field="Hộ chiếu", levels=(level,))

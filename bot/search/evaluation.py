@@ -55,7 +55,7 @@ class Outcome:
     def rank(self) -> int | None:
         """1-based position of the first acceptable shown procedure, None if none is."""
         for position, code in enumerate(self.shown_codes, start=1):
-            if code in self.question.expected:
+            if acceptable(code, self.question.expected):
                 return position
         return None
 
@@ -68,6 +68,12 @@ class Outcome:
         if not self.in_scope:
             return self.result.decision is Decision.DECLINE
         return self.rank == 1
+
+
+def acceptable(code: str, expected: Sequence[str]) -> bool:
+    """Whether `code` is one of the expected codes; a province's suffixed code
+    ("1.001193.000.00.00.H37") is the national procedure it extends."""
+    return code in expected or any(code.startswith(f"{e}.") for e in expected)
 
 
 @dataclass(frozen=True)
@@ -301,7 +307,7 @@ def _print_failures(outcomes: Iterable[Outcome], out: TextIO) -> None:
             file=out,
         )
         for candidate in outcome.result.candidates[:3]:
-            mark = "*" if candidate.procedure.code in question.expected else " "
+            mark = "*" if acceptable(candidate.procedure.code, question.expected) else " "
             print(
                 f"  {mark} {candidate.score:.2f} {candidate.procedure.code} "
                 f"{candidate.procedure.name[:90]}",

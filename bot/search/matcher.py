@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.catalogue.model import Catalogue, Procedure
+from bot.catalogue.model import Catalogue, Procedure, code_shape
 from bot.search.index import FloatArray, SearchIndex, terms_of
 from bot.search.intent import (
     Intent,
@@ -260,6 +260,11 @@ class Matcher:
         self.max_choices = max(2, max_choices)
         self._phrases = _phrase_table(vocabulary)
         self._fillers = PhraseSet(vocabulary.fillers)
+        # A province's codes extend the national one ("1.001193.000.00.00.H37"): a citizen
+        # typing the national code means that procedure.
+        self._by_national_code = {
+            p.code[:8]: p for p in catalogue.procedures if code_shape(p.code) == "suffixed"
+        }
         self.question_words = frozenset(question_words()) | frozenset(
             w for filler in vocabulary.fillers for w in tokens(filler)
         )
@@ -417,8 +422,12 @@ class Matcher:
 
     def _by_code(self, text: str) -> Procedure | None:
         for match in _CODE.finditer(text):
-            code = match.group(1)
-            found = self.catalogue.get(code) or self.catalogue.get(code[:8])
+            code = match.group(1).upper()  # suffixes are upper case: ".H37"
+            found = (
+                self.catalogue.get(code)
+                or self.catalogue.get(code[:8])
+                or self._by_national_code.get(code[:8])
+            )
             if found is not None:
                 return found
         return None
