@@ -43,7 +43,8 @@ _ALLOWED_TAGS = frozenset(
     }
 )  # fmt: skip
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z-]*)((?:\s[^<>]*)?)>")
-_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+# Outside tags: a raw "<" or ">", or an "&" that does not start a known entity.
+_BAD_PLAIN = re.compile(r"[<>]|&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
 # Methods Telegram accepts that the fake only acknowledges.
 _ACKNOWLEDGED = frozenset(
     {"setMyCommands", "deleteMyCommands", "setChatMenuButton", "sendChatAction", "close"}
@@ -166,12 +167,13 @@ def check_html(text: str, limit: int) -> str | None:
 
 
 def _check_plain(chunk: str, offset: int) -> str | None:
-    for index, char in enumerate(chunk):
-        if char in "<>":
-            return f"Bad Request: can't parse entities: unexpected '{char}' at {offset + index}"
-        if char == "&" and not _ENTITY.match(chunk, index):
-            return f"Bad Request: can't parse entities: bad entity at {offset + index}"
-    return None
+    bad = _BAD_PLAIN.search(chunk)
+    if bad is None:
+        return None
+    char = bad.group(0)[0]
+    if char == "&":
+        return f"Bad Request: can't parse entities: bad entity at {offset + bad.start()}"
+    return f"Bad Request: can't parse entities: unexpected '{char}' at {offset + bad.start()}"
 
 
 def _check_markup(markup: Mapping[str, Any] | None) -> str | None:

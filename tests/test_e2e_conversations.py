@@ -1,0 +1,340 @@
+"""Whole conversations with the whole bot (`bot.app.running_bot`) on every channel.
+
+Telegram (long polling and webhook) runs python-telegram-bot against the fake Bot API,
+Zalo receives signed (and refuses unsigned) events from the fake OA API, and the web chat
+is used in headless Chromium. Each conversation goes the same way: the greeting, a
+question without diacritics, a follow-up about the fee, "không phải" (not this one) and
+picking another procedure, a dossier lookup with its verification (demo dossiers), and an
+unknown question. Expected wording comes from bot.texts, so rewording does not break
+these tests; the procedure asked about comes from the shipped catalogue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from fakes import FakeTelegramBotApi, FakeZaloApi, SentMessage
+from playwright.async_api import Page, async_playwright, expect
+from sqlalchemy import select
+
+from bot import texts
+from bot.app import RunningBot, running_bot
+from bot.config import (
+    Config,
+    DossierSqlConfig,
+    StorageConfig,
+    TelegramConfig,
+    WebConfig,
+    ZaloConfig,
+)
+from bot.dossiers import bundled
+from bot.dossiers.demo import create_demo
+from bot.dossiers.model import DossierStatus
+from bot.storage.database import create_engine
+
+QUESTION = "lam giay khai sinh can gi"  # no diacritics
+PROCEDURE = "Đăng ký khai sinh"
+FEE_FOLLOW_UP = "còn lệ phí thì sao?"
+NOT_THIS_ONE = "không phải"
+UNKNOWN_QUESTION = "thủ tục đăng ký thi hoa hậu"
+NO_MATCH = texts.DECLINE_NO_MATCH.split("\n")[0]
+GREETING = texts.GREETING.split("\n")[0].format(center_name=Config().center.name)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass(frozen=True)
+class DemoDossier:
+    code: str
+    phone_last4: str
+    procedure: str
+
+
+def base_config(tmp_path: Path, project_root: Path) -> Config:
+    defaults = Config()
+    return dataclasses.replace(
+        defaults,
+        catalogue=dataclasses.replace(
+            defaults.catalogue,
+            path=project_root / "procedures",
+            vocabulary=project_root / "procedures" / "_vocabulary.toml",
+        ),
+        storage=StorageConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"),
+        dossiers=dataclasses.replace(
+            defaults.dossiers,
+            sql=DossierSqlConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'dossiers.sqlite3'}"),
+        ),
+        web=WebConfig(host="127.0.0.1", port=0),
+    )
+
+
+@pytest.fixture
+async def config(tmp_path: Path, project_root: Path) -> Config:
+    return base_config(tmp_path, project_root)
+
+
+@pytest.fixture
+async def dossier(config: Config) -> DemoDossier:
+    """A demo dossier in progress, created the way `bot demo` does."""
+    assert await create_demo(config, if_missing=False, count=20, out=io.StringIO()) == 0
+    engine = create_engine(config.dossiers.sql.url)
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(bundled.dossiers).where(
+                        bundled.dossiers.c.status == int(DossierStatus.IN_PROGRESS)
+                    )
+                )
+            ).first()
+    finally:
+        await engine.dispose()
+    assert row is not None
+    return DemoDossier(row.code, row.applicant_phone[-4:], row.procedure_name)
+
+
+async def health_of(running: RunningBot) -> dict[str, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(running.web_url + "/healthz") as response,
+    ):
+        body = await response.json()
+    return {name: value["state"] for name, value in body["components"].items()}
+
+
+# --- Telegram -------------------------------------------------------------------------------
+
+
+class TelegramCitizen:
+    """A citizen in one Telegram chat, talking through the fake Bot API."""
+
+    def __init__(self, api: FakeTelegramBotApi, chat_id: int) -> None:
+        self.api = api
+        self.chat_id = chat_id
+
+    def _seen(self) -> int:
+        return len(self.api.messages_to(self.chat_id))
+
+    async def _answer(self, seen: int, containing: str) -> SentMessage:
+        def found() -> bool:
+            return any(
+                containing in m.plain_text for m in self.api.messages_to(self.chat_id)[seen:]
+            )
+
+        await self.api.wait_until(found)
+        return next(
+            m for m in self.api.messages_to(self.chat_id)[seen:] if containing in m.plain_text
+        )
+
+    async def say(self, text: str, expect: str) -> SentMessage:
+        seen = self._seen()
+        self.api.add_message(self.chat_id, text, first_name="Lan")
+        return await self._answer(seen, expect)
+
+    async def press(self, message: SentMessage, label: str, expect: str) -> SentMessage:
+        [data] = [b["callback_data"] for row in message.buttons for b in row if b["text"] == label]
+        seen = self._seen()
+        self.api.add_callback_query(self.chat_id, data, message=message)
+        return await self._answer(seen, expect)
+
+
+async def telegram_conversation(api: FakeTelegramBotApi, dossier: DemoDossier) -> None:
+    citizen = TelegramCitizen(api, 4242)
+    greeting = await citizen.say("/start", GREETING)
+    assert [b["text"] for b in greeting.buttons[0]][:2] == [texts.MENU_ASK, texts.MENU_DOSSIER]
+
+    answer = await citizen.say(QUESTION, texts.HEADING_DOCUMENTS)
+    assert answer.plain_text.startswith(PROCEDURE)
+    assert "<b>" in answer.text  # headings in bold
+    fee = await citizen.say(FEE_FOLLOW_UP, texts.HEADING_FEE)
+    assert fee.plain_text.startswith(PROCEDURE)
+
+    others = await citizen.say(NOT_THIS_ONE, texts.CLARIFY_OTHERS)
+    other = others.buttons[0][0]["text"]
+    name = other.rstrip("…")  # long procedure names are shortened on buttons
+    assert other != PROCEDURE
+    picked = await citizen.press(others, other, name)
+    assert picked.plain_text.startswith(name)
+
+    await citizen.say(dossier.code, texts.VERIFY_PHONE.format(code=dossier.code))
+    found = await citizen.say(dossier.phone_last4, texts.DOSSIER_HEADING.format(code=dossier.code))
+    assert dossier.procedure in found.plain_text
+    assert texts.STATUS_PLAIN[4] in found.plain_text
+
+    await citizen.say(UNKNOWN_QUESTION, NO_MATCH)
+    assert all(m.parse_mode == "HTML" for m in api.messages_to(4242))
+
+
+async def test_telegram_long_polling_conversation(config: Config, dossier: DemoDossier) -> None:
+    async with FakeTelegramBotApi() as api:
+        telegram = TelegramConfig(
+            token=api.token, base_url=api.base_url, base_file_url=api.base_file_url
+        )
+        async with running_bot(dataclasses.replace(config, telegram=telegram)) as running:
+            assert running.telegram is not None
+            await running.telegram.wait_running()
+            await telegram_conversation(api, dossier)
+            assert (await health_of(running))["telegram"] == "ok"
+        assert api.calls["getUpdates"] > 0
+        assert api.webhook_url == ""
+
+
+async def test_telegram_webhook_conversation(config: Config, dossier: DemoDossier) -> None:
+    async with FakeTelegramBotApi() as api:
+        telegram = TelegramConfig(
+            token=api.token,
+            base_url=api.base_url,
+            base_file_url=api.base_file_url,
+            mode="webhook",
+            secret_token="e2e-secret",
+        )
+        async with running_bot(dataclasses.replace(config, telegram=telegram)) as running:
+            assert running.telegram is not None
+            await running.telegram.wait_running()
+            assert api.webhook_url == running.web_url + telegram.webhook_path
+            await telegram_conversation(api, dossier)
+            async with aiohttp.ClientSession() as session:
+                forged = await session.post(api.webhook_url, json={"update_id": 1})
+                assert forged.status == 401
+        assert api.calls["getUpdates"] == 0
+        assert {delivery.status for delivery in api.webhook_deliveries} == {200}
+
+
+# --- Zalo -------------------------------------------------------------------------------------
+
+
+class ZaloCitizen:
+    def __init__(self, zalo: FakeZaloApi, webhook_url: str, user_id: str) -> None:
+        self.zalo = zalo
+        self.webhook_url = webhook_url
+        self.user_id = user_id
+
+    async def send(self, event: dict[str, object], expect: str) -> str:
+        seen = len(self.zalo.messages_to(self.user_id))
+        assert await self.zalo.deliver(self.webhook_url, event) == 200
+
+        def found() -> bool:
+            return any(expect in m.text for m in self.zalo.messages_to(self.user_id)[seen:])
+
+        await self.zalo.wait_until(found)
+        return next(m.text for m in self.zalo.messages_to(self.user_id)[seen:] if expect in m.text)
+
+    async def say(self, text: str, expect: str) -> str:
+        return await self.send(self.zalo.user_text(self.user_id, text), expect)
+
+
+async def test_zalo_conversation_with_signed_events(config: Config, dossier: DemoDossier) -> None:
+    async with FakeZaloApi() as zalo:
+        zalo_config = ZaloConfig(
+            app_id=zalo.app_id,
+            oa_secret_key=zalo.oa_secret_key,
+            app_secret_key=zalo.app_secret_key,
+            access_token=zalo.initial_access_token,
+            refresh_token=zalo.initial_refresh_token,
+            api_base=zalo.base_url,
+            oauth_base=zalo.base_url,
+        )
+        async with running_bot(dataclasses.replace(config, zalo=zalo_config)) as running:
+            webhook = running.web_url + zalo_config.webhook_path
+            citizen = ZaloCitizen(zalo, webhook, "zalo-user-1")
+
+            # Unsigned or forged events are refused and never answered.
+            forged = zalo.user_text("zalo-user-1", QUESTION)
+            assert await zalo.deliver(webhook, forged, signed=False) == 401
+            assert await zalo.deliver(webhook, forged, signature="mac=" + "f" * 64) == 401
+
+            greeting = await citizen.send(zalo.follow("zalo-user-1"), GREETING)
+            assert f"1. {texts.MENU_ASK}" in greeting
+            answer = await citizen.say(QUESTION, texts.HEADING_DOCUMENTS)
+            assert answer.startswith(PROCEDURE)
+            assert "<b>" not in answer
+            fee = await citizen.say(FEE_FOLLOW_UP, texts.HEADING_FEE)
+            assert fee.startswith(PROCEDURE)
+            others = await citizen.say(NOT_THIS_ONE, texts.CLARIFY_OTHERS)
+            first_choice = next(line for line in others.split("\n") if line.startswith("1. "))
+            other = first_choice.removeprefix("1. ").rstrip("…")
+            picked = await citizen.say("1", other)
+            assert picked.startswith(other)
+            await citizen.say(dossier.code, texts.VERIFY_PHONE.format(code=dossier.code))
+            found = await citizen.say(
+                dossier.phone_last4, texts.DOSSIER_HEADING.format(code=dossier.code)
+            )
+            assert texts.STATUS_PLAIN[4] in found
+            await citizen.say(UNKNOWN_QUESTION, NO_MATCH)
+
+            assert (await health_of(running))["zalo"] == "ok"
+        assert QUESTION not in [m.text for m in zalo.sent]
+        assert all(m.user_id == "zalo-user-1" for m in zalo.sent)
+
+
+# --- the web chat in Chromium -----------------------------------------------------------------
+
+
+async def bot_says(page: Page, containing: str) -> None:
+    await expect(page.locator(".msg.bot", has_text=containing).last).to_be_visible()
+
+
+async def ask(page: Page, text: str, expect_text: str) -> None:
+    count = await page.locator(".msg.bot").count()
+    question = page.get_by_label("Câu hỏi của bạn")
+    await question.fill(text)
+    await question.press("Enter")
+    await expect(page.locator(".msg.bot").nth(count)).to_be_visible()
+    await bot_says(page, expect_text)
+
+
+@pytest.mark.browser
+async def test_web_chat_conversation_in_chromium(
+    config: Config, dossier: DemoDossier, chromium_path: str
+) -> None:
+    errors: list[str] = []
+    async with running_bot(config) as running, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 390, "height": 844})
+            page = await context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(running.web_url + "/")
+            await bot_says(page, GREETING)
+
+            await ask(page, QUESTION, texts.HEADING_DOCUMENTS)
+            answer = page.locator(".msg.bot").last
+            await expect(answer.locator("strong.heading").first).to_have_text(PROCEDURE)
+            await ask(page, FEE_FOLLOW_UP, texts.HEADING_FEE)
+            await ask(page, NOT_THIS_ONE, texts.CLARIFY_OTHERS)
+            choice = page.locator(".msg.bot").last.locator("button.choice").first
+            other = (await choice.inner_text()).rstrip("…")
+            await choice.click()
+            await expect(
+                page.locator(".msg.bot").last.locator("strong.heading").first
+            ).to_contain_text(other)
+
+            await ask(page, dossier.code, texts.VERIFY_PHONE.format(code=dossier.code))
+            await ask(page, dossier.phone_last4, texts.DOSSIER_HEADING.format(code=dossier.code))
+            await bot_says(page, texts.STATUS_PLAIN[4])
+            await ask(page, UNKNOWN_QUESTION, NO_MATCH)
+
+            # A reload keeps the conversation's context: the follow-up still knows the
+            # procedure asked about before.
+            await ask(page, QUESTION, texts.HEADING_DOCUMENTS)
+            await page.reload()
+            await bot_says(page, GREETING)
+            await ask(page, FEE_FOLLOW_UP, texts.HEADING_FEE)
+            await bot_says(page, PROCEDURE)
+        finally:
+            await browser.close()
+    assert errors == []
