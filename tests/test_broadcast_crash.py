@@ -48,7 +48,9 @@ async def test_a_killed_delivery_resumes_without_loss_and_few_duplicates(
                 "rate_per_second": 250.0,
                 "staff_ids": [1],
             },
-            broadcast={"concurrency": CONCURRENCY, "lease_seconds": 3.0},
+            # A ten-minute lease: the restarted process must see that the killed one is
+            # gone and take its recipients over at once, not wait for the lease.
+            broadcast={"concurrency": CONCURRENCY, "lease_seconds": 600.0},
         )
         first = await start_bot(
             config, "broadcast", "--text-file", str(notice), "--yes", cwd=tmp_path

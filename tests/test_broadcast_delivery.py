@@ -5,15 +5,18 @@ job, cancel and resume, release on a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
+import os
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
 from broadcast_support import RecordingSender, fast_settings, seed_subscribers
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.broadcast.delivery import DeliveryWorker
+from bot.broadcast.delivery import DeliveryWorker, dead_local_workers, default_worker_id
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
@@ -207,3 +210,57 @@ async def test_retries_to_one_chat_keep_the_per_chat_interval(engine: AsyncEngin
     assert len(tries) == 3
     assert all(later - earlier >= 0.4 for earlier, later in itertools.pairwise(tries))
     assert sender.count_to("a") == 1
+
+
+async def hold_rows(engine: AsyncEngine, job_id: int, worker_id: str) -> None:
+    """Make every row of the job look claimed by `worker_id` just now (then it died)."""
+    async with connect(engine, begin=True) as connection:
+        await connection.execute(
+            update(outbox)
+            .where(outbox.c.job_id == job_id)
+            .values(
+                state=OutboxState.SENDING.value,
+                claimed_by=worker_id,
+                claimed_at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+
+async def test_claims_of_a_worker_elsewhere_are_taken_over_after_the_lease(
+    engine: AsyncEngine,
+) -> None:
+    chats = await seed_subscribers(engine, Channel.TELEGRAM, ["a", "b", "c"])
+    service = service_for(engine)
+    job_id = await service.start(OPERATOR, BroadcastRequest("x"))
+    await hold_rows(engine, job_id, "another-server/4026531836/4242/abcdef")
+    sender = RecordingSender()
+    worker = DeliveryWorker(engine, [sender], fast_settings(lease_seconds=2.5))
+    running = asyncio.create_task(worker.run(until_job_finished=job_id))
+    await asyncio.sleep(1.0)
+    # Within the lease, the other server's claims are respected.
+    assert sender.attempts == []
+    await asyncio.wait_for(running, 20)
+    assert sorted(d.chat_id for d in sender.sent) == chats
+    report = await service.report(OPERATOR, job_id)
+    assert report.possible_duplicates == 3
+
+
+async def test_claims_of_a_dead_process_on_this_machine_are_taken_over_at_once(
+    engine: AsyncEngine,
+) -> None:
+    chats = await seed_subscribers(engine, Channel.TELEGRAM, ["a", "b", "c"])
+    service = service_for(engine)
+    job_id = await service.start(OPERATOR, BroadcastRequest("x"))
+    finished = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await finished.wait()  # its pid now belongs to no process
+    prefix = default_worker_id().rsplit("/", 2)[0]
+    await hold_rows(engine, job_id, f"{prefix}/{finished.pid}/abcdef")
+    sender = RecordingSender()
+    # A ten-minute lease: finishing at all shows nobody waited for it.
+    worker = DeliveryWorker(engine, [sender], fast_settings(lease_seconds=600))
+    await asyncio.wait_for(worker.run(until_job_finished=job_id), 20)
+    assert sorted(d.chat_id for d in sender.sent) == chats
+    # A live process's claims (this test's own pid) are left alone.
+    assert dead_local_workers([f"{prefix}/{os.getpid()}/x"]) == set()
+    assert dead_local_workers([f"{prefix}/{os.getppid()}/x"]) == set()
+    assert dead_local_workers([f"elsewhere/1/{finished.pid}/x"]) == set()

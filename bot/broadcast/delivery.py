@@ -23,8 +23,10 @@ one PostgreSQL) runs a `DeliveryWorker`, which for each channel:
 A worker renews its claims every `lease_seconds / 6` and never starts a send on a row
 whose claim could have expired (it leaves `send_timeout_seconds` + one renewal period of
 margin), so a live worker's rows are never taken over. Rows of a stopped worker that
-were claimed but not sent are released at once on a clean stop; after a crash they are
-taken over when their lease expires (`lease_seconds`, default 60 s).
+were claimed but not sent are released at once on a clean stop. After a crash they are
+taken over when their lease expires (`lease_seconds`, default 60 s), or at once by a
+worker on the same machine that sees the holder's process is gone (worker ids carry the
+host, PID namespace and pid; see `dead_local_workers`), as when systemd restarts the bot.
 
 Crash bound: a message is sent twice only if its process died after the platform
 accepted it and before the outcome was committed. A slot is held from the start of the
@@ -39,7 +41,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import math
 import os
 import random
 import secrets
@@ -151,8 +155,48 @@ class DeliverySettings:
         return delay / 2 + random.uniform(0, delay / 2)
 
 
+@functools.cache
+def _local_prefix() -> str:
+    """`host/pid-namespace/`: workers with this prefix run on this machine, and their
+    process ids mean something here. Empty when the namespace cannot be known."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
+    except OSError:
+        return ""
+    digits = "".join(ch for ch in namespace if ch.isdigit())
+    return f"{socket.gethostname()[:40]}/{digits}/" if digits else ""
+
+
 def default_worker_id() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+    """`host/pid-namespace/pid/random`, unique per worker and telling where it runs."""
+    prefix = _local_prefix() or f"{socket.gethostname()[:40]}/-/"
+    return f"{prefix}{os.getpid()}/{secrets.token_hex(3)}"
+
+
+def dead_local_workers(worker_ids: Iterable[str]) -> set[str]:
+    """The workers of this machine (same host and PID namespace) whose process is gone.
+
+    Their claims need not wait for the lease: a process restarted after a crash takes
+    them over at once. Workers elsewhere, or whose pid is alive (perhaps reused), are left
+    to the lease.
+    """
+    prefix = _local_prefix()
+    dead: set[str] = set()
+    if not prefix:
+        return dead
+    for worker_id in worker_ids:
+        if not worker_id.startswith(prefix):
+            continue
+        pid_text = worker_id[len(prefix) :].split("/", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            dead.add(worker_id)
+        except PermissionError:
+            pass  # alive, under another user
+    return dead
 
 
 @dataclass(slots=True)
@@ -372,6 +416,9 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._renewal_mono = 0.0  # when the last successful claim renewal started
+        # Workers of this machine that died holding claims (see dead_local_workers).
+        self._dead_workers: frozenset[str] = frozenset()
+        self._dead_checked_mono = -math.inf
         self._in_flight: set[asyncio.Task[None]] = set()
         self.sent = 0
 
@@ -437,6 +484,7 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             try:
                 await self._refresh_jobs()
+                await self._find_dead_workers()
                 if await self._close_finished_jobs():
                     await self._refresh_jobs()
                 failures = 0
@@ -469,6 +517,40 @@ class DeliveryWorker:
         if new:
             for lane in self._lanes:
                 lane.needs_rows.set()
+
+    async def _find_dead_workers(self) -> None:
+        """Look (at start, then every renewal period) for claims of dead local workers."""
+        now = time.monotonic()
+        recently = now - self._dead_checked_mono < self._settings.heartbeat_seconds
+        if not self._running_jobs or recently:
+            return
+        self._dead_checked_mono = now
+        prefix = _local_prefix()
+        if not prefix:
+            return
+        async with connect(self._engine) as connection:
+            holders = (
+                await connection.execute(
+                    select(outbox.c.claimed_by)
+                    .where(
+                        outbox.c.job_id.in_(list(self._running_jobs)),
+                        outbox.c.state == OutboxState.SENDING.value,
+                        outbox.c.claimed_by.startswith(prefix, autoescape=True),
+                        outbox.c.claimed_by != self.worker_id,
+                    )
+                    .distinct()
+                )
+            ).scalars()
+            dead = dead_local_workers(str(holder) for holder in holders)
+        if dead - self._dead_workers:
+            log.warning(
+                "taking over the recipients held by %d stopped process(es) on this machine: %s",
+                len(dead - self._dead_workers),
+                ", ".join(sorted(dead - self._dead_workers)),
+            )
+            for lane in self._lanes:
+                lane.needs_rows.set()
+        self._dead_workers = frozenset(dead)
 
     async def _sweep_cancelled_jobs(self, job_ids: set[int]) -> None:
         """Rows of a cancelled job put back to `pending` by a late retry end as cancelled."""
@@ -539,6 +621,14 @@ class DeliveryWorker:
             ),
             and_(outbox.c.state == OutboxState.SENDING.value, outbox.c.claimed_at < stale),
         )
+        if self._dead_workers:
+            due = or_(
+                due,
+                and_(
+                    outbox.c.state == OutboxState.SENDING.value,
+                    outbox.c.claimed_by.in_(sorted(self._dead_workers)),
+                ),
+            )
         candidates = (
             select(outbox.c.id)
             .where(outbox.c.job_id.in_(job_ids), outbox.c.channel == lane.channel.value, due)
