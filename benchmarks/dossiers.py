@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]  # ships no type stubs
+import asyncpg
 
 from bot.config import DossierConfig, DossierSqlConfig
 from bot.dossiers import bundled

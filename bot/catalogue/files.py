@@ -344,7 +344,8 @@ def _line_of_key(text: str, key: str) -> int:
     if not text:
         return 1
     pattern = re.compile(
-        rf"^\s*(?:{re.escape(key)}\s*=|\[\[?\s*{re.escape(key)}\s*\]\]?)", re.MULTILINE
+        rf"^[ \t]*(?:{re.escape(key)}[ \t]*=|\[\[?[ \t]*{re.escape(key)}[ \t]*\]\]?)",
+        re.MULTILINE,
     )
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else 1
