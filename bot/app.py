@@ -150,6 +150,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
     dossiers: DossierService | None = None
     conversation: DossierConversation | None = None
     recorder = StatsRecorder(engine)
+    contexts = ContextStore(engine)
     senders: dict[Channel, Sender] = {}
     try:
         if config.dossiers.source != "none":
@@ -168,7 +169,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             center=config.center,
             catalogue=catalogue,
             matcher=matcher,
-            contexts=ContextStore(engine),
+            contexts=contexts,
             recorder=recorder,
             dossiers=conversation,
         )
@@ -184,6 +185,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             senders=senders,
         )
     finally:
+        await contexts.close()
         if dossiers is not None:
             await dossiers.close()
         await engine.dispose()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +31,9 @@ async def roundtrip(url: str) -> None:
     )
     await store.save(CHAT, context, NOW)
     await store.save(ChatRef(Channel.ZALO, "42"), ChatContext(greeted=True), NOW)
+    # Saves are write-behind: visible to this store at once, written by close().
+    assert await store.load(CHAT, NOW) == context
+    await store.close()
     await engine.dispose()
 
     # A new engine and store, as after a restart or in another bot process.
@@ -37,7 +42,8 @@ async def roundtrip(url: str) -> None:
     assert await store.load(CHAT, NOW + dt.timedelta(minutes=5)) == context
     changed = ChatContext(procedure_code="1.000001", greeted=True)
     await store.save(CHAT, changed, NOW + dt.timedelta(minutes=6))
-    assert await store.load(CHAT, NOW + dt.timedelta(minutes=7)) == changed
+    await asyncio.sleep(0.2)  # the write-behind flush runs by itself
+    assert await ContextStore(engine).load(CHAT, NOW + dt.timedelta(minutes=7)) == changed
     stale = await store.load(CHAT, NOW + CONTEXT_TTL + dt.timedelta(minutes=7))
     assert stale == ChatContext(greeted=True)
     await store.forget(CHAT)
@@ -65,4 +71,27 @@ async def test_unreachable_database_raises_storage_unavailable() -> None:
     engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
     with pytest.raises(StorageUnavailable, match=r"127\.0\.0\.1"):
         await ContextStore(engine).load(CHAT, NOW)
+    await engine.dispose()
+
+
+async def test_saves_survive_an_outage_and_are_written_when_it_ends(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_engine(sqlite_url)
+    await create_schema(engine)
+    store = ContextStore(engine, flush_delay=0.01)
+    database = tmp_path / "bot.sqlite3"
+    hidden = tmp_path / "moved-away.sqlite3"
+    await engine.dispose()
+    database.rename(hidden)
+    (tmp_path / "bot.sqlite3").mkdir()  # a folder where the file was: unopenable
+    context = ChatContext(procedure_code="1.001193", greeted=True)
+    await store.save(CHAT, context, NOW)
+    await asyncio.sleep(0.1)
+    assert "chat contexts not saved, will retry" in caplog.text
+    assert await store.load(CHAT, NOW) == context  # still pending, not lost
+    (tmp_path / "bot.sqlite3").rmdir()
+    hidden.rename(database)
+    await store.close()
+    assert await ContextStore(engine).load(CHAT, NOW) == context
     await engine.dispose()
