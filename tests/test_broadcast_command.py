@@ -124,3 +124,15 @@ async def test_refusals_are_clear(
     )  # fmt: skip
     assert code == 1 and "zalo" in err
     assert await job_count(engine) == 0
+
+
+async def test_an_unusable_lease_is_a_config_error(tmp_path: Path, sqlite_url: str) -> None:
+    config = write_config(
+        tmp_path / "bad.toml",
+        database_url=sqlite_url,
+        broadcast={"lease_seconds": 10.0, "send_timeout_seconds": 15.0},
+    )
+    code, _, err = await run_bot(config, "broadcast", "list", cwd=tmp_path)
+    assert code == 2
+    assert "config error" in err and "lease_seconds is too short" in err
+    assert "Traceback" not in err

@@ -56,6 +56,11 @@ def run_broadcast_command(config: Config, args: argparse.Namespace, out: TextIO)
         print(f"bot broadcast {action}: give the job id, e.g. `bot broadcast {action} 12`",
               file=sys.stderr)  # fmt: skip
         return 2
+    try:
+        DeliverySettings.from_config(config)
+    except ValueError as exc:
+        print(f"bot broadcast: config error in {config.loaded_from}: {exc}", file=sys.stderr)
+        return 2
     text = ""
     if action == "send":
         if not args.text_file:
