@@ -5,6 +5,7 @@ job, cancel and resume, release on a clean stop."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 import itertools
 import os
@@ -184,17 +185,23 @@ async def test_a_clean_stop_releases_claimed_rows_at_once(engine: AsyncEngine) -
     assert all(sender.count_to(chat) == 1 for chat in chats)
 
 
-async def test_two_workers_in_one_process_share_a_job(engine: AsyncEngine) -> None:
-    chats = await seed_subscribers(engine, Channel.ZALO, [f"z{i}" for i in range(300)])
+async def test_two_workers_share_the_job_and_the_rate(engine: AsyncEngine) -> None:
+    chats = await seed_subscribers(engine, Channel.ZALO, [f"z{i}" for i in range(600)])
     sender = RecordingSender(channel=Channel.ZALO, delay=0.002)
     service = service_for(engine)
     job_id = await service.start(OPERATOR, BroadcastRequest("x"))
-    workers = [DeliveryWorker(engine, [sender], fast_settings(rate=500)) for _ in range(2)]
+    workers = [DeliveryWorker(engine, [sender], fast_settings(rate=100)) for _ in range(2)]
     await asyncio.wait_for(
         asyncio.gather(*(w.run(until_job_finished=job_id) for w in workers)), 30
     )
     assert all(sender.count_to(chat) == 1 for chat in chats)
     assert all(w.sent > 0 for w in workers)
+    # Together they kept the channel's rate, not twice it.
+    starts = sorted(sender.attempt_times)
+    assert (
+        max(bisect.bisect_left(starts, start + 1.0) - index for index, start in enumerate(starts))
+        <= 100
+    )
 
 
 async def test_retries_to_one_chat_keep_the_per_chat_interval(engine: AsyncEngine) -> None:

@@ -28,6 +28,12 @@ taken over when their lease expires (`lease_seconds`, default 60 s), or at once 
 worker on the same machine that sees the holder's process is gone (worker ids carry the
 host, PID namespace and pid; see `dead_local_workers`), as when systemd restarts the bot.
 
+Several processes share each channel's rate: every worker records itself every
+`MEMBERSHIP_SECONDS` in `broadcast_workers`, and sends on a channel at the configured
+rate divided by the number of live workers on that channel. A worker that joins others
+waits until they have lowered their share (and a full limiter window has passed) before
+its first send, so the platform never sees more than the configured rate in total.
+
 Crash bound: a message is sent twice only if its process died after the platform
 accepted it and before the outcome was committed. A slot is held from the start of the
 send until that commit, so at most `broadcast.concurrency` messages per crashed process
@@ -55,13 +61,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.broadcast.limiter import PerChatSpacing, RateLimiter
 from bot.broadcast.model import BROADCAST_CHANNELS
 from bot.broadcast.subscriptions import Clock, SubscriberState, state_of, utc_now
-from bot.broadcast.tables import JobState, OutboxState, jobs, outbox, subscribers
+from bot.broadcast.tables import JobState, OutboxState, jobs, outbox, subscribers, workers
 from bot.config import Config
 from bot.messages import (
     Channel,
@@ -77,6 +84,15 @@ from bot.storage.database import StorageUnavailable, connect
 log = logging.getLogger(__name__)
 
 NoticeRenderer = Callable[[str], Reply]
+
+
+# How often a worker records that it is alive and re-reads how many share its channels.
+MEMBERSHIP_SECONDS = 1.0
+# A worker not seen for this long no longer counts (it crashed); the others speed up.
+MEMBERSHIP_TIMEOUT_SECONDS = 3 * MEMBERSHIP_SECONDS
+# A worker takes a larger share only this long after it saw a worker go: a little over
+# the limiter's window, so the gone worker's last sends are out of the platform's count.
+SPEED_UP_AFTER_SECONDS = 1.1
 
 
 def plain_notice(text: str) -> Reply:
@@ -364,6 +380,7 @@ class _Lane:
     def __init__(self, sender: Sender, limits: ChannelLimits, slots: int) -> None:
         self.channel = sender.channel
         self.sender = sender
+        self.limits = limits
         self.limiter = RateLimiter(limits.rate_per_second)
         self.spacing = PerChatSpacing(limits.per_chat_interval_seconds)
         self.slots = asyncio.Semaphore(slots)
@@ -374,6 +391,24 @@ class _Lane:
         self.high_water = max(2 * slots, min(500, int(limits.rate_per_second / 2)))
         self.low_water = max(1, self.high_water // 2)
         self.idle = True  # the last claim found nothing due
+        self._faster: tuple[float, float] | None = None  # (rate, since) not applied yet
+
+    def share_rate(self, rate: float) -> None:
+        """Take this lane's share of the channel's rate, as the live workers split it.
+
+        Slowing down is immediate. Speeding up (another worker stopped) waits a little
+        over one limiter window, so that the other worker's last sends have left the
+        platform's one-second count first.
+        """
+        now = time.monotonic()
+        if rate <= self.limiter.rate_per_second:
+            self.limiter.set_rate(rate)
+            self._faster = None
+        elif self._faster is None or self._faster[0] != rate:
+            self._faster = (rate, now)
+        elif now - self._faster[1] >= SPEED_UP_AFTER_SECONDS:
+            self.limiter.set_rate(rate)
+            self._faster = None
 
 
 class DeliveryWorker:
@@ -444,10 +479,12 @@ class DeliveryWorker:
         if not self._lanes:
             raise ValueError("no sender to deliver with")
         self._stopping.clear()
+        await self._join()
         writer = asyncio.create_task(self._writer.run(), name="broadcast-writer")
         helpers = [
             asyncio.create_task(self._renew_claims(), name="broadcast-renew"),
             asyncio.create_task(self._watch_jobs(until_job_finished), name="broadcast-jobs"),
+            asyncio.create_task(self._keep_membership(), name="broadcast-members"),
         ]
         lanes: list[asyncio.Task[None]] = []
         for lane in self._lanes:
@@ -473,8 +510,80 @@ class DeliveryWorker:
             await _finish([*helpers, stopping], cancel=True)
             self._writer.close()
             await writer
+            await self._leave()
         if failed is not None:
             raise failed
+
+    # --- sharing the rate with other processes -----------------------------------------
+
+    async def _join(self) -> None:
+        """Record this worker; if others send on its channels, wait until they slow down."""
+        try:
+            others = await self._record_membership()
+        except StorageUnavailable as exc:
+            log.warning("cannot record the broadcast worker: %s", exc)
+            return
+        if others:
+            # They lower their share at their next membership round; then one limiter
+            # window must pass so that their earlier sends leave the platform's count.
+            await self._wait_for(self._stopping, 1.5 * MEMBERSHIP_SECONDS + 1.1)
+
+    async def _keep_membership(self) -> None:
+        while not self._stopping.is_set():
+            await self._wait_for(self._stopping, MEMBERSHIP_SECONDS)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._record_membership()
+            except StorageUnavailable as exc:
+                log.warning("cannot record the broadcast worker: %s", exc)
+
+    async def _record_membership(self) -> int:
+        """Say this worker is alive; set each lane's share of the rate; other workers."""
+        now = self._clock()
+        values = {
+            "worker_id": self.worker_id,
+            "channels": ",".join(lane.channel.value for lane in self._lanes),
+            "seen_at": now,
+        }
+        async with connect(self._engine, begin=True) as connection:
+            if connection.dialect.name == "postgresql":
+                pg = postgresql.insert(workers).values(**values)
+                await connection.execute(
+                    pg.on_conflict_do_update(index_elements=["worker_id"], set_={"seen_at": now})
+                )
+            else:
+                lite = sqlite.insert(workers).values(**values)
+                await connection.execute(
+                    lite.on_conflict_do_update(index_elements=["worker_id"], set_={"seen_at": now})
+                )
+            # Rows of workers gone for a day are only clutter.
+            await connection.execute(
+                delete(workers).where(workers.c.seen_at < now - timedelta(days=1))
+            )
+            alive = (
+                await connection.execute(
+                    select(workers.c.worker_id, workers.c.channels).where(
+                        workers.c.seen_at >= now - timedelta(seconds=MEMBERSHIP_TIMEOUT_SECONDS)
+                    )
+                )
+            ).all()
+        # A process of this machine that is gone (killed) shares nothing any more.
+        gone = dead_local_workers(str(worker_id) for worker_id, _ in alive)
+        alive = [row for row in alive if row.worker_id not in gone]
+        others = 0
+        for lane in self._lanes:
+            sharing = sum(1 for _, channels in alive if lane.channel.value in channels.split(","))
+            lane.share_rate(lane.limits.rate_per_second / max(sharing, 1))
+            others = max(others, sharing - 1)
+        return others
+
+    async def _leave(self) -> None:
+        with contextlib.suppress(StorageUnavailable):
+            async with connect(self._engine, begin=True) as connection:
+                await connection.execute(
+                    delete(workers).where(workers.c.worker_id == self.worker_id)
+                )
 
     # --- jobs --------------------------------------------------------------------------
 

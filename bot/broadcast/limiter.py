@@ -37,19 +37,28 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if rate_per_second <= 0:
-            raise ValueError(f"rate_per_second must be positive, got {rate_per_second}")
-        self.rate_per_second = rate_per_second
         self._clock = clock
         self._sleep = sleep
+        self._starts: deque[float] = deque()
+        self._next_start = 0.0  # the virtual schedule (GCRA's "theoretical arrival time")
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self.rate_per_second = 0.0
+        self.set_rate(rate_per_second)
+
+    def set_rate(self, rate_per_second: float) -> None:
+        """Change the rate (a process's share when several deliver on one channel)."""
+        if rate_per_second <= 0:
+            raise ValueError(f"rate_per_second must be positive, got {rate_per_second}")
+        if rate_per_second == self.rate_per_second:
+            return
+        self.rate_per_second = rate_per_second
         self._capacity = max(1, math.floor(rate_per_second))
         # A window of at least one second holding `capacity` starts at the given rate.
         self._window = max(1.0, self._capacity / rate_per_second) * (1 + WINDOW_MARGIN)
         self._interval = self._window / self._capacity
-        self._starts: deque[float] = deque(maxlen=self._capacity)
-        self._next_start = 0.0  # the virtual schedule (GCRA's "theoretical arrival time")
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
+        # The newest starts still count against the new, perhaps smaller, capacity.
+        self._starts = deque(self._starts, maxlen=self._capacity)
 
     @property
     def paused_until(self) -> float:

@@ -4,6 +4,7 @@
     broadcast_subscriber_topics  the topics of a chat subscribed to some topics only
     broadcast_jobs               one row per notice sent by staff
     broadcast_outbox             one row per recipient of a job, with its delivery state
+    broadcast_workers            delivery processes alive now, to share each channel's rate
 
 Timestamps are stored in UTC (`UtcDateTime`) so that claims and leases compare the same
 way on SQLite (which keeps no time zone) and on PostgreSQL.
@@ -180,3 +181,12 @@ Index(
     outbox.c.id,
 )
 Index("ix_broadcast_outbox_claimed_by", outbox.c.claimed_by)
+
+workers = Table(
+    "broadcast_workers",
+    metadata,
+    Column("worker_id", String(100), primary_key=True),
+    # Comma-separated channels this worker sends on.
+    Column("channels", String(64), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
