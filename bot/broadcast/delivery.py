@@ -63,6 +63,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.broadcast.limiter import PerChatSpacing, RateLimiter
@@ -93,6 +94,18 @@ MEMBERSHIP_TIMEOUT_SECONDS = 3 * MEMBERSHIP_SECONDS
 # A worker takes a larger share only this long after it saw a worker go: a little over
 # the limiter's window, so the gone worker's last sends are out of the platform's count.
 SPEED_UP_AFTER_SECONDS = 1.1
+
+
+# Errors a delivery loop survives: outages, and statement failures such as PostgreSQL's
+# "deadlock detected" or a serialization failure, which a retry resolves.
+DATABASE_ERRORS = (StorageUnavailable, DBAPIError)
+
+
+def _log_database_error(what: str, exc: BaseException) -> None:
+    if isinstance(exc, StorageUnavailable):
+        log.warning("%s: %s", what, exc)
+    else:
+        log.error("%s", what, exc_info=exc)
 
 
 def plain_notice(text: str) -> Reply:
@@ -256,6 +269,7 @@ class _OutcomeWriter:
         self._worker_id = worker_id
         self._clock = clock
         self._items: list[tuple[_Outcome, asyncio.Future[None] | None]] = []
+        self._writing: list[tuple[_Outcome, asyncio.Future[None] | None]] = []
         self._ready = asyncio.Event()
         self._closing = False
 
@@ -274,18 +288,29 @@ class _OutcomeWriter:
         self._ready.set()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            # Whatever stopped the writer, nobody may wait for it forever.
+            for _, future in self._writing + self._items:
+                if future is not None and not future.done():
+                    future.set_exception(RuntimeError("the outcome writer stopped"))
+            self._items = []
+
+    async def _run(self) -> None:
         failures = 0
         while True:
             await self._ready.wait()
             self._ready.clear()
             while self._items:
                 batch, self._items = self._items, []
+                self._writing = batch
                 try:
                     await self._write([outcome for outcome, _ in batch])
-                except StorageUnavailable as exc:
+                except DATABASE_ERRORS as exc:
                     failures += 1
-                    log.warning(
-                        "cannot record %d outcomes (try %d): %s", len(batch), failures, exc
+                    _log_database_error(
+                        f"cannot record {len(batch)} outcomes (try {failures})", exc
                     )
                     if self._closing and failures >= self.GIVE_UP_WHEN_CLOSING:
                         log.error("stopping without recording %d outcomes", len(batch))
@@ -300,6 +325,8 @@ class _OutcomeWriter:
                 return
 
     async def _write(self, batch: Sequence[_Outcome]) -> None:
+        # Rows are locked in id order, like every other statement that locks several.
+        batch = sorted(batch, key=lambda outcome: outcome.row.row_id)
         now = self._clock()
         rows = [
             {
@@ -345,7 +372,7 @@ class _OutcomeWriter:
                 "b_reason": (o.error or "blocked")[:200],
                 "b_at": now,
             }
-            for o in batch
+            for o in sorted(batch, key=lambda o: (o.row.channel.value, o.row.chat_id))
             if o.state is OutboxState.BLOCKED
         ]
         async with connect(self._engine, begin=True) as connection:
@@ -494,7 +521,7 @@ class DeliveryWorker:
         failed: BaseException | None = None
         try:
             done, _ = await asyncio.wait(
-                [stopping, *helpers, *lanes], return_when=asyncio.FIRST_COMPLETED
+                [stopping, writer, *helpers, *lanes], return_when=asyncio.FIRST_COMPLETED
             )
             for task in done:
                 if task is not stopping and not task.cancelled() and task.exception():
@@ -520,8 +547,8 @@ class DeliveryWorker:
         """Record this worker; if others send on its channels, wait until they slow down."""
         try:
             others = await self._record_membership()
-        except StorageUnavailable as exc:
-            log.warning("cannot record the broadcast worker: %s", exc)
+        except DATABASE_ERRORS as exc:
+            _log_database_error("cannot record the broadcast worker", exc)
             return
         if others:
             # They lower their share at their next membership round; then one limiter
@@ -535,8 +562,8 @@ class DeliveryWorker:
                 return
             try:
                 await self._record_membership()
-            except StorageUnavailable as exc:
-                log.warning("cannot record the broadcast worker: %s", exc)
+            except DATABASE_ERRORS as exc:
+                _log_database_error("cannot record the broadcast worker", exc)
 
     async def _record_membership(self) -> int:
         """Say this worker is alive; set each lane's share of the rate; other workers."""
@@ -579,7 +606,7 @@ class DeliveryWorker:
         return others
 
     async def _leave(self) -> None:
-        with contextlib.suppress(StorageUnavailable):
+        with contextlib.suppress(*DATABASE_ERRORS):
             async with connect(self._engine, begin=True) as connection:
                 await connection.execute(
                     delete(workers).where(workers.c.worker_id == self.worker_id)
@@ -597,9 +624,9 @@ class DeliveryWorker:
                 if await self._close_finished_jobs():
                     await self._refresh_jobs()
                 failures = 0
-            except StorageUnavailable as exc:
+            except DATABASE_ERRORS as exc:
                 failures += 1
-                log.warning("broadcast worker cannot read jobs (try %d): %s", failures, exc)
+                _log_database_error(f"broadcast worker cannot read jobs (try {failures})", exc)
             if (
                 until_job_finished is not None
                 and failures == 0
@@ -701,9 +728,10 @@ class DeliveryWorker:
             try:
                 claimed = await self._claim(lane, job_ids, lane.high_water - len(lane.queue))
                 failures = 0
-            except StorageUnavailable as exc:
+            except DATABASE_ERRORS as exc:
                 failures += 1
-                log.warning("cannot claim %s recipients (try %d): %s", lane.channel, failures, exc)
+                what = f"cannot claim {lane.channel} recipients (try {failures})"
+                _log_database_error(what, exc)
                 await self._wait_for(self._stopping, min(5.0, 0.2 * 2**failures))
                 continue
             if self._stopping.is_set():
@@ -795,18 +823,26 @@ class DeliveryWorker:
             if self._stopping.is_set():
                 return
             started = time.monotonic()
+            # Rows the outcome writer holds are skipped, not waited for: locking them in
+            # another order than the writer does would deadlock on PostgreSQL, and they
+            # are leaving `sending` anyway.
+            mine = (
+                select(outbox.c.id)
+                .where(
+                    outbox.c.claimed_by == self.worker_id,
+                    outbox.c.state == OutboxState.SENDING.value,
+                )
+                .with_for_update(skip_locked=True)
+            )
             try:
                 async with connect(self._engine, begin=True) as connection:
                     await connection.execute(
                         update(outbox)
-                        .where(
-                            outbox.c.claimed_by == self.worker_id,
-                            outbox.c.state == OutboxState.SENDING.value,
-                        )
+                        .where(outbox.c.id.in_(mine.scalar_subquery()))
                         .values(claimed_at=self._clock())
                     )
-            except StorageUnavailable as exc:
-                log.warning("cannot renew broadcast claims: %s", exc)
+            except DATABASE_ERRORS as exc:
+                _log_database_error("cannot renew broadcast claims", exc)
                 continue
             self._renewal_mono = started
 
