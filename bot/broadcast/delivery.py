@@ -488,6 +488,15 @@ class DeliveryWorker:
     def channels(self) -> tuple[Channel, ...]:
         return tuple(lane.channel for lane in self._lanes)
 
+    @property
+    def active_jobs(self) -> tuple[int, ...]:
+        """Running jobs this worker is delivering (for /healthz and logs)."""
+        return tuple(sorted(self._running_jobs))
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
     def wake(self) -> None:
         """A job was started or resumed: look for work now rather than at the next poll."""
         self._wake.set()
