@@ -38,14 +38,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import tomli_w
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
-from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
-from telegram.request import BaseRequest, RequestData
 
 from bot.broadcast.delivery import ChannelLimits, DeliverySettings, DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
@@ -115,60 +111,6 @@ class FakePlatform:
     def stop(self) -> None:
         self.ask("stop")
         self._process.join(5)
-
-
-# --- a lighter HTTP transport for python-telegram-bot ---------------------------------------
-
-
-class AiohttpBotRequest(BaseRequest):
-    """python-telegram-bot's request interface over aiohttp instead of httpx.
-
-    Same Bot, same adapter (TelegramSender, its rendering and error mapping); only the
-    HTTP client differs. On this machine httpx/httpcore costs about 1.5 ms of CPU per
-    request, which caps one process near 600 messages/s; aiohttp costs a fraction of that.
-    """
-
-    def __init__(self, read_timeout: float = 5.0) -> None:
-        self._read_timeout = read_timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._read_timeout
-
-    async def initialize(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=256),
-                timeout=aiohttp.ClientTimeout(total=self._read_timeout + 5),
-            )
-
-    async def shutdown(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        assert self._session is not None, "initialize() first"
-        if request_data is not None and request_data.contains_files:
-            raise NetworkError("this benchmark transport sends no files")
-        data = request_data.json_parameters if request_data else None
-        try:
-            async with self._session.request(method, url, data=data) as response:
-                return response.status, await response.read()
-        except TimeoutError as exc:
-            raise TimedOut from exc
-        except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -243,11 +185,13 @@ async def measure_rate(
     )
     async with AsyncExitStack() as stack:
         sender: Sender
-        if transport == "httpx":
+        if transport == "aiohttp":
+            # What `bot run` and `bot broadcast` use.
             config = TelegramConfig(token=TOKEN, base_url=fake.base_url)
             sender = await stack.enter_async_context(open_telegram_sender(config))
         else:
-            bot = Bot(TOKEN, base_url=fake.base_url, request=AiohttpBotRequest())
+            # python-telegram-bot's default HTTP client, for comparison.
+            bot = Bot(TOKEN, base_url=fake.base_url)
             sender = TelegramSender(await stack.enter_async_context(bot))
         worker = DeliveryWorker(engine, [sender], settings)
         began = time.monotonic()
@@ -374,7 +318,8 @@ def main() -> None:
         "--transport",
         action="append",
         choices=["aiohttp", "httpx"],
-        help="HTTP client under python-telegram-bot (default: both)",
+        help="HTTP client under python-telegram-bot: aiohttp (the bot's) or httpx "
+        "(python-telegram-bot's default); default: both",
     )
     args = parser.parse_args()
     args.transport = args.transport or ["aiohttp", "httpx"]

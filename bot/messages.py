@@ -54,6 +54,9 @@ class Incoming:
     # Set by channels that know the conversation has just started (Telegram /start, Zalo
     # "follow", a new web chat connection).
     is_first_contact: bool = False
+    # The text of the message this one replies to, where the platform has replies
+    # (staff broadcast the message they reply to).
+    quoted_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,10 @@ class Reply:
     sections: tuple[Section, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     image: Image | None = None
+    # A reply with an edit key supersedes the last one sent with the same key in the same
+    # chat (a broadcast's progress): channels that can edit a sent message do so, the
+    # others send it as a new message.
+    edit_key: str = ""
 
     @classmethod
     def text(cls, text: str, buttons: Sequence[Sequence[Button]] = ()) -> Reply:

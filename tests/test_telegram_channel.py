@@ -1,4 +1,4 @@
-"""The Telegram channel against the fake Bot API over real HTTP (python-telegram-bot's httpx).
+"""The Telegram channel against the fake Bot API over real HTTP (the bot's aiohttp transport).
 
 Covers rendering (HTML escaping checked by the fake the way Telegram parses it, headings,
 splitting under 4,096 characters, inline keyboards, photos), callback queries, /start,
@@ -18,7 +18,6 @@ from aiohttp import ClientSession
 from fakes import FakeTelegramBotApi, Fault, ScriptedDialogue
 from fakes.dialogue import long_lines
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.channels.health import ComponentHealth
 from bot.channels.server import WebServer, create_web_app
@@ -30,6 +29,7 @@ from bot.channels.telegram import (
     TelegramSender,
     open_telegram_sender,
 )
+from bot.channels.telegram_http import AiohttpTelegramRequest
 from bot.channels.web import WebChat
 from bot.config import ConfigError, TelegramConfig, WebConfig
 from bot.messages import (
@@ -37,6 +37,7 @@ from bot.messages import (
     EVENT_UNFOLLOW,
     Button,
     Channel,
+    Image,
     PermanentSendError,
     RateLimited,
     RecipientBlocked,
@@ -356,7 +357,7 @@ async def test_webhook_mode_requires_a_secret_and_a_url(dialogue: ScriptedDialog
 
 @pytest.fixture
 async def sender(api: FakeTelegramBotApi) -> AsyncIterator[TelegramSender]:
-    request = HTTPXRequest(read_timeout=0.5, connect_timeout=1.0)
+    request = AiohttpTelegramRequest(read_timeout=0.5, connect_timeout=1.0)
     bot = Bot(api.token, base_url=api.base_url, request=request)
     async with bot:
         yield TelegramSender(bot)
@@ -406,6 +407,33 @@ async def test_sender_reports_flood_control_with_its_delay(
     assert raised.value.retry_after == 3.0
     await sender.send("77", Reply.text("hello again"))
     assert [m.plain_text for m in api.messages_to(77)] == ["hello again"]
+
+
+async def test_a_reply_with_an_edit_key_edits_the_message_it_replaces(
+    api: FakeTelegramBotApi, sender: TelegramSender
+) -> None:
+    """A broadcast's progress message updates in place instead of piling up."""
+    await sender.send("77", Reply(Reply.text("đã gửi 10/100").sections, edit_key="job-1"))
+    await sender.send("77", Reply(Reply.text("đã gửi 60/100").sections, edit_key="job-1"))
+    await sender.send("77", Reply(Reply.text("đã gửi 60/100").sections, edit_key="job-1"))
+    await sender.send("77", Reply(Reply.text("việc khác").sections, edit_key="job-2"))
+
+    sent = api.messages_to(77)
+    methods = [m.method for m in sent]
+    assert methods == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
+    assert sent[1].message_id == sent[2].message_id == sent[0].message_id
+    assert sent[3].message_id != sent[0].message_id
+    assert sent[1].plain_text == "đã gửi 60/100"
+
+
+async def test_photos_are_uploaded_as_multipart(
+    api: FakeTelegramBotApi, sender: TelegramSender
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(2000)
+    await sender.send("77", Reply(Reply.text("Biểu đồ").sections, image=Image(png, "c.png")))
+
+    [sent] = api.messages_to(77)
+    assert sent.method == "sendPhoto" and sent.photo_bytes == len(png)
 
 
 async def test_a_standalone_sender_opens_and_closes_its_own_connections(

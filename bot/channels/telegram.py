@@ -24,6 +24,7 @@ import html
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from telegram.ext import (
 
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth, HealthState
+from bot.channels.telegram_http import AiohttpTelegramRequest
 from bot.channels.text_split import pack_lines, split_long_line, utf16_length
 from bot.config import ConfigError, TelegramConfig
 from bot.messages import (
@@ -152,10 +154,64 @@ def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-async def deliver_reply(bot: Bot, chat_id: int | str, reply: Reply) -> None:
-    """Send one reply as photo and/or HTML messages; Telegram errors propagate."""
+class EditTargets:
+    """The last message sent per (chat, edit key), so that a reply with `edit_key` edits it.
+
+    Kept in memory: after a restart the first update is sent as a new message, which then
+    becomes the one edited. Bounded, oldest forgotten first.
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._limit = limit
+        self._messages: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def get(self, chat_id: int | str, key: str) -> int | None:
+        return self._messages.get((str(chat_id), key))
+
+    def remember(self, chat_id: int | str, key: str, message_id: int) -> None:
+        self._messages[(str(chat_id), key)] = message_id
+        self._messages.move_to_end((str(chat_id), key))
+        while len(self._messages) > self._limit:
+            self._messages.popitem(last=False)
+
+
+async def _edit_in_place(
+    bot: Bot, chat_id: int | str, reply: Reply, chunks: list[str], edits: EditTargets
+) -> bool:
+    """Edit the keyed message instead of sending; False when a new message is needed."""
+    message_id = edits.get(chat_id, reply.edit_key)
+    if message_id is None or reply.image is not None or len(chunks) != 1:
+        return False
+    try:
+        await bot.edit_message_text(
+            chunks[0],
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode="HTML",
+            reply_markup=inline_keyboard(reply),
+        )
+    except BadRequest as exc:
+        # "message is not modified" (same text as before) is fine; too old or deleted:
+        # send it as a new message.
+        return "not modified" in str(exc).lower()
+    return True
+
+
+async def deliver_reply(
+    bot: Bot, chat_id: int | str, reply: Reply, edits: EditTargets | None = None
+) -> None:
+    """Send one reply as photo and/or HTML messages; Telegram errors propagate.
+
+    With `edits`, a reply carrying an `edit_key` edits the message last sent with that key.
+    """
     keyboard = inline_keyboard(reply)
     chunks = render_html(reply)
+    if (
+        edits is not None
+        and reply.edit_key
+        and await _edit_in_place(bot, chat_id, reply, chunks, edits)
+    ):
+        return
     if reply.image is not None:
         caption_fits = len(chunks) == 1 and utf16_length(chunks[0]) <= CAPTION_LIMIT
         await bot.send_photo(
@@ -174,9 +230,11 @@ async def deliver_reply(bot: Bot, chat_id: int | str, reply: Reply) -> None:
         chunks = [BUTTONS_ONLY_TEXT]
     for index, chunk in enumerate(chunks):
         is_last = index == len(chunks) - 1
-        await bot.send_message(
+        sent = await bot.send_message(
             chat_id, chunk, parse_mode="HTML", reply_markup=keyboard if is_last else None
         )
+        if is_last and edits is not None and reply.edit_key:
+            edits.remember(chat_id, reply.edit_key, sent.message_id)
 
 
 # --- translating updates ----------------------------------------------------------------
@@ -195,6 +253,7 @@ def incoming_from_message(message: Message) -> Incoming | None:
         return None
     user = message.from_user
     text = _command_text(message.text)
+    quoted = message.reply_to_message
     return Incoming(
         chat=ChatRef(Channel.TELEGRAM, str(message.chat.id)),
         user_id=str(user.id) if user else str(message.chat.id),
@@ -202,6 +261,7 @@ def incoming_from_message(message: Message) -> Incoming | None:
         display_name=user.full_name if user else "",
         received_at=message.date,
         is_first_contact=text == "/start" or text.startswith("/start "),
+        quoted_text=(quoted.text or quoted.caption or "") if quoted is not None else "",
     )
 
 
@@ -279,8 +339,9 @@ def send_error_for(exc: TelegramError) -> Exception:
 class TelegramSender:
     """messages.Sender for Telegram: one reply to one chat, failures as typed SendErrors."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, edits: EditTargets | None = None) -> None:
         self._bot = bot
+        self._edits = edits if edits is not None else EditTargets()
 
     @property
     def channel(self) -> Channel:
@@ -292,7 +353,7 @@ class TelegramSender:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         try:
-            await deliver_reply(self._bot, chat_id, reply)
+            await deliver_reply(self._bot, chat_id, reply, self._edits)
         except TelegramError as exc:
             raise send_error_for(exc) from exc
 
@@ -300,7 +361,12 @@ class TelegramSender:
 @asynccontextmanager
 async def open_telegram_sender(config: TelegramConfig) -> AsyncIterator[TelegramSender]:
     """A sender with its own HTTP connections, for use outside `bot run` (`bot broadcast`)."""
-    bot = Bot(config.token, base_url=config.base_url, base_file_url=config.base_file_url)
+    bot = Bot(
+        config.token,
+        base_url=config.base_url,
+        base_file_url=config.base_file_url,
+        request=AiohttpTelegramRequest(),
+    )
     async with bot:
         yield TelegramSender(bot)
 
@@ -356,6 +422,9 @@ class TelegramChannel:
             .base_url(config.base_url)
             .base_file_url(config.base_file_url)
             .concurrent_updates(concurrent_updates)
+            .request(AiohttpTelegramRequest())
+            # Long polling holds its connection for the poll's duration: a pool of its own.
+            .get_updates_request(AiohttpTelegramRequest(connection_pool_size=1))
         )
         if config.mode == "webhook":
             builder = builder.updater(None)
@@ -369,7 +438,8 @@ class TelegramChannel:
         )
         self._application.add_error_handler(self._on_error)
         self._chat_locks = ChatLocks()
-        self._sender = TelegramSender(self._application.bot)
+        self._edits = EditTargets()
+        self._sender = TelegramSender(self._application.bot, self._edits)
         self._health = ComponentHealth("starting", "not started")
         self._health_changed = asyncio.Event()
         self._last_poll_error_at = 0.0
@@ -596,7 +666,7 @@ class TelegramChannel:
         for reply in replies:
 
             async def attempt(reply: Reply = reply) -> None:
-                await deliver_reply(bot, chat_id, reply)
+                await deliver_reply(bot, chat_id, reply, self._edits)
 
             try:
                 await self._retrying(attempt)

@@ -1,0 +1,111 @@
+"""python-telegram-bot's HTTP requests over aiohttp instead of httpx.
+
+The bot already depends on aiohttp for its web server and Zalo, and on this machine
+httpx/httpcore costs about 1.5 ms of CPU per request, which capped broadcast delivery near
+600 messages/s in one process (benchmarks/broadcast.py); aiohttp costs a fraction of that.
+Semantics follow python-telegram-bot's own HTTPXRequest: per-call timeouts with the
+instance's defaults, files as multipart, TimedOut / NetworkError on failures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+# python-telegram-bot's defaults (HTTPXRequest): 5 s each; media uploads get 20 s to write.
+DEFAULT_TIMEOUT = 5.0
+MEDIA_WRITE_TIMEOUT = 20.0
+
+
+class AiohttpTelegramRequest(BaseRequest):
+    """A `BaseRequest` for python-telegram-bot's Bot, backed by one aiohttp session."""
+
+    def __init__(
+        self,
+        connection_pool_size: int = 256,
+        read_timeout: float | None = DEFAULT_TIMEOUT,
+        write_timeout: float | None = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_TIMEOUT,
+        pool_timeout: float | None = 1.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                headers={"User-Agent": self.USER_AGENT},
+            )
+
+    async def shutdown(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpTelegramRequest is not initialized")
+        has_files = request_data is not None and request_data.contains_files
+        read = _chosen(read_timeout, self._read_timeout)
+        write = _chosen(write_timeout, MEDIA_WRITE_TIMEOUT if has_files else self._write_timeout)
+        connect = _chosen(connect_timeout, self._connect_timeout)
+        # aiohttp has no separate write timeout: sending the body counts against the whole
+        # request, so the total allows for writing and reading both.
+        total = None if read is None or write is None else read + write + (connect or 0)
+        pool = _chosen(pool_timeout, self._pool_timeout)
+        # `connect` in aiohttp covers waiting for a pooled connection and connecting.
+        waiting = None if pool is None or connect is None else pool + connect
+        timeout = aiohttp.ClientTimeout(
+            total=total, connect=waiting, sock_connect=connect, sock_read=read
+        )
+        data: Any = None
+        if request_data is not None:
+            data = _form(request_data) if has_files else request_data.json_parameters
+        try:
+            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+                return response.status, await response.read()
+        except TimeoutError as exc:
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            # The class name helps where the message is empty.
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+
+def _chosen(value: ODVInput[float], default: float | None) -> float | None:
+    if isinstance(value, DefaultValue):
+        return default
+    return value
+
+
+def _form(request_data: RequestData) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, value in request_data.json_parameters.items():
+        form.add_field(name, value)
+    for name, upload in request_data.multipart_data.items():
+        filename, content, *rest = upload
+        content_type = rest[0] if rest else "application/octet-stream"
+        form.add_field(name, content, filename=filename, content_type=content_type)
+    return form
