@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -28,8 +28,18 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+from bot.broadcast.notice import notice_reply
+from bot.broadcast.service import (
+    BroadcastService,
+    StaffPolicy,
+    configured_channels,
+    job_progress,
+)
+from bot.broadcast.subscriptions import SubscriptionStore
 from bot.catalogue.files import CatalogueError, Severity, load_catalogue
 from bot.catalogue.model import Catalogue
+from bot.channels.broadcast_api import add_broadcast_api_routes
 from bot.channels.dossier_push import add_dossier_push_route
 from bot.channels.health import ComponentHealth
 from bot.channels.server import RouteInstaller, WebServer, create_web_app
@@ -41,11 +51,13 @@ from bot.dialogue.context import ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dialogue.dossier_answers import update_reply
 from bot.dialogue.dossier_flow import DossierConversation
+from bot.dialogue.notices_flow import NoticesConversation
+from bot.dialogue.staff_flow import StaffConversation, progress_reply
 from bot.dossiers.push import PushReceiver
 from bot.dossiers.service import DossierService
 from bot.dossiers.source import GuardedSource
 from bot.dossiers.watcher import DossierUpdate, DossierWatcher, Notify
-from bot.messages import Channel, ChatRef, RecipientBlocked, Sender
+from bot.messages import Channel, ChatRef, RecipientBlocked, Reply, Sender, SendError
 from bot.search import Matcher, Vocabulary, VocabularyError, load_vocabulary
 from bot.stats.records import StatsRecorder
 from bot.storage.database import (
@@ -83,9 +95,30 @@ class CoreServices:
     recorder: StatsRecorder
     dossiers: DossierService | None
     dossier_conversation: DossierConversation | None
+    broadcasts: BroadcastService
+    subscriptions: SubscriptionStore
     # Channels that can carry messages the citizen did not just ask for (notices);
     # filled in by running_bot as channels start.
     senders: dict[Channel, Sender] = field(default_factory=dict)
+    # What to do when staff start a broadcast; set by running_bot (the delivery worker
+    # and the progress message live there), empty in `bot chat`.
+    broadcast_hooks: BroadcastHooks = field(default_factory=lambda: BroadcastHooks())
+
+
+@dataclass
+class BroadcastHooks:
+    """Late-bound reactions to a started broadcast job (the services exist before them)."""
+
+    wake_delivery: Callable[[], None] | None = None
+    follow_progress: Callable[[ChatRef, int], None] | None = None
+
+    def job_started(self, job_id: int) -> None:
+        if self.wake_delivery is not None:
+            self.wake_delivery()
+
+    def staff_job_started(self, chat: ChatRef, job_id: int) -> None:
+        if self.follow_progress is not None:
+            self.follow_progress(chat, job_id)
 
 
 def local_zone(config: Config) -> dt.tzinfo:
@@ -165,6 +198,16 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
                 ratings=recorder,
                 notify_channels=senders.keys(),
             )
+        hooks = BroadcastHooks()
+        subscriptions = SubscriptionStore(engine, config.broadcast.topics)
+        broadcasts = BroadcastService(
+            engine,
+            subscriptions,
+            StaffPolicy.from_config(config),
+            channels=configured_channels(config),
+            render=lambda text: notice_reply(config, text),
+            on_job_started=hooks.job_started,
+        )
         services = DialogueServices(
             center=config.center,
             catalogue=catalogue,
@@ -172,6 +215,10 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             contexts=contexts,
             recorder=recorder,
             dossiers=conversation,
+            notices=NoticesConversation(subscriptions),
+            staff=StaffConversation(
+                broadcasts, engine, catalogue, on_job_started=hooks.staff_job_started
+            ),
         )
         yield CoreServices(
             config=config,
@@ -182,7 +229,10 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             recorder=recorder,
             dossiers=dossiers,
             dossier_conversation=conversation,
+            broadcasts=broadcasts,
+            subscriptions=subscriptions,
             senders=senders,
+            broadcast_hooks=hooks,
         )
     finally:
         await contexts.close()
@@ -201,6 +251,18 @@ class RunningBot:
     telegram: TelegramChannel | None
     zalo: ZaloChannel | None
     watcher: DossierWatcher | None
+    delivery: Delivery | None = None
+
+    async def stop_broadcasting(self) -> None:
+        """Stop delivering: sends in flight finish, unsent claims are released."""
+        delivery = self.delivery
+        if delivery is None:
+            return
+        for task in delivery.progress_tasks:
+            task.cancel()
+        delivery.worker.stop()
+        await asyncio.gather(delivery.task, *delivery.progress_tasks, return_exceptions=True)
+        self.delivery = None
 
     @property
     def web_url(self) -> str:
@@ -231,6 +293,15 @@ class RunningBot:
                 if down
                 else ComponentHealth("ok", core.config.dossiers.source)
             )
+        components["broadcasts"] = (
+            ComponentHealth(
+                "ok",
+                f"jobs {list(self.delivery.worker.active_jobs)}, "
+                f"{self.delivery.worker.in_flight} in flight",
+            )
+            if self.delivery is not None
+            else ComponentHealth("disabled", "no channel that can carry notices")
+        )
         components["watcher"] = (
             ComponentHealth("ok", f"every {core.config.dossiers.watch_interval_seconds:g}s")
             if self.watcher is not None
@@ -298,6 +369,11 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
                 add_dossier_push_route(app, receiver, config.dossiers.push_path)
 
             routes.append(install_dossier_push)
+
+        def install_broadcast_api(app: web.Application) -> None:
+            add_broadcast_api_routes(app, core.broadcasts, config.broadcast.api_token)
+
+        routes.append(install_broadcast_api)
         running: RunningBot | None = None
 
         async def health() -> Mapping[str, ComponentHealth]:
@@ -326,16 +402,75 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
                 core.senders[Channel.TELEGRAM] = telegram.sender
             if watcher is not None:
                 await watcher.start()
+            if core.senders:
+                running.delivery = _start_delivery(core)
             yield running
         finally:
             # New input stops first; then what is in flight finishes; then the rest.
             if telegram is not None:
                 await telegram.stop()
             await server.stop()
+            await running.stop_broadcasting()
             if zalo is not None:
                 await zalo.stop()
             if watcher is not None:
                 await watcher.stop()
+
+
+# How often a staff member's progress message of a broadcast is updated.
+PROGRESS_INTERVAL_SECONDS = 3.0
+
+
+@dataclass
+class Delivery:
+    """The broadcast delivery worker of this process and the progress messages it feeds."""
+
+    worker: DeliveryWorker
+    task: asyncio.Task[None]
+    progress_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def _start_delivery(core: CoreServices) -> Delivery:
+    config = core.config
+    worker = DeliveryWorker(
+        core.engine,
+        list(core.senders.values()),
+        DeliverySettings.from_config(config),
+        render=lambda text: notice_reply(config, text),
+    )
+    delivery = Delivery(worker, asyncio.create_task(worker.run(), name="broadcast-delivery"))
+    core.broadcast_hooks.wake_delivery = worker.wake
+
+    def follow_progress(chat: ChatRef, job_id: int) -> None:
+        task = asyncio.create_task(
+            _report_progress(core, chat, job_id), name=f"broadcast-{job_id}-progress"
+        )
+        delivery.progress_tasks.add(task)
+        task.add_done_callback(delivery.progress_tasks.discard)
+
+    core.broadcast_hooks.follow_progress = follow_progress
+    return delivery
+
+
+async def _report_progress(core: CoreServices, chat: ChatRef, job_id: int) -> None:
+    """Update the staff member's progress message until the job is over."""
+    sender = core.senders.get(chat.channel)
+    if sender is None:
+        return
+    shown: Reply | None = None
+    while True:
+        await asyncio.sleep(PROGRESS_INTERVAL_SECONDS)
+        try:
+            progress = await job_progress(core.engine, job_id)
+            reply = progress_reply(progress)
+            if reply != shown:
+                await sender.send(chat.chat_id, reply)
+                shown = reply
+        except (StorageUnavailable, SendError) as exc:
+            log.warning("progress of broadcast %d not shown to %s: %s", job_id, chat, exc)
+            continue
+        if progress.finished:
+            return
 
 
 def run_bot(config: Config) -> int:

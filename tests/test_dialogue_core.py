@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from bot import texts
 from bot.app import CoreServices, StartupError, open_core
+from bot.broadcast.subscriptions import SubscriberState
 from bot.config import (
     CatalogueConfig,
     Config,
@@ -26,7 +27,7 @@ from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dossiers.demo import DemoDossier, DemoGenerator, write_demo
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.working_days import WorkingCalendar
-from bot.messages import Channel, ChatRef, Incoming, Reply
+from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Channel, ChatRef, Incoming, Reply
 from bot.stats.tables import answer_feedback, questions
 from bot.storage.database import create_engine
 
@@ -292,3 +293,34 @@ async def test_missing_catalogue_stops_start_up_with_a_clear_error(tmp_path: Pat
     with pytest.raises(StartupError, match="catalogue folder not found"):
         async with open_core(config):
             pass
+
+
+async def test_notices_on_web_chat_point_to_zalo_and_telegram(core: CoreServices) -> None:
+    await say(core, "/start")
+    assert text_of(await say(core, "/thongbao")) == texts.NOTICES_NOT_AVAILABLE
+
+
+async def test_zalo_follow_and_unfollow_change_the_subscriber_state(core: CoreServices) -> None:
+    zalo = ChatRef(Channel.ZALO, "zalo-user")
+    offer = await say(core, "/thongbao", chat=zalo)
+    assert text_of(await say(core, action=button(offer, texts.NOTICES_ALL), chat=zalo)) == (
+        texts.NOTICES_ON_ALL
+    )
+    await core.dialogue.handle(Incoming(zalo, "zalo-user", action=EVENT_UNFOLLOW))
+    subscription = await core.subscriptions.get(zalo)
+    assert subscription is not None and subscription.state is SubscriberState.BLOCKED
+    await core.dialogue.handle(Incoming(zalo, "zalo-user", action=EVENT_FOLLOW))
+    subscription = await core.subscriptions.get(zalo)
+    assert subscription is not None and subscription.state is SubscriberState.ACTIVE
+    # Opting out is kept through a later follow.
+    assert text_of(await say(core, "/huythongbao", chat=zalo)) == texts.NOTICES_OFF
+    await core.dialogue.handle(Incoming(zalo, "zalo-user", action=EVENT_FOLLOW))
+    subscription = await core.subscriptions.get(zalo)
+    assert subscription is not None and subscription.state is SubscriberState.OPTED_OUT
+
+
+async def test_staff_commands_are_refused_to_citizens(core: CoreServices) -> None:
+    telegram = ChatRef(Channel.TELEGRAM, "12345")
+    assert text_of(await say(core, "/guithongbao Nghỉ lễ", chat=telegram)) == texts.STAFF_ONLY
+    assert text_of(await say(core, "/thongke", chat=telegram)) == texts.STAFF_ONLY
+    assert text_of(await say(core, action="bc:send:abcd", chat=telegram)) == texts.STAFF_ONLY

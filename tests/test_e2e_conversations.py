@@ -12,30 +12,21 @@ these tests; the procedure asked about comes from the shipped catalogue.
 from __future__ import annotations
 
 import dataclasses
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
-from fakes import FakeTelegramBotApi, FakeZaloApi, SentMessage
+from e2e_support import DemoDossier, TelegramCitizen, base_config, demo_dossier
+from fakes import FakeTelegramBotApi, FakeZaloApi
 from playwright.async_api import Page, async_playwright, expect
-from sqlalchemy import select
 
 from bot import texts
 from bot.app import RunningBot, running_bot
 from bot.config import (
     Config,
-    DossierSqlConfig,
-    StorageConfig,
     TelegramConfig,
-    WebConfig,
     ZaloConfig,
 )
-from bot.dossiers import bundled
-from bot.dossiers.demo import create_demo
-from bot.dossiers.model import DossierStatus
-from bot.storage.database import create_engine
 
 QUESTION = "lam giay khai sinh can gi"  # no diacritics
 PROCEDURE = "Đăng ký khai sinh"
@@ -55,31 +46,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-@dataclass(frozen=True)
-class DemoDossier:
-    code: str
-    phone_last4: str
-    procedure: str
-
-
-def base_config(tmp_path: Path, project_root: Path) -> Config:
-    defaults = Config()
-    return dataclasses.replace(
-        defaults,
-        catalogue=dataclasses.replace(
-            defaults.catalogue,
-            path=project_root / "procedures",
-            vocabulary=project_root / "procedures" / "_vocabulary.toml",
-        ),
-        storage=StorageConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"),
-        dossiers=dataclasses.replace(
-            defaults.dossiers,
-            sql=DossierSqlConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'dossiers.sqlite3'}"),
-        ),
-        web=WebConfig(host="127.0.0.1", port=0),
-    )
-
-
 @pytest.fixture
 async def config(tmp_path: Path, project_root: Path) -> Config:
     return base_config(tmp_path, project_root)
@@ -88,21 +54,7 @@ async def config(tmp_path: Path, project_root: Path) -> Config:
 @pytest.fixture
 async def dossier(config: Config) -> DemoDossier:
     """A demo dossier in progress, created the way `bot demo` does."""
-    assert await create_demo(config, if_missing=False, count=20, out=io.StringIO()) == 0
-    engine = create_engine(config.dossiers.sql.url)
-    try:
-        async with engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(bundled.dossiers).where(
-                        bundled.dossiers.c.status == int(DossierStatus.IN_PROGRESS)
-                    )
-                )
-            ).first()
-    finally:
-        await engine.dispose()
-    assert row is not None
-    return DemoDossier(row.code, row.applicant_phone[-4:], row.procedure_name)
+    return await demo_dossier(config)
 
 
 async def health_of(running: RunningBot) -> dict[str, str]:
@@ -115,39 +67,6 @@ async def health_of(running: RunningBot) -> dict[str, str]:
 
 
 # --- Telegram -------------------------------------------------------------------------------
-
-
-class TelegramCitizen:
-    """A citizen in one Telegram chat, talking through the fake Bot API."""
-
-    def __init__(self, api: FakeTelegramBotApi, chat_id: int) -> None:
-        self.api = api
-        self.chat_id = chat_id
-
-    def _seen(self) -> int:
-        return len(self.api.messages_to(self.chat_id))
-
-    async def _answer(self, seen: int, containing: str) -> SentMessage:
-        def found() -> bool:
-            return any(
-                containing in m.plain_text for m in self.api.messages_to(self.chat_id)[seen:]
-            )
-
-        await self.api.wait_until(found)
-        return next(
-            m for m in self.api.messages_to(self.chat_id)[seen:] if containing in m.plain_text
-        )
-
-    async def say(self, text: str, expect: str) -> SentMessage:
-        seen = self._seen()
-        self.api.add_message(self.chat_id, text, first_name="Lan")
-        return await self._answer(seen, expect)
-
-    async def press(self, message: SentMessage, label: str, expect: str) -> SentMessage:
-        [data] = [b["callback_data"] for row in message.buttons for b in row if b["text"] == label]
-        seen = self._seen()
-        self.api.add_callback_query(self.chat_id, data, message=message)
-        return await self._answer(seen, expect)
 
 
 async def telegram_conversation(api: FakeTelegramBotApi, dossier: DemoDossier) -> None:

@@ -1,0 +1,95 @@
+"""Helpers shared by the end-to-end tests: the bot's config on temporary databases, a demo
+dossier, and a citizen talking through the fake Bot API."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from fakes import FakeTelegramBotApi, SentMessage
+from sqlalchemy import select
+
+from bot.config import Config, DossierSqlConfig, StorageConfig, WebConfig
+from bot.dossiers import bundled
+from bot.dossiers.demo import create_demo
+from bot.dossiers.model import DossierStatus
+from bot.storage.database import create_engine
+
+
+@dataclass(frozen=True)
+class DemoDossier:
+    code: str
+    phone_last4: str
+    procedure: str
+
+
+def base_config(tmp_path: Path, project_root: Path) -> Config:
+    defaults = Config()
+    return dataclasses.replace(
+        defaults,
+        catalogue=dataclasses.replace(
+            defaults.catalogue,
+            path=project_root / "procedures",
+            vocabulary=project_root / "procedures" / "_vocabulary.toml",
+        ),
+        storage=StorageConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"),
+        dossiers=dataclasses.replace(
+            defaults.dossiers,
+            sql=DossierSqlConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'dossiers.sqlite3'}"),
+        ),
+        web=WebConfig(host="127.0.0.1", port=0),
+    )
+
+
+async def demo_dossier(
+    config: Config, status: DossierStatus = DossierStatus.IN_PROGRESS
+) -> DemoDossier:
+    """A demo dossier with `status`, created the way `bot demo` does."""
+    assert await create_demo(config, if_missing=False, count=20, out=io.StringIO()) == 0
+    engine = create_engine(config.dossiers.sql.url)
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(bundled.dossiers).where(bundled.dossiers.c.status == int(status))
+                )
+            ).first()
+    finally:
+        await engine.dispose()
+    assert row is not None
+    return DemoDossier(row.code, row.applicant_phone[-4:], row.procedure_name)
+
+
+class TelegramCitizen:
+    """A citizen in one Telegram chat, talking through the fake Bot API."""
+
+    def __init__(self, api: FakeTelegramBotApi, chat_id: int) -> None:
+        self.api = api
+        self.chat_id = chat_id
+
+    def _seen(self) -> int:
+        return len(self.api.messages_to(self.chat_id))
+
+    async def _answer(self, seen: int, containing: str) -> SentMessage:
+        def found() -> bool:
+            return any(
+                containing in m.plain_text for m in self.api.messages_to(self.chat_id)[seen:]
+            )
+
+        await self.api.wait_until(found)
+        return next(
+            m for m in self.api.messages_to(self.chat_id)[seen:] if containing in m.plain_text
+        )
+
+    async def say(self, text: str, expect: str) -> SentMessage:
+        seen = self._seen()
+        self.api.add_message(self.chat_id, text, first_name="Lan")
+        return await self._answer(seen, expect)
+
+    async def press(self, message: SentMessage, label: str, expect: str) -> SentMessage:
+        [data] = [b["callback_data"] for row in message.buttons for b in row if b["text"] == label]
+        seen = self._seen()
+        self.api.add_callback_query(self.chat_id, data, message=message)
+        return await self._answer(seen, expect)
