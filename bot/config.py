@@ -361,6 +361,17 @@ def _validate(config: Config, source: str) -> None:
         "an integer 1-8",
         config.search.max_choices,
     )
+    broadcast = config.broadcast
+    # The delivery engine renews claims every lease/6 seconds and a send may take up to
+    # send_timeout_seconds; a claim must outlive both with a second to spare.
+    spare = broadcast.lease_seconds - broadcast.send_timeout_seconds - broadcast.lease_seconds / 6
+    require(
+        spare >= 1.0,
+        "[broadcast] lease_seconds",
+        f"more than send_timeout_seconds ({broadcast.send_timeout_seconds:g}) plus a sixth "
+        "of itself and a second",
+        broadcast.lease_seconds,
+    )
     for topic in config.broadcast.topics:
         require(
             bool(re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", topic)),

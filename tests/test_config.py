@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import tomllib
+import typing
 from pathlib import Path
 
 import pytest
@@ -82,6 +85,8 @@ status_labels = { "Đang giải quyết" = 4 }
         ("web = 3\n", "web: expected a table"),
         ('[dossiers]\nsource = "http"\n', "[dossiers.http] url_template"),
         ("[web\n", "not valid TOML"),
+        ("[broadcast]\nlease_seconds = 10.0\n", "[broadcast] lease_seconds: expected more than"),
+        ('[broadcast.topics]\n"Đất đai" = "x"\n', "[broadcast.topics] Đất đai: expected"),
     ],
 )
 def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:
@@ -113,3 +118,25 @@ def test_missing_file_and_cli_exit_code(
     assert main(["catalogue", "check", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "[web] port" in err
+
+
+def test_example_config_documents_every_key(project_root: Path) -> None:
+    """config.example.toml is the staff's reference: every key appears in it."""
+    example = tomllib.loads((project_root / "config.example.toml").read_text(encoding="utf-8"))
+
+    def missing(cls: type, data: dict[str, object], prefix: str) -> list[str]:
+        found: list[str] = []
+        hints = typing.get_type_hints(cls)
+        for field in dataclasses.fields(cls):
+            if field.name == "loaded_from":
+                continue
+            key = f"{prefix}{field.name}"
+            value = data.get(field.name)
+            if dataclasses.is_dataclass(hints[field.name]):
+                nested = value if isinstance(value, dict) else {}
+                found += missing(hints[field.name], nested, key + ".")
+            elif field.name not in data:
+                found.append(key)
+        return found
+
+    assert missing(Config, example, "") == []

@@ -95,3 +95,15 @@ async def test_saves_survive_an_outage_and_are_written_when_it_ends(
     await store.close()
     assert await ContextStore(engine).load(CHAT, NOW) == context
     await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_processes_starting_together_create_the_schema_once(postgres_url: str) -> None:
+    engines = [create_engine(postgres_url) for _ in range(4)]
+    await asyncio.gather(*(create_schema(engine) for engine in engines))
+    store = ContextStore(engines[0])
+    await store.save(CHAT, ChatContext(greeted=True), NOW)
+    await store.close()
+    assert await ContextStore(engines[3]).load(CHAT, NOW) == ChatContext(greeted=True)
+    for engine in engines:
+        await engine.dispose()

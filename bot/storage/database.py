@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -31,6 +31,10 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+# Advisory lock key for schema creation ("tthcbot" in ASCII, as a number).
+_LOCK = 0x7474686362_6F74
 
 
 class StorageError(Exception):
@@ -105,6 +109,10 @@ async def create_schema(engine: AsyncEngine) -> None:
     composition root (`bot.app.declare_tables`) imports every feature's table module first.
     """
     async with connect(engine, begin=True) as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes starting together would race to create the same tables
+            # (duplicate key in pg_type); one at a time, the others then find them.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
         await connection.run_sync(metadata.create_all)
 
 
