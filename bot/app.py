@@ -236,6 +236,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
         )
     finally:
         await contexts.close()
+        await recorder.close()
         if dossiers is not None:
             await dossiers.close()
         await engine.dispose()

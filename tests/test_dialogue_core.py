@@ -155,6 +155,7 @@ async def test_unknown_and_off_topic_questions_are_declined_and_recorded(
     assert weather == texts.DECLINE_SMALL_TALK.format(center_name=core.config.center.name)
     unknown = text_of(await say(core, "xin cấp phép bay flycam trên biển đảo quốc phòng"))
     assert core.config.center.hotline in unknown
+    await core.recorder.flush()  # records are written write-behind
     async with core.engine.connect() as connection:
         rows = (await connection.execute(select(questions.c.text, questions.c.decision))).all()
     assert ("thời tiết hôm nay thế nào", "decline") in [tuple(r) for r in rows]

@@ -8,8 +8,6 @@ the bot is waiting for (a verification value, a rating comment).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -20,10 +18,11 @@ from typing import Any
 from sqlalchemy import Column, DateTime, String, Table, Text, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
-from bot.storage.database import StorageUnavailable, connect, metadata
+from bot.storage.database import connect, metadata
+from bot.storage.write_behind import DEFAULT_DELAY_SECONDS, WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -82,39 +81,30 @@ _LOAD = select(chat_contexts.c.data, chat_contexts.c.updated_at).where(
     chat_contexts.c.channel == bindparam("channel"),
     chat_contexts.c.chat_id == bindparam("chat_id"),
 )
-# Saves are gathered for this long and written in one transaction: one commit for many
-# turns instead of one each. Nobody types a follow-up within 50 ms of an answer, so the
-# next message (even on another bot process) finds the context written.
-FLUSH_DELAY_SECONDS = 0.05
-
 _Key = tuple[str, str]
+_Saved = dict[str, object]
 
 
 class ContextStore:
     """Chat contexts in the bot's database, saved write-behind.
 
-    `save` returns at once; the context is written within FLUSH_DELAY_SECONDS together with
-    the other chats' saves. `load` sees saves of this process that are not written yet.
-    `close` writes what is pending (the composition root calls it on shutdown). When the
-    database is down, pending saves are kept and retried with the next flush; if the
-    process dies meanwhile, at most the last moments' contexts are lost (a follow-up then
-    asks which procedure is meant), never a dossier or subscription.
+    `save` returns at once; the context is written within a moment together with the
+    other chats' saves (bot.storage.write_behind), and `load` sees it before that. If the
+    process dies meanwhile, at most the last moment's contexts are lost (a follow-up then
+    asks which procedure is meant). `close` writes what is pending.
     """
 
-    def __init__(self, engine: AsyncEngine, flush_delay: float = FLUSH_DELAY_SECONDS) -> None:
+    def __init__(self, engine: AsyncEngine, flush_delay: float = DEFAULT_DELAY_SECONDS) -> None:
         self._engine = engine
-        self._flush_delay = flush_delay
-        self._pending: dict[_Key, tuple[str, dt.datetime]] = {}
-        self._writing: dict[_Key, tuple[str, dt.datetime]] = {}
-        self._flush_task: asyncio.Task[None] | None = None
-        self._write_lock = asyncio.Lock()
-        self._failing = False
+        self._saves: WriteBehind[_Key, _Saved] = WriteBehind(
+            engine, _write_contexts, name="chat contexts", delay=flush_delay
+        )
 
     async def load(self, chat: ChatRef, now: dt.datetime) -> ChatContext:
         key = (chat.channel.value, chat.chat_id)
-        unwritten = self._pending.get(key) or self._writing.get(key)
+        unwritten = self._saves.pending(key)
         if unwritten is not None:
-            data, updated_at = unwritten
+            data, updated_at = str(unwritten["data"]), unwritten["updated_at"]
         else:
             async with connect(self._engine) as connection:
                 row = (
@@ -123,6 +113,7 @@ class ContextStore:
             if row is None:
                 return ChatContext()
             data, updated_at = row.data, row.updated_at
+        assert isinstance(updated_at, dt.datetime)
         context = ChatContext.from_json(data)
         if updated_at.tzinfo is None:  # SQLite returns naive datetimes
             updated_at = updated_at.replace(tzinfo=dt.UTC)
@@ -132,75 +123,25 @@ class ContextStore:
         return context
 
     async def save(self, chat: ChatRef, context: ChatContext, now: dt.datetime) -> None:
-        self._pending[(chat.channel.value, chat.chat_id)] = (context.to_json(), now)
-        if self._flush_task is None or self._flush_task.done():
-            self._flush_task = asyncio.create_task(self._flush_later(), name="context-flush")
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self._flush_delay)
-        try:
-            await self.flush()
-        except StorageUnavailable as exc:
-            if not self._failing:
-                log.error("chat contexts not saved, will retry: %s", exc)
-                self._failing = True
-            if self._pending:
-                self._flush_task = asyncio.create_task(self._retry_later())
-        except Exception:
-            log.exception("chat contexts not saved")
-
-    async def _retry_later(self) -> None:
-        await asyncio.sleep(max(self._flush_delay, 1.0))
-        await self._flush_later()
+        key = (chat.channel.value, chat.chat_id)
+        row: _Saved = {
+            "channel": key[0],
+            "chat_id": key[1],
+            "data": context.to_json(),
+            "updated_at": now,
+        }
+        self._saves.put(key, row)
 
     async def flush(self) -> None:
-        """Write every pending save now (raises StorageUnavailable; the saves stay pending)."""
-        async with self._write_lock:
-            if not self._pending:
-                return
-            self._writing, self._pending = self._pending, {}
-            rows = [
-                {"channel": key[0], "chat_id": key[1], "data": data, "updated_at": at}
-                for key, (data, at) in self._writing.items()
-            ]
-            try:
-                async with connect(self._engine, begin=True) as connection:
-                    insert = (
-                        pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-                    )
-                    statement = insert(chat_contexts)
-                    statement = statement.on_conflict_do_update(
-                        index_elements=[chat_contexts.c.channel, chat_contexts.c.chat_id],
-                        set_={
-                            "data": statement.excluded.data,
-                            "updated_at": statement.excluded.updated_at,
-                        },
-                    )
-                    await connection.execute(statement, rows)
-            except BaseException:
-                # Newer saves made meanwhile win over the ones that failed.
-                self._pending = {**self._writing, **self._pending}
-                raise
-            finally:
-                self._writing = {}
-            if self._failing:
-                log.warning("chat contexts saved again")
-                self._failing = False
+        """Write pending saves now (raises StorageUnavailable; they stay pending)."""
+        await self._saves.flush()
 
     async def close(self) -> None:
-        """Write what is pending; called once at shutdown."""
-        if self._flush_task is not None and not self._flush_task.done():
-            self._flush_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flush_task
-        try:
-            await self.flush()
-        except StorageUnavailable as exc:
-            log.error("%d chat contexts lost at shutdown: %s", len(self._pending), exc)
+        await self._saves.close()
 
     async def forget(self, chat: ChatRef) -> None:
         key = (chat.channel.value, chat.chat_id)
-        self._pending.pop(key, None)
+        self._saves.discard(key)
         async with connect(self._engine, begin=True) as connection:
             await connection.execute(
                 delete(chat_contexts).where(
@@ -208,3 +149,13 @@ class ContextStore:
                     chat_contexts.c.chat_id == key[1],
                 )
             )
+
+
+async def _write_contexts(connection: AsyncConnection, rows: list[_Saved]) -> None:
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(chat_contexts)
+    statement = statement.on_conflict_do_update(
+        index_elements=[chat_contexts.c.channel, chat_contexts.c.chat_id],
+        set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
+    )
+    await connection.execute(statement, rows)

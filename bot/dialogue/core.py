@@ -283,7 +283,7 @@ class Dialogue:
             # A follow-up ("còn lệ phí thì sao?", "mất bao lâu"): same procedure, new part.
             turn.say(procedure_answer(procedure, part, self._s.center))
             turn.update(last_intent=part.value)
-            await self._record(turn, text, QuestionDecision.ANSWER, procedure.code, followup=True)
+            self._record(turn, text, QuestionDecision.ANSWER, procedure.code, followup=True)
             return
         if result.decision is Decision.ANSWER and result.shown:
             procedure = result.shown[0].procedure
@@ -295,7 +295,7 @@ class Dialogue:
                 last_question=text,
                 last_intent=part.value,
             )
-            await self._record(turn, text, QuestionDecision.ANSWER, procedure.code)
+            self._record(turn, text, QuestionDecision.ANSWER, procedure.code)
             return
         if result.decision is Decision.CLARIFY and result.shown:
             turn.say(choices_reply(texts.CLARIFY, [c.procedure for c in result.shown], part))
@@ -306,10 +306,10 @@ class Dialogue:
                 last_question=text,
                 last_intent=part.value,
             )
-            await self._record(turn, text, QuestionDecision.CLARIFY, None)
+            self._record(turn, text, QuestionDecision.CLARIFY, None)
             return
         self._decline(turn, result)
-        await self._record(turn, text, QuestionDecision.DECLINE, None)
+        self._record(turn, text, QuestionDecision.DECLINE, None)
 
     def _decline(self, turn: Turn, result: SearchResult) -> None:
         center = self._s.center
@@ -383,7 +383,7 @@ class Dialogue:
         else:
             turn.say_text(texts.FEEDBACK_SORRY.format(hotline=self._s.center.hotline))
 
-    async def _record(
+    def _record(
         self,
         turn: Turn,
         text: str,
@@ -392,19 +392,12 @@ class Dialogue:
         *,
         followup: bool = False,
     ) -> None:
-        if self._s.recorder is None:
-            return
-        try:
-            await self._s.recorder.record_question(
-                turn.message.chat,
-                text,
-                decision,
-                code,
-                followup=followup,
+        if self._s.recorder is not None:
+            # Written shortly after, with other turns' records: statistics must never
+            # cost a citizen time or an answer.
+            self._s.recorder.queue_question(
+                turn.message.chat, text, decision, code, followup=followup
             )
-        except StorageUnavailable as exc:
-            # Statistics must never cost a citizen an answer.
-            self._note_storage_down(exc)
 
 
 def _part_of(result: SearchResult) -> Part:

@@ -12,17 +12,20 @@ citizens sometimes type) are masked before storing: statistics need the words, n
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
 from bot.stats.tables import answer_feedback, questions, ratings
 from bot.storage.database import connect
+from bot.storage.write_behind import WriteBehind
 
 # Vietnam keeps UTC+7 all year (no daylight saving), so a fixed offset is exact.
 CENTER_TIMEZONE = dt.timezone(dt.timedelta(hours=7), "ICT")
@@ -67,6 +70,32 @@ class StatsRecorder:
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self._engine = engine
         self._clock = clock
+        self._queued: WriteBehind[int, dict[str, Any]] = WriteBehind(
+            engine, _insert_questions, name="question records"
+        )
+        self._queue_numbers = itertools.count()
+
+    def _question_row(
+        self,
+        chat: ChatRef,
+        text: str,
+        decision: QuestionDecision,
+        procedure_code: str | None,
+        normalized: str,
+        followup: bool,
+    ) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "asked_at": now,
+            "day": local_day(now),
+            "channel": chat.channel.value,
+            "chat_id": chat.chat_id,
+            "text": mask_personal_numbers(text.strip())[:MAX_TEXT_CHARS],
+            "normalized": mask_personal_numbers(normalized)[:MAX_TEXT_CHARS],
+            "decision": decision.value,
+            "procedure_code": procedure_code,
+            "followup": followup,
+        }
 
     async def record_question(
         self,
@@ -78,25 +107,36 @@ class StatsRecorder:
         normalized: str = "",
         followup: bool = False,
     ) -> int:
-        """Record one handled question; returns its id."""
-        now = self._clock()
+        """Record one handled question now; returns its id."""
+        row = self._question_row(chat, text, decision, procedure_code, normalized, followup)
         async with connect(self._engine, begin=True) as connection:
             result = await connection.execute(
-                questions.insert()
-                .values(
-                    asked_at=now,
-                    day=local_day(now),
-                    channel=chat.channel.value,
-                    chat_id=chat.chat_id,
-                    text=mask_personal_numbers(text.strip())[:MAX_TEXT_CHARS],
-                    normalized=mask_personal_numbers(normalized)[:MAX_TEXT_CHARS],
-                    decision=decision.value,
-                    procedure_code=procedure_code,
-                    followup=followup,
-                )
-                .returning(questions.c.id)
+                questions.insert().values(**row).returning(questions.c.id)
             )
             return int(result.scalar_one())
+
+    def queue_question(
+        self,
+        chat: ChatRef,
+        text: str,
+        decision: QuestionDecision,
+        procedure_code: str | None = None,
+        *,
+        normalized: str = "",
+        followup: bool = False,
+    ) -> None:
+        """Record a question write-behind (bot.storage.write_behind): the conversation does
+        not wait for it; it is written within a moment, with other turns' records."""
+        row = self._question_row(chat, text, decision, procedure_code, normalized, followup)
+        self._queued.put(next(self._queue_numbers), row)
+
+    async def flush(self) -> None:
+        """Write queued records now (raises StorageUnavailable; they stay queued)."""
+        await self._queued.flush()
+
+    async def close(self) -> None:
+        """Write what is queued; called once at shutdown."""
+        await self._queued.close()
 
     async def record_answer_feedback(
         self, chat: ChatRef, procedure_code: str, helpful: bool
@@ -180,3 +220,7 @@ class StatsRecorder:
                 .values(comment=mask_personal_numbers(comment.strip())[:MAX_TEXT_CHARS])
             )
         return bool(result.rowcount)
+
+
+async def _insert_questions(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await connection.execute(questions.insert(), rows)

@@ -1,0 +1,129 @@
+"""Writes gathered for a moment and committed together: one transaction for many turns.
+
+Each conversation turn would otherwise commit its chat context and its question record
+separately, and commits are what a turn waits for most (benchmarks/pipeline.py). Things
+that may be written a few tens of milliseconds late without harm go through here: values
+are `put`, written within `delay` seconds in one transaction with everything else put
+meanwhile, and are readable before that through `pending`. When the database is down
+they stay pending and are retried; `close` writes what is left at shutdown.
+
+What is lost in a crash is at most the last `delay` seconds of such writes, so nothing
+that must not be lost (a dossier subscription, a broadcast outcome) goes through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.storage.database import StorageUnavailable, connect
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Nobody types a follow-up within 50 ms of an answer, so a follow-up (even one handled by
+# another bot process) finds the previous turn written.
+DEFAULT_DELAY_SECONDS = 0.05
+RETRY_DELAY_SECONDS = 1.0
+# At shutdown the database gets a few more chances before pending writes are given up.
+CLOSE_ATTEMPTS = 3
+
+WriteBatch = Callable[[AsyncConnection, list[V]], Awaitable[None]]
+
+
+class WriteBehind(Generic[K, V]):
+    """Values written in batches shortly after they are put; the latest value per key wins."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        write: WriteBatch[V],
+        *,
+        name: str,
+        delay: float = DEFAULT_DELAY_SECONDS,
+    ) -> None:
+        self._engine = engine
+        self._write = write
+        self._name = name
+        self._delay = delay
+        self._pending: dict[K, V] = {}
+        self._writing: dict[K, V] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._failing = False
+
+    def put(self, key: K, value: V) -> None:
+        self._pending[key] = value
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush_later(), name=f"{self._name}-flush")
+
+    def pending(self, key: K) -> V | None:
+        """The value put for `key` that is not written yet, if any."""
+        if key in self._pending:
+            return self._pending[key]
+        return self._writing.get(key)
+
+    def discard(self, key: K) -> None:
+        self._pending.pop(key, None)
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._delay)
+        while True:
+            try:
+                await self.flush()
+                return
+            except StorageUnavailable as exc:
+                if not self._failing:
+                    log.error("%s not written, will retry: %s", self._name, exc)
+                    self._failing = True
+            except Exception:
+                log.exception("%s not written, will retry", self._name)
+            await asyncio.sleep(RETRY_DELAY_SECONDS)
+
+    async def flush(self) -> None:
+        """Write everything pending now; raises StorageUnavailable (the values stay)."""
+        async with self._lock:
+            if not self._pending:
+                return
+            self._writing, self._pending = self._pending, {}
+            try:
+                async with connect(self._engine, begin=True) as connection:
+                    await self._write(connection, list(self._writing.values()))
+            except BaseException:
+                # Values put meanwhile are newer than the ones that failed.
+                self._pending = {**self._writing, **self._pending}
+                raise
+            finally:
+                self._writing = {}
+        if self._failing:
+            log.warning("%s written again", self._name)
+            self._failing = False
+
+    async def close(self) -> None:
+        """Write what is pending; called once at shutdown."""
+        task = self._task
+        if task is not None and not task.done():
+            if self._lock.locked():
+                # A flush is under way: cancelling it mid-transaction could leave the
+                # database locked for the final flush below. Let it finish.
+                async with self._lock:
+                    pass
+            task.cancel()  # now only waiting (its first delay, or a retry delay)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for attempt in range(CLOSE_ATTEMPTS):
+            try:
+                await self.flush()
+                return
+            except StorageUnavailable as exc:
+                if attempt == CLOSE_ATTEMPTS - 1:
+                    log.error("%d %s lost at shutdown: %s", len(self._pending), self._name, exc)
+                    return
+                await asyncio.sleep(RETRY_DELAY_SECONDS / 2)
