@@ -11,6 +11,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import declare_tables
+from bot.storage.database import create_engine, create_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -73,6 +77,24 @@ async def postgres_url() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """The bot's database on SQLite, then on PostgreSQL: the two it supports."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `database_url` with every table of the bot created."""
+    declare_tables()
+    engine = create_engine(database_url)
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ staff-only, preview before sending, a job with one outbox row per recipient."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from broadcast_support import RecordingSender, fast_settings, seed_subscribers
@@ -28,28 +27,13 @@ from bot.broadcast.subscriptions import SubscriptionStore
 from bot.broadcast.tables import jobs, outbox
 from bot.config import Config, TelegramConfig
 from bot.messages import Channel, ChatRef
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect
 
 STAFF = Requester.chat_user(Channel.TELEGRAM, "777")
 CITIZEN = Requester.chat_user(Channel.TELEGRAM, "555")
 ZALO_USER_WITH_A_STAFF_NUMBER = Requester.chat_user(Channel.ZALO, "777")
 WEB_VISITOR = Requester.chat_user(Channel.WEB, "777")
 API = Requester.api_client("127.0.0.1")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
 
 
 def make_service(

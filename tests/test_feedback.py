@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from bot.messages import Channel, ChatRef
 from bot.stats import InvalidRating, QuestionDecision, StatsRecorder
 from bot.stats.records import mask_personal_numbers
 from bot.stats.tables import answer_feedback, questions, ratings
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect
 
 ANN = ChatRef(Channel.TELEGRAM, "101")
 BINH = ChatRef(Channel.ZALO, "z-202")
@@ -26,21 +25,6 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def test_questions_are_recorded_with_the_local_day(engine: AsyncEngine) -> None:

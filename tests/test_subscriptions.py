@@ -3,34 +3,16 @@ reachability from Zalo follow/unfollow and Telegram 403, on real SQLite and Post
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.model import ChannelNotAvailable, UnknownAudience, UnknownTopic
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore, subscriber_counts
 from bot.messages import Channel, ChatRef
-from bot.storage.database import create_engine, create_schema
 
 TOPICS = {"dat-dai": "Đất đai", "ho-tich": "Hộ tịch"}
 ANN = ChatRef(Channel.TELEGRAM, "101")
 BINH = ChatRef(Channel.ZALO, "z-202")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
