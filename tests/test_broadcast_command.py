@@ -134,5 +134,5 @@ async def test_an_unusable_lease_is_a_config_error(tmp_path: Path, sqlite_url: s
     )
     code, _, err = await run_bot(config, "broadcast", "list", cwd=tmp_path)
     assert code == 2
-    assert "config error" in err and "lease_seconds is too short" in err
+    assert "config error" in err and "[broadcast] lease_seconds: expected more than" in err
     assert "Traceback" not in err

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.model import ChannelNotAvailable
@@ -37,12 +36,11 @@ async def open_senders(
             elif channel is Channel.ZALO:
                 if not config.zalo.enabled:
                     raise ChannelNotAvailable(channel)
-                from bot.channels.zalo import ZaloApi, ZaloChoiceStore, ZaloSender, ZaloTokenStore
+                from bot.channels.zalo import open_zalo_sender
 
-                session = await stack.enter_async_context(aiohttp.ClientSession())
-                api = ZaloApi(config.zalo, session)
-                tokens = ZaloTokenStore(engine, config.zalo, api)
-                senders.append(ZaloSender(api, tokens, ZaloChoiceStore(engine)))
+                senders.append(
+                    await stack.enter_async_context(open_zalo_sender(config.zalo, engine))
+                )
             else:
                 raise ChannelNotAvailable(channel)
         yield senders

@@ -30,7 +30,8 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -677,6 +678,28 @@ def signature_valid(config: ZaloConfig, body: bytes, timestamp: str, supplied: s
 # --- the channel ------------------------------------------------------------------------
 
 
+def build_zalo_sender(
+    config: ZaloConfig,
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    *,
+    choices: ZaloChoiceStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> ZaloSender:
+    """A sender on `session`; the token pair is the one kept in the bot's database, so
+    several senders (the server's, `bot broadcast`'s) never use a refresh token twice."""
+    api = ZaloApi(config, session)
+    tokens = ZaloTokenStore(engine, config, api, clock=clock)
+    return ZaloSender(api, tokens, choices or ZaloChoiceStore(engine, clock=clock))
+
+
+@asynccontextmanager
+async def open_zalo_sender(config: ZaloConfig, engine: AsyncEngine) -> AsyncIterator[ZaloSender]:
+    """A sender with its own HTTP connections, for use outside `bot run` (`bot broadcast`)."""
+    async with aiohttp.ClientSession() as session:
+        yield build_zalo_sender(config, engine, session)
+
+
 class ZaloChannel:
     """The Zalo OA: webhook handler (`handle_webhook`), sender, token upkeep.
 
@@ -733,9 +756,9 @@ class ZaloChannel:
         return len(self._tasks)
 
     def _build_sender(self, session: aiohttp.ClientSession) -> ZaloSender:
-        api = ZaloApi(self._config, session)
-        tokens = ZaloTokenStore(self._engine, self._config, api, clock=self._clock)
-        return ZaloSender(api, tokens, self._choices)
+        return build_zalo_sender(
+            self._config, self._engine, session, choices=self._choices, clock=self._clock
+        )
 
     def health(self) -> ComponentHealth:
         if self._auth_problem:
