@@ -83,9 +83,9 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def _broadcast(args: argparse.Namespace, config: Config) -> int:
-    from bot.broadcast.command import run_broadcast_command
+    from bot.app import run_broadcast
 
-    return run_broadcast_command(config, args, out=sys.stdout)
+    return run_broadcast(config, args, out=sys.stdout)
 
 
 def _stats(args: argparse.Namespace, config: Config) -> int:

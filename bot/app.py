@@ -13,14 +13,15 @@ Nothing else in the package builds services; there are no module-level singleton
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -29,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+from bot.broadcast.model import ChannelNotAvailable
 from bot.broadcast.notice import notice_reply
 from bot.broadcast.service import (
     BroadcastService,
@@ -43,9 +45,9 @@ from bot.channels.broadcast_api import add_broadcast_api_routes
 from bot.channels.dossier_push import add_dossier_push_route
 from bot.channels.health import ComponentHealth
 from bot.channels.server import RouteInstaller, WebServer, create_web_app
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import TelegramChannel, open_telegram_sender
 from bot.channels.web import WebChat
-from bot.channels.zalo import ZaloChannel
+from bot.channels.zalo import ZaloChannel, open_zalo_sender
 from bot.config import Config, ConfigError
 from bot.dialogue.context import ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
@@ -472,6 +474,44 @@ async def _report_progress(core: CoreServices, chat: ChatRef, job_id: int) -> No
             continue
         if progress.finished:
             return
+
+
+@asynccontextmanager
+async def open_senders(
+    config: Config, engine: AsyncEngine, channels: Collection[Channel]
+) -> AsyncIterator[list[Sender]]:
+    """Senders for `channels`; ChannelNotAvailable when one has no credentials."""
+    senders: list[Sender] = []
+    async with AsyncExitStack() as stack:
+        for channel in channels:
+            if channel is Channel.TELEGRAM:
+                if not config.telegram.enabled:
+                    raise ChannelNotAvailable(channel)
+                senders.append(
+                    await stack.enter_async_context(open_telegram_sender(config.telegram))
+                )
+            elif channel is Channel.ZALO:
+                if not config.zalo.enabled:
+                    raise ChannelNotAvailable(channel)
+                senders.append(
+                    await stack.enter_async_context(open_zalo_sender(config.zalo, engine))
+                )
+            else:
+                raise ChannelNotAvailable(channel)
+        yield senders
+
+
+async def prepare_database(engine: AsyncEngine) -> None:
+    """Every table of the bot, created where missing."""
+    declare_tables()
+    await create_schema(engine)
+
+
+def run_broadcast(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    """`bot broadcast`, with the senders and tables of this deployment."""
+    from bot.broadcast.command import CommandWiring, run_broadcast_command
+
+    return run_broadcast_command(config, args, out, CommandWiring(open_senders, prepare_database))
 
 
 def run_bot(config: Config) -> int:

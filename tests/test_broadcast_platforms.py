@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import bot.channels.zalo  # noqa: F401  (declares the Zalo token tables)
+from bot.app import open_senders
 from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
-from bot.broadcast.senders import open_senders
 from bot.broadcast.service import BroadcastService
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
 from bot.broadcast.tables import OutboxState, outbox

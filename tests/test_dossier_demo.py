@@ -15,8 +15,7 @@ from bot.dossiers import bundled
 from bot.dossiers.demo import create_demo, run_demo
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.receipt_codes import ReceiptCode
-from bot.dossiers.service import DossierService, Found
-from bot.dossiers.source import open_dossier_source
+from bot.dossiers.service import DossierService, Found, open_dossier_source
 from bot.messages import Channel, ChatRef
 from bot.storage.database import create_engine, create_schema
 

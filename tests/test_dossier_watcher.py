@@ -22,8 +22,8 @@ from bot.dossiers import bundled
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.push import PushReceiver, sign_push
 from bot.dossiers.receipt_codes import ReceiptCode
-from bot.dossiers.service import DossierService, Found, SubscribeResult
-from bot.dossiers.source import GuardedSource, open_dossier_source
+from bot.dossiers.service import DossierService, Found, SubscribeResult, open_dossier_source
+from bot.dossiers.source import GuardedSource
 from bot.dossiers.tables import deliveries, push_nonces
 from bot.dossiers.watcher import CLAIM_LEASE, DossierUpdate, DossierWatcher, Notify
 from bot.messages import Channel, ChatRef, RecipientBlocked, TransientSendError

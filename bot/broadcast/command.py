@@ -22,11 +22,12 @@ import contextlib
 import getpass
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
@@ -38,18 +39,32 @@ from bot.broadcast.model import (
     Requester,
 )
 from bot.broadcast.notice import notice_reply
-from bot.broadcast.senders import open_senders
 from bot.broadcast.service import BroadcastService, configured_channels
 from bot.config import Config
-from bot.messages import Channel
+from bot.messages import Channel, Sender
 from bot.progress import ProgressBar
-from bot.storage.database import StorageError, StorageUnavailable, create_engine, create_schema
+from bot.storage.database import StorageError, StorageUnavailable, create_engine
 
 # How often the progress bar asks the database for counts.
 PROGRESS_SECONDS = 0.5
 
+OpenSenders = Callable[
+    [Config, AsyncEngine, Collection[Channel]], AbstractAsyncContextManager[list[Sender]]
+]
 
-def run_broadcast_command(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+
+@dataclass(frozen=True)
+class CommandWiring:
+    """What the command takes from the composition root (bot.app): the channel senders,
+    and the bot's tables made ready, so that this package need not know the channels."""
+
+    open_senders: OpenSenders
+    prepare_database: Callable[[AsyncEngine], Awaitable[None]]
+
+
+def run_broadcast_command(
+    config: Config, args: argparse.Namespace, out: TextIO, wiring: CommandWiring
+) -> int:
     """Entry point of `bot broadcast`; returns the exit code."""
     action = args.action or "send"
     if action in ("status", "cancel", "resume") and _job_id(args) is None:
@@ -72,18 +87,23 @@ def run_broadcast_command(config: Config, args: argparse.Namespace, out: TextIO)
             print(f"bot broadcast: cannot read {args.text_file}: {exc}", file=sys.stderr)
             return 2
     try:
-        return asyncio.run(_run(config, action, text, args, out))
+        return asyncio.run(_run(config, action, text, args, out, wiring))
     except (BroadcastError, StorageError, StorageUnavailable) as exc:
         print(f"bot broadcast: {exc}", file=sys.stderr)
         return 1
 
 
 async def _run(
-    config: Config, action: str, text: str, args: argparse.Namespace, out: TextIO
+    config: Config,
+    action: str,
+    text: str,
+    args: argparse.Namespace,
+    out: TextIO,
+    wiring: CommandWiring,
 ) -> int:
     engine = create_engine(config.storage.url)
     try:
-        return await _act(config, engine, action, text, args, out)
+        return await _act(config, engine, action, text, args, out, wiring)
     finally:
         await engine.dispose()
 
@@ -95,14 +115,15 @@ async def _act(
     text: str,
     args: argparse.Namespace,
     out: TextIO,
+    wiring: CommandWiring,
 ) -> int:
-    await _create_tables(engine)
+    await wiring.prepare_database(engine)
     operator = Requester.operator(_login_name())
     service = BroadcastService.from_config(
         engine, config, render=lambda text: notice_reply(config, text)
     )
     if action == "send":
-        return await _send(config, engine, service, operator, text, args, out)
+        return await _send(config, engine, service, operator, text, args, out, wiring)
     if action == "list":
         for job in await service.list_jobs(operator):
             first_line = job.text.splitlines()[0] if job.text else ""
@@ -123,7 +144,7 @@ async def _act(
     # resume
     await service.resume(operator, job_id)
     report = await service.report(operator, job_id)
-    return await _deliver(config, engine, service, operator, job_id, report.channels, out)
+    return await _deliver(config, engine, service, operator, job_id, report.channels, out, wiring)
 
 
 async def _send(
@@ -134,6 +155,7 @@ async def _send(
     text: str,
     args: argparse.Namespace,
     out: TextIO,
+    wiring: CommandWiring,
 ) -> int:
     wanted = tuple(Channel(name) for name in (args.channel or ()))
     if not service.channels:
@@ -154,7 +176,9 @@ async def _send(
         return 1
     job_id = await service.start(operator, preview.request)
     out.write(f"Job #{job_id} started.\n")
-    return await _deliver(config, engine, service, operator, job_id, preview.request.channels, out)
+    return await _deliver(
+        config, engine, service, operator, job_id, preview.request.channels, out, wiring
+    )
 
 
 async def _deliver(
@@ -165,6 +189,7 @@ async def _deliver(
     job_id: int,
     channels: Sequence[Channel],
     out: TextIO,
+    wiring: CommandWiring,
 ) -> int:
     """Deliver job `job_id` in this process with a progress bar, until it is over."""
     progress = await service.progress(operator, job_id)
@@ -172,7 +197,7 @@ async def _deliver(
         out.write(format_report(await service.report(operator, job_id)))
         return 0
     usable = [c for c in channels if c in configured_channels(config)]
-    async with open_senders(config, engine, usable) as senders:
+    async with wiring.open_senders(config, engine, usable) as senders:
         worker = DeliveryWorker(
             engine,
             senders,
@@ -275,20 +300,3 @@ def _login_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "terminal"
-
-
-async def _create_tables(engine: AsyncEngine) -> None:
-    # Only tables of imported modules are created: the outbox, and the Zalo token store.
-    import bot.broadcast.tables
-    import bot.channels.zalo  # noqa: F401
-
-    for attempt in range(3):
-        try:
-            await create_schema(engine)
-            return
-        except DBAPIError:
-            # Two processes starting together on PostgreSQL can race to CREATE the same
-            # table; the loser's next try finds it there.
-            if attempt == 2:
-                raise
-            await asyncio.sleep(0.2 * (attempt + 1))

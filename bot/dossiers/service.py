@@ -46,7 +46,7 @@ from bot.dossiers.access import (
 )
 from bot.dossiers.model import Dossier, DossierStatus
 from bot.dossiers.receipt_codes import MalformedReceiptCode, ReceiptCode, ReceiptCodeRecognizer
-from bot.dossiers.source import DossierSource, SourceUnavailable, open_dossier_source
+from bot.dossiers.source import DisabledSource, DossierSource, GuardedSource, SourceUnavailable
 from bot.dossiers.tables import (
     from_utc_naive,
     insert_ignoring_duplicates,
@@ -59,6 +59,28 @@ from bot.messages import ChatRef
 from bot.storage.database import connect
 
 log = logging.getLogger(__name__)
+
+
+# --- the source -----------------------------------------------------------------------
+
+
+def open_dossier_source(config: DossierConfig) -> GuardedSource:
+    """The configured source (`dossiers.source`), behind the timeout and outage log."""
+    inner: DossierSource
+    if config.source == "sql":
+        from bot.dossiers.sql_source import SqlDossierSource
+
+        inner = SqlDossierSource.from_config(config)
+        name = "dossier database"
+    elif config.source == "http":
+        from bot.dossiers.http_source import HttpDossierSource
+
+        inner = HttpDossierSource.from_config(config)
+        name = "dossier API"
+    else:
+        inner = DisabledSource()
+        name = "dossier source (switched off)"
+    return GuardedSource(inner, config.timeout_seconds, name)
 
 
 # --- outcomes ---------------------------------------------------------------------------

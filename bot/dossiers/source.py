@@ -17,7 +17,7 @@ mean "try again later", while the log tells staff what to fix).
 
 `GuardedSource` wraps a source with the configured timeout and logs each outage once (and
 its end once), not once per message; the service and the watcher share one guarded source.
-`open_dossier_source(config)` builds the configured source, guarded.
+`bot.dossiers.service.open_dossier_source(config)` builds the configured source, guarded.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import logging
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
-from bot.config import DossierConfig
 from bot.dossiers.model import ChangePage, Dossier, HistoryEntry
 
 log = logging.getLogger(__name__)
@@ -129,22 +128,3 @@ class GuardedSource:
         if self._down_since_reason is None:
             self._down_since_reason = reason
             log.error("%s is unavailable: %s (logged once until it recovers)", self._name, reason)
-
-
-def open_dossier_source(config: DossierConfig) -> GuardedSource:
-    """The configured source (`dossiers.source`), behind the timeout and outage log."""
-    inner: DossierSource
-    if config.source == "sql":
-        from bot.dossiers.sql_source import SqlDossierSource
-
-        inner = SqlDossierSource.from_config(config)
-        name = "dossier database"
-    elif config.source == "http":
-        from bot.dossiers.http_source import HttpDossierSource
-
-        inner = HttpDossierSource.from_config(config)
-        name = "dossier API"
-    else:
-        inner = DisabledSource()
-        name = "dossier source (switched off)"
-    return GuardedSource(inner, config.timeout_seconds, name)
