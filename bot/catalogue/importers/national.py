@@ -8,6 +8,7 @@ as the portal wrote it, in `Procedure.original`.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -32,9 +33,14 @@ _PROGRESS_EVERY = 50
 
 
 def import_national(path: Path, raw: bytes, progress: Progress | None = None) -> ImportResult:
-    """Turn the bytes of a national export into procedures; bad records are skipped."""
-    records = list(_records(path, raw))
-    total = len(records)
+    """Turn the bytes of a national export into procedures; bad records are skipped.
+
+    Records are parsed one at a time and dropped once turned into a procedure: the raw
+    portal records (with their full page text) are several times the size of the file,
+    and holding them all at once pushed the process over 200 MB on the national file.
+    """
+    records = _records(path, raw)
+    total = _record_count(raw)
     procedures: list[Procedure] = []
     skipped: list[Skipped] = []
     warnings: list[str] = []
@@ -58,8 +64,15 @@ def import_national(path: Path, raw: bytes, progress: Progress | None = None) ->
                     locations[procedure.code] = SourceLocation(str(path), line)
                     procedures.append(procedure)
         if progress is not None and (done % _PROGRESS_EVERY == 0 or done == total):
-            progress(done, total)
+            progress(done, max(total, done))
     return ImportResult(tuple(procedures), tuple(skipped), tuple(warnings), locations)
+
+
+def _record_count(raw: bytes) -> int:
+    """Records in the file, for the progress bar: non-blank lines, or 0 for a JSON array."""
+    if raw.lstrip()[:1] == b"[":
+        return 0
+    return sum(1 for line in io.BytesIO(raw) if line.strip())
 
 
 def _records(path: Path, raw: bytes) -> Iterator[tuple[str, int, object]]:
@@ -68,7 +81,7 @@ def _records(path: Path, raw: bytes) -> Iterator[tuple[str, int, object]]:
     if text_start == b"[":
         yield from _array_records(path, raw)
         return
-    for number, line in enumerate(raw.split(b"\n"), start=1):
+    for number, line in enumerate(io.BytesIO(raw), start=1):
         where = f"line {number}"
         if not line.strip():
             continue
