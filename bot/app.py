@@ -518,7 +518,7 @@ def run_bot(config: Config) -> int:
     """`bot run`: start everything configured and run until SIGINT or SIGTERM."""
     try:
         asyncio.run(_serve(config))
-    except StartupError as exc:
+    except (StartupError, ConfigError) as exc:
         print(f"bot: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

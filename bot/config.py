@@ -330,12 +330,18 @@ def _validate(config: Config, source: str) -> None:
         telegram.rate_per_second,
     )
     if telegram.enabled and telegram.mode == "webhook":
+        url = telegram.webhook_url or web.public_url
         require(
-            telegram.webhook_url.startswith("https://")
-            or telegram.webhook_url.startswith("http://"),
+            url.startswith(("https://", "http://")),
             "[telegram] webhook_url",
-            "the public https:// URL when mode = 'webhook'",
+            "the public https:// URL Telegram calls (or [web] public_url) when mode = 'webhook'",
             telegram.webhook_url,
+        )
+        require(
+            bool(telegram.secret_token),
+            "[telegram] secret_token",
+            "a secret when mode = 'webhook', so that only Telegram can post updates",
+            telegram.secret_token,
         )
     require(
         config.zalo.rate_per_second > 0,

@@ -85,6 +85,14 @@ status_labels = { "Đang giải quyết" = 4 }
         ("web = 3\n", "web: expected a table"),
         ('[dossiers]\nsource = "http"\n', "[dossiers.http] url_template"),
         ("[web\n", "not valid TOML"),
+        (
+            '[telegram]\ntoken = "1:a"\nmode = "webhook"\nsecret_token = "s"\n',
+            "[telegram] webhook_url: expected the public https:// URL",
+        ),
+        (
+            '[telegram]\ntoken = "1:a"\nmode = "webhook"\nwebhook_url = "https://a.vn/tg"\n',
+            "[telegram] secret_token: expected a secret",
+        ),
         ("[broadcast]\nlease_seconds = 10.0\n", "[broadcast] lease_seconds: expected more than"),
         ('[broadcast.topics]\n"Đất đai" = "x"\n', "[broadcast.topics] Đất đai: expected"),
     ],
