@@ -24,13 +24,15 @@ import json
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
+
+from .waiting import ChangeWaiter
 
 _R = TypeVar("_R")
 
@@ -192,8 +194,10 @@ def _check_markup(markup: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-class FakeTelegramBotApi:
+class FakeTelegramBotApi(ChangeWaiter):
     """The fake server; use as `async with`, or call start() and stop()."""
+
+    platform_name = "Telegram"
 
     def __init__(
         self,
@@ -202,6 +206,7 @@ class FakeTelegramBotApi:
         bot_username: str = "center_test_bot",
         port: int = 0,
     ) -> None:
+        super().__init__()
         self.token = token
         self.bot_user = {
             "id": int(token.split(":", 1)[0]),
@@ -230,11 +235,9 @@ class FakeTelegramBotApi:
         self._method_faults: dict[str, deque[Fault]] = {}
         self._flood_limit: tuple[int, float] | None = None
         self._accepted_times: deque[float] = deque()
-        self._changed = asyncio.Event()
         self._closing = asyncio.Event()
         self._delivery_task: asyncio.Task[None] | None = None
         # How long wait_for_sent / wait_until wait before raising TimeoutError.
-        self.wait_limit = 10.0
 
     # --- lifetime -----------------------------------------------------------------------
 
@@ -436,23 +439,6 @@ class FakeTelegramBotApi:
             return found if len(found) >= count else None
 
         return await self._wait(ready, f"{count} message(s) to {chat_id or 'anyone'}")
-
-    async def wait_until(self, predicate: Callable[[], bool]) -> None:
-        """Wait (up to `wait_limit` seconds) until `predicate()` is true."""
-        await self._wait(lambda: True if predicate() else None, "a condition")
-
-    async def _wait(self, ready: Callable[[], _R | None], what: str) -> _R:
-        try:
-            async with asyncio.timeout(self.wait_limit):
-                while (result := ready()) is None:
-                    await self._changed.wait()
-        except TimeoutError:
-            raise TimeoutError(f"fake Telegram: no {what} within {self.wait_limit:g}s") from None
-        return result
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     # --- the HTTP API -------------------------------------------------------------------
 

@@ -22,13 +22,15 @@ import itertools
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
+
+from .waiting import ChangeWaiter
 
 _R = TypeVar("_R")
 
@@ -94,8 +96,10 @@ class RefreshCall:
     at: float
 
 
-class FakeZaloApi:
+class FakeZaloApi(ChangeWaiter):
     """The fake server; use as `async with`, or call start() and stop()."""
+
+    platform_name = "Zalo"
 
     def __init__(
         self,
@@ -109,6 +113,7 @@ class FakeZaloApi:
         token_lifetime: float = 90000.0,
         port: int = 0,
     ) -> None:
+        super().__init__()
         self.app_id = app_id
         self.oa_id = oa_id
         self.oa_secret_key = oa_secret_key
@@ -136,9 +141,7 @@ class FakeZaloApi:
         self.rejected: list[tuple[str, int]] = []  # (user_id, error code) of refused sends
         self.refresh_calls: list[RefreshCall] = []
         self.refresh_reuses = 0
-        self._changed = asyncio.Event()
         # How long wait_for_sent / wait_until wait before raising TimeoutError.
-        self.wait_limit = 10.0
 
     # --- lifetime -----------------------------------------------------------------------
 
@@ -241,23 +244,6 @@ class FakeZaloApi:
             return found if len(found) >= count else None
 
         return await self._wait(ready, f"{count} message(s) to {user_id or 'anyone'}")
-
-    async def wait_until(self, predicate: Callable[[], bool]) -> None:
-        """Wait (up to `wait_limit` seconds) until `predicate()` is true."""
-        await self._wait(lambda: True if predicate() else None, "a condition")
-
-    async def _wait(self, ready: Callable[[], _R | None], what: str) -> _R:
-        try:
-            async with asyncio.timeout(self.wait_limit):
-                while (result := ready()) is None:
-                    await self._changed.wait()
-        except TimeoutError:
-            raise TimeoutError(f"fake Zalo: no {what} within {self.wait_limit:g}s") from None
-        return result
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     # --- webhook events (what Zalo posts to the bot) -----------------------------------
 
