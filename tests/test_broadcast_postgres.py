@@ -67,7 +67,7 @@ async def test_two_processes_share_one_job_without_duplicates(
     # exactly in test_broadcast_platforms.py.
     assert api.max_rate(1.0) <= RATE * 1.06
     async with connect(engine) as connection:
-        workers = dict(
+        workers: dict[str, int] = dict(
             (await connection.execute(
                 select(outbox.c.finished_by, func.count())
                 .where(outbox.c.job_id == job_id)

@@ -177,7 +177,7 @@ async def audit_outcomes(engine: AsyncEngine) -> list[tuple[str, str, str, str]]
                 ).order_by(lookup_audit.c.id)
             )
         ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 # --- verification -----------------------------------------------------------------------

@@ -228,13 +228,13 @@ async def test_no_repeats_and_no_gaps_across_a_restart(world: World) -> None:
 
     every = before.sent + after.sent
     assert len(every) == len(set(every)) == 2 * 4 + 4  # no repeats...
-    for chat, code_statuses in (
+    for chat_key, code_statuses in (
         ("telegram:100", [*statuses, DossierStatus.COMPLETED]),
         ("zalo:z-200", [*statuses, DossierStatus.COMPLETED]),
         ("web:w-300", [*statuses, DossierStatus.COMPLETED]),
     ):
         # ...no gaps, and each chat hears about its dossier in order.
-        assert [s[2] for s in every if s[0] == chat] == code_statuses
+        assert [s[2] for s in every if s[0] == chat_key] == code_statuses
 
 
 async def test_a_failed_notice_is_retried_next_round_then_given_up(world: World) -> None:
@@ -281,7 +281,7 @@ async def test_a_failed_notice_is_retried_next_round_then_given_up(world: World)
                 select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
             )
         ).all()
-    assert dict(states)["abandoned"] == 1  # type: ignore[arg-type]
+    assert {str(state): int(count) for state, count in states}["abandoned"] == 1
 
 
 async def test_a_blocked_recipient_loses_the_subscription(world: World) -> None:

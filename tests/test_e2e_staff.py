@@ -66,13 +66,14 @@ async def test_subscribe_broadcast_with_progress_and_opt_out(config: Config) -> 
 
             progress = await staff.press(preview, texts.BUTTON_CONFIRM_SEND, "Thông báo #")
             heading = texts.NOTICE_HEADING.format(center_name=config.center.name)
-            for chat in (501, 502):
-                await api.wait_until(
-                    lambda chat=chat: any(
-                        m.plain_text.startswith(heading) and NOTICE in m.plain_text
-                        for m in api.messages_to(chat)
-                    )
+
+            def notice_reached(chat: int) -> bool:
+                return any(
+                    m.plain_text.startswith(heading) and NOTICE in m.plain_text
+                    for m in api.messages_to(chat)
                 )
+
+            await api.wait_until(lambda: notice_reached(501) and notice_reached(502))
             # The progress message edits itself until the job is done.
             done = texts.BROADCAST_DONE.split(":")[0].format(job=1)
             await api.wait_until(

@@ -13,7 +13,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fakes import ScriptedDialogue
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
 
 from bot.channels.server import WebServer, create_web_app
 from bot.channels.web import RATE_LIMIT_NOTICE, WebChat
@@ -30,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture

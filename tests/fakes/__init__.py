@@ -2,7 +2,8 @@
 
 Tests import them as `from fakes import ...` (pytest puts tests/ on sys.path).
 Both are real aiohttp servers on 127.0.0.1 random ports, so the bot's own HTTP clients
-(python-telegram-bot over the bot's aiohttp transport, the Zalo adapter's aiohttp) are exercised for real.
+(python-telegram-bot over the bot's aiohttp transport, the Zalo adapter's aiohttp) are
+exercised for real.
 """
 
 from .dialogue import ScriptedDialogue
