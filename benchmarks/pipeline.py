@@ -43,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # run as a script: the fake Bot API lives there
 
+from fakes import FakeTelegramBotApi  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import (  # noqa: E402
     Application,
@@ -61,7 +62,6 @@ from bot.config import (  # noqa: E402
     WebConfig,
 )
 from bot.messages import Incoming, Reply  # noqa: E402
-from fakes import FakeTelegramBotApi  # noqa: E402
 
 CONVERSATION = (
     "lam giay khai sinh can giay to gi",
