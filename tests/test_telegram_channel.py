@@ -426,6 +426,23 @@ async def test_a_reply_with_an_edit_key_edits_the_message_it_replaces(
     assert sent[1].plain_text == "đã gửi 60/100"
 
 
+async def test_sender_over_python_telegram_bots_own_transport(api: FakeTelegramBotApi) -> None:
+    """Replies go straight to the Bot API only over the bot's aiohttp transport; any other
+    (python-telegram-bot's default httpx) gets the same messages through the library."""
+    async with Bot(api.token, base_url=api.base_url) as bot:
+        sender = TelegramSender(bot)
+        first = Reply.text("đã gửi 10/100 & x")
+        then = Reply.text("đã gửi 60/100", [[Button("Hủy", "unsub")]])
+        await sender.send("77", Reply(first.sections, edit_key="job-1"))
+        await sender.send("77", Reply(then.sections, then.buttons, edit_key="job-1"))
+
+    sent = api.messages_to(77)
+    assert [m.method for m in sent] == ["sendMessage", "editMessageText"]
+    assert sent[0].text == "đã gửi 10/100 &amp; x"
+    assert sent[1].message_id == sent[0].message_id
+    assert sent[1].callback_data == ["unsub"]
+
+
 async def test_photos_are_uploaded_as_multipart(
     api: FakeTelegramBotApi, sender: TelegramSender
 ) -> None:

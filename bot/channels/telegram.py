@@ -135,23 +135,34 @@ def _rendered_pieces(line: str, limit: int, *, bold: bool) -> list[str]:
     return [render(piece) for piece in split_long_line(line, limit, measure)]
 
 
-def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The reply's buttons as an inline keyboard: actions as callback data, links as URLs."""
-    rows: list[list[InlineKeyboardButton]] = []
+def keyboard_markup(reply: Reply) -> dict[str, Any] | None:
+    """The reply's buttons as a Bot API InlineKeyboardMarkup (plain JSON): actions as callback
+    data, links as URLs."""
+    rows: list[list[dict[str, str]]] = []
     for row in reply.buttons:
-        rendered: list[InlineKeyboardButton] = []
+        rendered: list[dict[str, str]] = []
         for button in row:
             if button.url:
-                rendered.append(InlineKeyboardButton(button.label, url=button.url))
+                rendered.append({"text": button.label, "url": button.url})
             elif button.action and len(button.action.encode()) <= CALLBACK_DATA_LIMIT:
-                rendered.append(InlineKeyboardButton(button.label, callback_data=button.action))
+                rendered.append({"text": button.label, "callback_data": button.action})
             else:
                 # Telegram rejects the whole message for one bad button (BUTTON_DATA_INVALID);
                 # dropping the button keeps the answer.
                 log.error("button %r dropped: action empty or over 64 bytes", button.label)
         if rendered:
             rows.append(rendered)
-    return InlineKeyboardMarkup(rows) if rows else None
+    return {"inline_keyboard": rows} if rows else None
+
+
+def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's buttons as python-telegram-bot's InlineKeyboardMarkup (see keyboard_markup)."""
+    markup = keyboard_markup(reply)
+    if markup is None:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(**button) for button in row] for row in markup["inline_keyboard"]]
+    )
 
 
 class EditTargets:
@@ -175,21 +186,69 @@ class EditTargets:
             self._messages.popitem(last=False)
 
 
+async def _send_text(
+    bot: Bot, chat_id: int | str, text: str, markup: dict[str, Any] | None
+) -> int:
+    """sendMessage with HTML; the new message's id."""
+    request = bot.request
+    if isinstance(request, AiohttpTelegramRequest):
+        # Straight to the Bot API (see telegram_http.post_json for what this saves). The
+        # bot's python-telegram-bot Defaults and rate limiter are bypassed: it has neither.
+        parameters: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+        if markup is not None:
+            parameters["reply_markup"] = markup
+        result = await request.post_json(f"{bot.base_url}/sendMessage", parameters)
+        return int(result["message_id"])
+    # Another transport (e.g. python-telegram-bot's default, in benchmarks/broadcast.py).
+    sent = await bot.send_message(
+        chat_id, text, parse_mode="HTML", reply_markup=_markup_object(markup)
+    )
+    return sent.message_id
+
+
+async def _edit_text(
+    bot: Bot, chat_id: int | str, message_id: int, text: str, markup: dict[str, Any] | None
+) -> None:
+    """editMessageText with HTML."""
+    request = bot.request
+    if isinstance(request, AiohttpTelegramRequest):
+        parameters: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": text,
+            "parse_mode": "HTML",
+        }
+        if markup is not None:
+            parameters["reply_markup"] = markup
+        await request.post_json(f"{bot.base_url}/editMessageText", parameters)
+        return
+    await bot.edit_message_text(
+        text,
+        chat_id=chat_id,
+        message_id=message_id,
+        parse_mode="HTML",
+        reply_markup=_markup_object(markup),
+    )
+
+
+def _markup_object(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    return None if markup is None else InlineKeyboardMarkup.de_json(markup, None)
+
+
 async def _edit_in_place(
-    bot: Bot, chat_id: int | str, reply: Reply, chunks: list[str], edits: EditTargets
+    bot: Bot,
+    chat_id: int | str,
+    reply: Reply,
+    chunks: list[str],
+    markup: dict[str, Any] | None,
+    edits: EditTargets,
 ) -> bool:
     """Edit the keyed message instead of sending; False when a new message is needed."""
     message_id = edits.get(chat_id, reply.edit_key)
     if message_id is None or reply.image is not None or len(chunks) != 1:
         return False
     try:
-        await bot.edit_message_text(
-            chunks[0],
-            chat_id=chat_id,
-            message_id=message_id,
-            parse_mode="HTML",
-            reply_markup=inline_keyboard(reply),
-        )
+        await _edit_text(bot, chat_id, message_id, chunks[0], markup)
     except BadRequest as exc:
         # "message is not modified" (same text as before) is fine; too old or deleted:
         # send it as a new message.
@@ -204,12 +263,12 @@ async def deliver_reply(
 
     With `edits`, a reply carrying an `edit_key` edits the message last sent with that key.
     """
-    keyboard = inline_keyboard(reply)
+    markup = keyboard_markup(reply)
     chunks = render_html(reply)
     if (
         edits is not None
         and reply.edit_key
-        and await _edit_in_place(bot, chat_id, reply, chunks, edits)
+        and await _edit_in_place(bot, chat_id, reply, chunks, markup, edits)
     ):
         return
     if reply.image is not None:
@@ -220,21 +279,19 @@ async def deliver_reply(
             filename=reply.image.filename,
             caption=chunks[0] if caption_fits else None,
             parse_mode="HTML" if caption_fits else None,
-            reply_markup=keyboard if caption_fits or not chunks else None,
+            reply_markup=_markup_object(markup) if caption_fits or not chunks else None,
         )
         if caption_fits or not chunks:
             return
     if not chunks:
-        if keyboard is None:
+        if markup is None:
             return
         chunks = [BUTTONS_ONLY_TEXT]
     for index, chunk in enumerate(chunks):
         is_last = index == len(chunks) - 1
-        sent = await bot.send_message(
-            chat_id, chunk, parse_mode="HTML", reply_markup=keyboard if is_last else None
-        )
+        message_id = await _send_text(bot, chat_id, chunk, markup if is_last else None)
         if is_last and edits is not None and reply.edit_key:
-            edits.remember(chat_id, reply.edit_key, sent.message_id)
+            edits.remember(chat_id, reply.edit_key, message_id)
 
 
 # --- translating updates ----------------------------------------------------------------
