@@ -9,6 +9,7 @@ import pytest
 from bot.search.normalize import (
     canonical_syllable,
     canonical_text,
+    clauses,
     fold,
     sound_alike,
     telex_repairs,
@@ -55,6 +56,16 @@ def test_accents_are_kept_only_when_the_citizen_typed_some() -> None:
     assert words("lam the") == [("lam", ""), ("the", "")]
     # Staff-written text keeps its spelling even where a word has no marks.
     assert words("do", written=True) == [("do", "do")]
+
+
+def test_punctuation_starts_a_new_clause() -> None:
+    found, starts = clauses("bố em mới mất, làm giấy khai tử cần gì?")
+    assert [f for f, _ in found][3:5] == ["mat", "lam"]
+    assert starts == frozenset({4})
+    # Inside numbers and codes, or between words joined by a hyphen or slash, it does not.
+    assert clauses("phí 1.000.000 đồng, tháng/quý")[1] == frozenset({3})
+    assert clauses("xe 51G-123.45 bị phạt")[1] == frozenset()
+    assert clauses("đăng ký kết hôn")[1] == frozenset()
 
 
 def test_numbers_are_split_from_units() -> None:

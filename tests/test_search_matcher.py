@@ -102,6 +102,52 @@ def test_a_procedure_the_catalogue_lacks_is_declined(matcher: Matcher) -> None:
     assert result.names_procedure
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thu tuc huong tro cap that nghiep can gi",
+        "xin giấy phép lao động cho người nước ngoài",
+        "xin giấy phép bán rượu ở đâu",
+    ],
+)
+def test_a_service_of_another_agency_is_declined_as_not_here(matcher: Matcher, text: str) -> None:
+    result = matcher.search(text)
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.NO_MATCH
+    assert result.names_procedure
+
+
+def test_words_either_side_of_a_comma_are_not_a_phrase() -> None:
+    def procedure(code: str, name: str) -> Procedure:
+        return Procedure(code=code, name=name, field="Hộ tịch", levels=(Level.COMMUNE,))
+
+    catalogue = Catalogue(
+        (
+            procedure("1.000001", "Đăng ký khai tử"),
+            procedure("1.000002", "Trình báo mất giấy thông hành"),
+            procedure("1.000003", "Đăng ký khai sinh"),
+        )
+    )
+    matcher = Matcher.build(catalogue, load_vocabulary(ROOT / "procedures" / "_vocabulary.toml"))
+    # "mất, làm giấy" is not "mất giấy" (lost papers): the father died.
+    died, lost, _birth = matcher.search("bố em mới mất, làm giấy khai tử cần những gì").candidates
+    assert died.procedure.code == "1.000001"
+    assert lost.score < died.score / 2
+    assert matcher.search("bố em mới mất giấy thông hành").candidates[0].procedure.code == (
+        "1.000002"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["đăng ký khai sinh", "xin chuyển mục đích sử dụng đất sang đất thổ cư"]
+)
+def test_a_thing_said_twice_is_asked_once(matcher: Matcher, text: str) -> None:
+    once = matcher.search(text)
+    twice = matcher.search(f"{text}, {text}")
+    assert codes(twice) == codes(once)
+    assert twice.candidates[0].score == once.candidates[0].score
+
+
 def test_a_greeting_with_a_question_is_answered(matcher: Matcher) -> None:
     result = matcher.search("chào ad, cho em hỏi đăng ký kết hôn cần gì")
     assert result.decision is Decision.ANSWER

@@ -39,7 +39,7 @@ from bot.search.intent import (
     question_word_pairs,
     question_words,
 )
-from bot.search.normalize import canonical_text, tokens, words
+from bot.search.normalize import canonical_text, clauses, tokens, words
 from bot.search.phrases import Pair, PhraseSet
 from bot.search.spelling import SpellingCorrector
 from bot.search.vocabulary import DECLINE_KINDS, Vocabulary
@@ -223,6 +223,7 @@ class _Choice:
 class _Query:
     intent: Intent
     decline: DeclineReason | None
+    elsewhere: bool = False  # names a service of another agency ("trợ cấp thất nghiệp")
     terms: Terms = field(default_factory=dict)
     choices: list[_Choice] = field(default_factory=list)
     required_mass: float = 0.0
@@ -376,13 +377,14 @@ class Matcher:
 
     def _search(self, text: str) -> SearchResult:
         text = text[:MAX_MESSAGE_CHARS]
-        pairs = self._question_word_slips(words(text)[:MAX_WORDS])
+        found, clause_starts = clauses(text)
+        pairs = self._question_word_slips(found[:MAX_WORDS])
         folded = [f for f, _ in pairs]
         intent = intent_of_tokens(folded)
         coded = self._by_code(text)
         if coded is not None:
             return SearchResult(Decision.ANSWER, intent, (Candidate(coded, 1.0),), True)
-        query = self._analyse(pairs, intent)
+        query = self._analyse(pairs, intent, clause_starts)
         # Complaints about a person and requests for someone's data are never answered
         # with a procedure, whatever else the message says.
         if query.decline in (DeclineReason.COMPLAINT, DeclineReason.PRIVATE_DATA):
@@ -396,6 +398,12 @@ class Matcher:
         if query.decline is DeclineReason.SMALL_TALK and result.decision is not Decision.ANSWER:
             return SearchResult(
                 Decision.DECLINE, intent, result.candidates, True, DeclineReason.SMALL_TALK
+            )
+        # So may a service another agency handles ("trợ cấp thất nghiệp" shares words with
+        # "bảo hiểm thất nghiệp"): there is no such procedure here.
+        if query.elsewhere and result.decision is not Decision.ANSWER:
+            return SearchResult(
+                Decision.DECLINE, intent, result.candidates, True, DeclineReason.NO_MATCH
             )
         return result
 
@@ -432,14 +440,26 @@ class Matcher:
                 return found
         return None
 
-    def _analyse(self, pairs: list[tuple[str, str]], intent: Intent) -> _Query:
+    def _analyse(
+        self, pairs: list[Pair], intent: Intent, clause_starts: frozenset[int] = frozenset()
+    ) -> _Query:
         folded = [f for f, _ in pairs]
-        query = _Query(intent=intent, decline=self._decline_reason(pairs), ages=_ages(folded))
+        query = _Query(
+            intent=intent,
+            decline=self._decline_reason(pairs),
+            elsewhere=self._decline["elsewhere"].found_in(pairs),
+            ages=_ages(folded),
+        )
         slots: list[_Slot] = []
         position = 0
         for start, end, kept in [*question_cue_spans(folded), (len(pairs), len(pairs), False)]:
             if start > position:
-                slots.extend(self._slots(self._corrected(pairs[position:start])))
+                # Each clause on its own: no phrase, pair or spelling repair across a comma.
+                cuts = [position, *sorted(i for i in clause_starts if position < i < start)]
+                for first, last in itertools.pairwise([*cuts, start]):
+                    if slots and first in clause_starts:
+                        slots.append(_Slot([]))
+                    slots.extend(self._slots(self._corrected(pairs[first:last])))
             if kept:
                 # A cue that is also a name's words ("lệ phí trước bạ") may match, but
                 # the question is not about a procedure named "lệ phí".
@@ -544,10 +564,14 @@ class Matcher:
     def _weigh(self, slots: list[_Slot], query: _Query) -> None:
         """Terms and the mass the best procedure should explain, from the slots."""
         idf = self.index.idf
+        # What the question says twice it asks once: a term adds to the required mass
+        # only as far as it weighs more than when it was last counted ("chuyển mục đích
+        # sang đất thổ cư", where "thổ cư" means "chuyển mục đích sử dụng đất ở").
+        counted: dict[str, float] = {}
         # Word pairs between neighbouring slots (each meaning of a phrase pairs with its
         # neighbours; meanings of one phrase never pair with each other).
         for left, right in itertools.pairwise(slots):
-            best = 0.0
+            best, best_pair = 0.0, ""
             for a in (alt[-1] for alt in left.alternatives if alt):
                 for b in (alt[0] for alt in right.alternatives if alt):
                     bigram = f"{a.folded} {b.folded}"
@@ -557,29 +581,34 @@ class Matcher:
                             left.paired = right.paired = True
                         weight = min(a.weight, b.weight) * _BIGRAM_BOOST * cohesion
                         _add(query.terms, bigram, weight, _pair_accent(a, b))
-                        best = max(best, weight * idf[bigram])
+                        if weight * idf[bigram] > best:
+                            best, best_pair = weight * idf[bigram], bigram
             # A pair the citizen typed counts; one that only appears next to a
             # vocabulary meaning, or a kept cue, is a bonus when it matches.
             plain = not (left.from_vocabulary or right.from_vocabulary)
-            if plain and not (left.optional or right.optional):
-                query.required_mass += best
+            if best and plain and not (left.optional or right.optional):
+                query.required_mass += _count(counted, best_pair, best)
         mentioned: list[str] = []
         seen_choices: set[tuple[tuple[str, ...], ...]] = set()
         for slot in slots:
             if slot.from_vocabulary:
                 query.vocabulary_used = True
             alternatives: list[tuple[Terms, float]] = []
+            unknown: dict[str, float] = {}
             for alternative in slot.alternatives:
                 mentioned.extend(w.folded for w in alternative)
                 terms: Terms = {}
-                mass = self._alternative_terms(slot, alternative, terms, query)
+                mass = self._alternative_terms(slot, alternative, terms, unknown, query)
                 alternatives.append((terms, mass))
             if len(alternatives) == 1:
                 terms, mass = alternatives[0]
                 for term, (weight, accented) in terms.items():
                     _add(query.terms, term, weight, accented)
+                    if not slot.optional:
+                        query.required_mass += _count(counted, term, weight * idf[term])
                 if not slot.optional:
-                    query.required_mass += mass
+                    for word, word_mass in unknown.items():
+                        query.required_mass += _count(counted, f"?{word}", word_mass)
             elif alternatives:
                 # The same phrase said twice is one choice (and a pasted text repeating
                 # it hundreds of times costs no more than saying it once).
@@ -594,10 +623,18 @@ class Matcher:
         query.mentioned = " " + " ".join(mentioned) + " "
 
     def _alternative_terms(
-        self, slot: _Slot, alternative: list[_Word], terms: Terms, query: _Query
+        self,
+        slot: _Slot,
+        alternative: list[_Word],
+        terms: Terms,
+        unknown_words: dict[str, float],
+        query: _Query,
     ) -> float:
+        """Fills `terms` (and `unknown_words`, their mass) for one meaning of a slot;
+        returns its mass."""
         idf = self.index.idf
         mass = 0.0
+        unknown_words.clear()
         for a, b in itertools.pairwise(alternative):
             bigram = f"{a.folded} {b.folded}"
             if bigram in idf:
@@ -622,12 +659,15 @@ class Matcher:
             elif word.folded.isalpha():
                 unknown = weight * _UNKNOWN_WEIGHT * self.index.unknown_idf
                 mass += unknown
+                unknown_words[word.folded] = max(unknown, unknown_words.get(word.folded, 0.0))
                 if not slot.optional:
                     query.unknown_mass += unknown
         if slot.mass_cap is not None and mass > slot.mass_cap:
             scale = slot.mass_cap / mass
             for term, (weight, accented) in terms.items():
                 terms[term] = (weight * scale, accented)
+            for folded in unknown_words:
+                unknown_words[folded] *= scale
             mass = slot.mass_cap
         return mass
 
@@ -803,6 +843,15 @@ def _for_organisations_only(applicants: str) -> bool:
     names_organisation = any(f" {w} " in text for w in _ORGANISATION_APPLICANTS)
     names_person = any(f" {w} " in text for w in _INDIVIDUAL_APPLICANTS)
     return names_organisation and not names_person
+
+
+def _count(counted: dict[str, float], key: str, mass: float) -> float:
+    """The part of `mass` not counted yet for `key`, now counted."""
+    before = counted.get(key, 0.0)
+    if mass <= before:
+        return 0.0
+    counted[key] = mass
+    return mass - before
 
 
 def _add(terms: Terms, term: str, weight: float, accented: str) -> None:

@@ -142,21 +142,33 @@ def words(text: str, *, written: bool = False) -> list[tuple[str, str]]:
     stretched words ("đâuuu"), numbers and units. `written` text (procedure names, the
     vocabulary) is trusted to have its marks: "do" there is "do", never "đỏ".
     """
+    return clauses(text, written=written)[0]
+
+
+def clauses(text: str, *, written: bool = False) -> tuple[list[tuple[str, str]], frozenset[int]]:
+    """`words(text)`, and the positions of the words that begin a new clause: those
+    after a comma, full stop, question mark... ("bố em mới mất, làm giấy khai tử": "làm"
+    begins one). Words of different clauses are not a phrase ("mất giấy")."""
     lowered = nfc(text).lower()
     lowered = _UNIT_PATTERN.sub(lambda m: " " + _UNIT_SPELLINGS[m.group(0)] + " ", lowered)
     lowered = _NUMBER_THEN_LETTERS.sub(r"\1 \2", lowered)
     found: list[tuple[str, str]] = []
+    starts: set[int] = set()
     marked = False
-    for raw in _RAW_TOKEN.findall(lowered):
-        token = _token(raw)
+    previous_end = 0
+    for match in _RAW_TOKEN.finditer(lowered):
+        token = _token(match.group(0))
         if token is None:
             continue  # letters of other scripts: nothing in the catalogue to match
+        if found and _CLAUSE_BREAK.search(lowered, previous_end, match.start()):
+            starts.add(len(found))
+        previous_end = match.end()
         folded, accented, has_marks = token
         marked = marked or has_marks
         found.append((folded, accented))
     if not marked and not written:
-        return [(folded, "") for folded, _ in found]
-    return found
+        found = [(folded, "") for folded, _ in found]
+    return found, frozenset(starts)
 
 
 @lru_cache(maxsize=65_536)
@@ -174,6 +186,8 @@ def _token(raw: str) -> tuple[str, str, bool] | None:
     return (_i_to_y(plain), accented, folded != raw)
 
 
+# Punctuation that ends a clause; a hyphen or a slash does not ("51G-123", "tháng/quý").
+_CLAUSE_BREAK = re.compile(r"[,.;:!?()\n]")
 _RAW_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+\d*")
 _FOLDED_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+\d*")
 

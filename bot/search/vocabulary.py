@@ -17,7 +17,9 @@ sections:
                    context = [...]: words that are usually context, not the subject
                    (family members, places): they still match, but weigh little
     [decline]      greeting / small_talk / complaint / private_data = [...]: phrases that
-                   mark a message the bot should not answer with a procedure
+                   mark a message the bot should not answer with a procedure;
+                   elsewhere = [...]: services of other agencies that this catalogue does
+                   not hold ("trợ cấp thất nghiệp"), answered as "no such procedure here"
 
 Every value is matched without diacritics and case, so "sổ đỏ" also covers "so do".
 """
@@ -49,7 +51,7 @@ class Term:
     line: int = 1
 
 
-DECLINE_KINDS = ("greeting", "small_talk", "complaint", "private_data")
+DECLINE_KINDS = ("greeting", "small_talk", "complaint", "private_data", "elsewhere")
 QUALIFIER_KINDS = ("who", "how", "what", "citizens")
 
 
