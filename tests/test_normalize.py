@@ -83,6 +83,18 @@ def test_stretched_letters_and_telex_doubles_collapse() -> None:
     assert tokens("lltp cccd tthc") == ["lltp", "cccd", "tthc"]  # abbreviations keep theirs
 
 
+def test_the_rhyme_uu_is_not_a_stretched_word() -> None:
+    # "ưu" folds to "uu": lưu, hưu, cứu, hữu keep it, with their marks.
+    assert words("lưu trú, nghỉ hưu") == [
+        ("luu", "lưu"),
+        ("tru", "trú"),
+        ("nghi", "nghỉ"),
+        ("huu", "hưu"),
+    ]
+    assert tokens("luu tru nghien cuu uu tien") == ["luu", "tru", "nghien", "cuu", "uu", "tien"]
+    assert tokens("đâuuu luuu dauu") == ["dau", "luu", "dau"]
+
+
 def test_telex_leftovers_are_repaired() -> None:
     assert telex_repairs("kys")[0] == "ky"
     assert "duong" in telex_repairs("dduowngf")

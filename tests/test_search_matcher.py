@@ -148,6 +148,20 @@ def test_a_thing_said_twice_is_asked_once(matcher: Matcher, text: str) -> None:
     assert twice.candidates[0].score == once.candidates[0].score
 
 
+def test_regional_words_for_fillers_cost_nothing(matcher: Matcher) -> None:
+    regional = matcher.search("mần giấy khai sinh hông")
+    plain = matcher.search("làm giấy khai sinh không")
+    assert codes(regional) == codes(plain) == ["1.001193"]
+    assert regional.candidates[0].score == plain.candidates[0].score
+
+
+def test_context_words_no_name_has_are_not_the_subject(matcher: Matcher) -> None:
+    # "hôm qua" is when, not what: the question is clearly about a death registration.
+    result = matcher.search("ông em mất hôm qua, gia đình đi khai tử thì mang theo gì")
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == ["1.000656"]
+
+
 def test_a_greeting_with_a_question_is_answered(matcher: Matcher) -> None:
     result = matcher.search("chào ad, cho em hỏi đăng ký kết hôn cần gì")
     assert result.decision is Decision.ANSWER

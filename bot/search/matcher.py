@@ -196,6 +196,7 @@ class _Slot:
     from_vocabulary: bool = False
     paired: bool = False
     optional: bool = False  # may match, but is not part of what must be explained
+    context: bool = False  # a [fillers] context word: "hôm qua", "ubnd", "bố"
     # A vocabulary phrase weighs about as much as the citizen's words it replaces, not
     # as much as its (often long, formal) meaning: "sổ đỏ" must not drown "mất".
     mass_cap: float | None = None
@@ -259,7 +260,7 @@ class Matcher:
         self.index = index
         self.corrector = corrector
         self.max_choices = max(2, max_choices)
-        self._phrases = _phrase_table(vocabulary)
+        self._phrases = _phrase_table(vocabulary, _IndexText(vocabulary))
         self._fillers = PhraseSet(vocabulary.fillers)
         # A province's codes extend the national one ("1.001193.000.00.00.H37"): a citizen
         # typing the national code means that procedure.
@@ -489,6 +490,9 @@ class Matcher:
         i = 0
         while i < len(run):
             phrase = self._phrase_at(folded, i)
+            if phrase is not None and not phrase.meanings:
+                i += len(phrase.words)
+                continue
             if phrase is not None:
                 meanings = [[_Word(f, a, 1.0) for f, a in m] for m in phrase.meanings]
                 cap = None
@@ -512,7 +516,7 @@ class Matcher:
             if context > 1 or (context == 1 and not self._in_phrase(run, i)):
                 for word in run[i : i + context]:
                     light = _Word(word.folded, word.accented, word.weight * _CONTEXT_WEIGHT)
-                    slots.append(_Slot([[light]]))
+                    slots.append(_Slot([[light]], context=True))
                 i += context
                 continue
             slots.append(_Slot([[run[i]]]))
@@ -656,7 +660,8 @@ class Matcher:
             if known:
                 _add(terms, word.folded, weight, word.accented)
                 mass += weight * idf[word.folded]
-            elif word.folded.isalpha():
+            elif word.folded.isalpha() and not slot.context:
+                # (A context word no name has, "hôm qua", is not what is asked about.)
                 unknown = weight * _UNKNOWN_WEIGHT * self.index.unknown_idf
                 mass += unknown
                 unknown_words[word.folded] = max(unknown, unknown_words.get(word.folded, 0.0))
@@ -887,13 +892,17 @@ def _pair_accent(a: _Word, b: _Word) -> str:
     return f"{a.accented} {b.accented}" if a.accented and b.accented else ""
 
 
-def _phrase_table(vocabulary: Vocabulary) -> dict[str, tuple[_Phrase, ...]]:
-    """Vocabulary phrases by first word, longest first."""
+def _phrase_table(vocabulary: Vocabulary, prepare: _IndexText) -> dict[str, tuple[_Phrase, ...]]:
+    """Vocabulary phrases by first word, longest first. Meanings are read the way names
+    are (fillers dropped: "thế chấp" is indexed as "chấp", "không" not at all), so that
+    every word of a meaning can match; a phrase whose meanings are all fillers ("hông" =
+    "không", "mần" = "làm") has none, and is dropped from questions like a filler."""
     table: dict[str, list[_Phrase]] = {}
     for term in vocabulary.terms:
         key = tuple(tokens(term.phrase))
-        meanings = tuple(tuple(words(m, written=True)) for m in term.meanings)
-        if key and all(meanings):
+        read = (tuple(prepare(meaning)) for meaning in term.meanings)
+        meanings = tuple(dict.fromkeys(meaning for meaning in read if meaning))
+        if key:
             table.setdefault(key[0], []).append(_Phrase(key, meanings))
     return {
         first: tuple(sorted(phrases, key=lambda p: -len(p.words)))

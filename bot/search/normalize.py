@@ -211,11 +211,22 @@ def _i_to_y_accented(syllable: str) -> str:
 
 def _unstretch(token: str) -> str:
     """'dauu' -> 'dau', 'ddang' -> 'dang': no Vietnamese syllable doubles a letter except
-    "oo" (xoong), so a double is a stretched word or a telex "dd". Tokens without a vowel
-    are abbreviations and keep their letters ("lltp", "tthc", "cccd")."""
+    "oo" (xoong) and the "uu" that "ưu" folds to (lưu, hưu, cứu, hữu), so any other double
+    is a stretched word or a telex "dd". Tokens without a vowel are abbreviations and keep
+    their letters ("lltp", "tthc", "cccd")."""
     if not _HAS_VOWEL.search(token) or not _DOUBLE_LETTER.search(token):
         return token
-    return _DOUBLE_LETTER.sub(lambda m: m.group(0) if m.group(1) == "o" else m.group(1), token)
+    collapsed = _DOUBLE_LETTER.sub(
+        lambda m: m.group(0) if m.group(1) == "o" else m.group(1), token
+    )
+    # "luu" (lưu), "nguu" (ngưu): consonants then "uu" is the rhyme "ưu", not a stretch.
+    rhyme_uu = _UU_RHYME.fullmatch(token)
+    if rhyme_uu:
+        return _unstretch(rhyme_uu.group(1)) + "uu" if rhyme_uu.group(1) else "uu"
+    return collapsed
+
+
+_UU_RHYME = re.compile(r"([^aeiouy]*)uu+")
 
 
 def telex_repairs(token: str) -> list[str]:
