@@ -7,6 +7,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dialogue.context import CONTEXT_TTL, ChatContext, ContextStore
 from bot.messages import Channel, ChatRef
@@ -14,6 +16,15 @@ from bot.storage.database import StorageUnavailable, create_engine, create_schem
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 CHAT = ChatRef(Channel.TELEGRAM, "42")
+
+
+async def load_elsewhere(engine: AsyncEngine, chat: ChatRef, now: dt.datetime) -> ChatContext:
+    """What a store of its own (another bot process) loads."""
+    store = ContextStore(engine)
+    try:
+        return await store.load(chat, now)
+    finally:
+        await store.close()
 
 
 async def roundtrip(url: str) -> None:
@@ -43,12 +54,13 @@ async def roundtrip(url: str) -> None:
     changed = ChatContext(procedure_code="1.000001", greeted=True)
     await store.save(CHAT, changed, NOW + dt.timedelta(minutes=6))
     await asyncio.sleep(0.2)  # the write-behind flush runs by itself
-    assert await ContextStore(engine).load(CHAT, NOW + dt.timedelta(minutes=7)) == changed
+    assert await load_elsewhere(engine, CHAT, NOW + dt.timedelta(minutes=7)) == changed
     stale = await store.load(CHAT, NOW + CONTEXT_TTL + dt.timedelta(minutes=7))
     assert stale == ChatContext(greeted=True)
     await store.forget(CHAT)
     assert await store.load(CHAT, NOW) == ChatContext()
     assert await store.load(ChatRef(Channel.ZALO, "42"), NOW) == ChatContext(greeted=True)
+    await store.close()
     await engine.dispose()
 
 
@@ -93,7 +105,7 @@ async def test_saves_survive_an_outage_and_are_written_when_it_ends(
     (tmp_path / "bot.sqlite3").rmdir()
     hidden.rename(database)
     await store.close()
-    assert await ContextStore(engine).load(CHAT, NOW) == context
+    assert await load_elsewhere(engine, CHAT, NOW) == context
     await engine.dispose()
 
 
@@ -104,6 +116,78 @@ async def test_processes_starting_together_create_the_schema_once(postgres_url: 
     store = ContextStore(engines[0])
     await store.save(CHAT, ChatContext(greeted=True), NOW)
     await store.close()
-    assert await ContextStore(engines[3]).load(CHAT, NOW) == ChatContext(greeted=True)
+    assert await load_elsewhere(engines[3], CHAT, NOW) == ChatContext(greeted=True)
     for engine in engines:
         await engine.dispose()
+
+
+async def take_turns(url: str) -> None:
+    """Two bot processes answering the same chat in turn: each load sees the other's save."""
+    engines = [create_engine(url), create_engine(url)]
+    await create_schema(engines[0])
+    stores = [ContextStore(engine) for engine in engines]
+    try:
+        # Both stores read before either writes: their kept connections are open (and
+        # must not keep a snapshot from this moment).
+        for store in stores:
+            assert await store.load(CHAT, NOW) == ChatContext()
+        for turn in range(6):
+            writer, reader = stores[turn % 2], stores[1 - turn % 2]
+            context = ChatContext(procedure_code=f"1.00000{turn}", greeted=True)
+            await writer.save(CHAT, context, NOW)
+            await writer.flush()
+            assert await reader.load(CHAT, NOW) == context
+    finally:
+        for store in stores:
+            await store.close()
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_processes_taking_turns_on_sqlite(sqlite_url: str) -> None:
+    await take_turns(sqlite_url)
+
+
+@pytest.mark.postgres
+async def test_processes_taking_turns_on_postgres(postgres_url: str) -> None:
+    await take_turns(postgres_url)
+
+
+@pytest.mark.postgres
+async def test_load_reconnects_after_the_server_dropped_the_connection(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url)
+    await create_schema(engine)
+    store = ContextStore(engine)
+    context = ChatContext(procedure_code="1.001193", greeted=True)
+    await store.save(CHAT, context, NOW)
+    await store.flush()
+    assert await store.load(CHAT, NOW) == context
+    # What a server restart does to every open connection, the kept one included.
+    admin = create_engine(postgres_url)
+    async with admin.connect() as connection:
+        await connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    await admin.dispose()
+
+    assert await store.load(CHAT, NOW) == context
+    await store.close()
+    await engine.dispose()
+
+
+async def test_a_load_after_close_still_reads_the_database(sqlite_url: str) -> None:
+    """A straggling message while the bot shuts down is answered with its context."""
+    engine = create_engine(sqlite_url)
+    await create_schema(engine)
+    store = ContextStore(engine)
+    context = ChatContext(procedure_code="1.001193", greeted=True)
+    await store.save(CHAT, context, NOW)
+    await store.close()
+
+    assert await store.load(CHAT, NOW) == context
+    await engine.dispose()

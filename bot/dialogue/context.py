@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
-from bot.storage.database import connect, metadata
+from bot.storage.database import RowLookup, connect, metadata
 from bot.storage.write_behind import DEFAULT_DELAY_SECONDS, WriteBehind
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,9 @@ class ContextStore:
     `save` returns at once; the context is written within a moment together with the
     other chats' saves (bot.storage.write_behind), and `load` sees it before that. If the
     process dies meanwhile, at most the last moment's contexts are lost (a follow-up then
-    asks which procedure is meant). `close` writes what is pending.
+    asks which procedure is meant). `load` reads the database on every message (on a
+    connection kept for it, bot.storage.database.RowLookup), so it sees what another bot
+    process wrote. `close` writes what is pending.
     """
 
     def __init__(self, engine: AsyncEngine, flush_delay: float = DEFAULT_DELAY_SECONDS) -> None:
@@ -99,6 +101,7 @@ class ContextStore:
         self._saves: WriteBehind[_Key, _Saved] = WriteBehind(
             engine, _write_contexts, name="chat contexts", delay=flush_delay
         )
+        self._rows = RowLookup(engine, _LOAD)
 
     async def load(self, chat: ChatRef, now: dt.datetime) -> ChatContext:
         key = (chat.channel.value, chat.chat_id)
@@ -106,13 +109,10 @@ class ContextStore:
         if unwritten is not None:
             data, updated_at = str(unwritten["data"]), unwritten["updated_at"]
         else:
-            async with connect(self._engine) as connection:
-                row = (
-                    await connection.execute(_LOAD, {"channel": key[0], "chat_id": key[1]})
-                ).first()
+            row = await self._rows.first({"channel": key[0], "chat_id": key[1]})
             if row is None:
                 return ChatContext()
-            data, updated_at = row.data, row.updated_at
+            data, updated_at = row
         assert isinstance(updated_at, dt.datetime)
         context = ChatContext.from_json(data)
         if updated_at.tzinfo is None:  # SQLite returns naive datetimes
@@ -138,6 +138,7 @@ class ContextStore:
 
     async def close(self) -> None:
         await self._saves.close()
+        await self._rows.close()
 
     async def forget(self, chat: ChatRef) -> None:
         key = (chat.channel.value, chat.chat_id)

@@ -8,13 +8,16 @@ claims such as `FOR UPDATE SKIP LOCKED` visible.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, Select, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -126,10 +129,162 @@ async def connect(engine: AsyncEngine, *, begin: bool = False) -> AsyncIterator[
         else:
             async with engine.connect() as connection:
                 yield connection
-    except (DBAPIError, PoolTimeout, OSError, ConnectionError) as exc:
-        if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_outage(exc):
+    except _FAILURES as exc:
+        unavailable = _as_unavailable(engine, exc)
+        if unavailable is None:
             raise
-        raise StorageUnavailable(f"{redacted(str(engine.url))}: {_cause(exc)}") from exc
+        raise unavailable from exc
+
+
+# What a database call raises when the database is down (and when a statement is wrong).
+_FAILURES = (DBAPIError, PoolTimeout, OSError, ConnectionError, sqlite3.Error)
+
+
+def _as_unavailable(engine: AsyncEngine, exc: BaseException) -> StorageUnavailable | None:
+    """StorageUnavailable for an outage; None for a mistake (bad SQL, a constraint)."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_outage(exc):
+        return None
+    if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.OperationalError):
+        return None
+    return StorageUnavailable(f"{redacted(str(engine.url))}: {_cause(exc)}")
+
+
+_Processor = Callable[[Any], Any] | None
+
+
+class RowLookup:
+    """One SELECT of at most one row, run often, on a connection kept open for it.
+
+    For reads on every message (a chat's context): a pooled connection costs a checkout and
+    a reset per read, and SQLAlchemy's aiosqlite adapter four trips to the driver's thread
+    per statement; together about 0.4 ms of CPU per read (benchmarks/pipeline.py). Here the
+    connection stays checked out and each read is a single statement outside any
+    transaction, so it sees every commit made before it, by this process or another (SQLite
+    in WAL mode, PostgreSQL in autocommit). On SQLite the statement goes to aiosqlite
+    directly, one trip to its thread. A failed read gives the connection up; the next read
+    opens another. Outages raise StorageUnavailable, as `connect` does.
+    """
+
+    def __init__(self, engine: AsyncEngine, statement: Select[Any]) -> None:
+        self._engine = engine
+        self._statement = statement
+        self._connection: AsyncConnection | None = None
+        self._sqlite: Any = None  # the kept connection's aiosqlite connection, on SQLite
+        # Opening and closing, and statements off SQLite: one at a time on one connection.
+        self._lock = asyncio.Lock()
+        self._closed = False
+        dialect = engine.dialect
+        self._on_sqlite = dialect.driver == "aiosqlite"
+        compiled = statement.compile(dialect=dialect)
+        self._sql = str(compiled)
+        self._names: Sequence[str] = compiled.positiontup or ()
+        self._binds: list[_Processor] = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self._names
+        ]
+        self._results: list[_Processor] = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns
+        ]
+
+    async def first(self, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The row for `parameters` (the statement's bound names), or None."""
+        try:
+            try:
+                return await self._first_kept(parameters)
+            except _Closed:
+                # A straggler while the bot shuts down: read the ordinary way.
+                async with self._engine.connect() as connection:
+                    row = (await connection.execute(self._statement, dict(parameters))).first()
+                return None if row is None else tuple(row)
+        except _FAILURES as exc:
+            unavailable = _as_unavailable(self._engine, exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    async def _first_kept(self, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
+        for attempt in range(2):
+            try:
+                if self._on_sqlite:
+                    return await self._first_on_sqlite(parameters)
+                return await self._first_in_autocommit(parameters)
+            except _FAILURES as exc:
+                # The kept connection died while idle (the server restarted): once more on
+                # a new one, as a pool's pre-ping would have found out before using it.
+                if attempt or not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _first_on_sqlite(self, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
+        if self._sqlite is None:
+            async with self._lock:
+                if self._sqlite is None:
+                    raw = await (await self._kept()).get_raw_connection()
+                    self._sqlite = raw.driver_connection
+        values = [
+            parameters[name] if process is None else process(parameters[name])
+            for name, process in zip(self._names, self._binds, strict=True)
+        ]
+        # Fetching every row ends the statement, and with it SQLite's read transaction: the
+        # connection holds no snapshot between reads. Reads queue on aiosqlite's thread.
+        try:
+            rows = await self._sqlite.execute_fetchall(self._sql, values)
+        except _FAILURES:
+            await self._give_up()
+            raise
+        if not rows:
+            return None
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(rows[0], self._results, strict=True)
+        )
+
+    async def _first_in_autocommit(self, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
+        async with self._lock:
+            connection = await self._kept()
+            try:
+                row = (await connection.execute(self._statement, dict(parameters))).first()
+            except _FAILURES:
+                await self._give_up()
+                raise
+        return None if row is None else tuple(row)
+
+    async def _kept(self) -> AsyncConnection:
+        """The kept connection, opened when there is none (call with the lock held)."""
+        if self._closed:
+            raise _Closed
+        if self._connection is None:
+            connection = await self._engine.connect()
+            if not self._on_sqlite:
+                try:
+                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                except BaseException:
+                    await connection.close()
+                    raise
+            self._connection = connection
+        return self._connection
+
+    async def _give_up(self) -> None:
+        connection, self._connection, self._sqlite = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def close(self) -> None:
+        """Give the connection back; later reads (stragglers) use a pooled one each."""
+        async with self._lock:
+            self._closed = True
+            connection, self._connection, self._sqlite = self._connection, None, None
+            if connection is not None:
+                with contextlib.suppress(*_FAILURES):
+                    await connection.close()
+
+
+class _Closed(Exception):
+    """The RowLookup was closed while a read waited to open its connection."""
 
 
 def _is_outage(exc: DBAPIError) -> bool:
