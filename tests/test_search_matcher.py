@@ -138,6 +138,42 @@ def test_words_either_side_of_a_comma_are_not_a_phrase() -> None:
     )
 
 
+def test_a_name_listing_several_cases_fits_a_question_about_one_of_them() -> None:
+    def procedure(code: str, name: str) -> Procedure:
+        return Procedure(code=code, name=name, field="Đất đai", levels=(Level.PROVINCE,))
+
+    catalogue = Catalogue(
+        (
+            procedure(
+                "1.000001",
+                "Đăng ký biến động quyền sử dụng đất trong các trường hợp chuyển đổi quyền sử "
+                "dụng đất nông nghiệp, dồn điền đổi thửa; chuyển nhượng, thừa kế, tặng cho "
+                "quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất; góp vốn bằng quyền "
+                "sử dụng đất",
+            ),
+            # Special cases: public property, and flats bought in a development project.
+            procedure(
+                "1.000002",
+                "Đăng ký biến động đối với trường hợp thay đổi quyền sử dụng đất theo thỏa "
+                "thuận của vợ và chồng; bán, chuyển nhượng quyền sử dụng đất là tài sản công",
+            ),
+            procedure(
+                "1.000003",
+                "Đăng ký, cấp Giấy chứng nhận quyền sử dụng đất, quyền sở hữu tài sản gắn liền "
+                "với đất cho người nhận chuyển nhượng quyền sử dụng đất, quyền sở hữu nhà ở "
+                "trong dự án bất động sản",
+            ),
+        )
+    )
+    matcher = Matcher.build(catalogue, load_vocabulary(ROOT / "procedures" / "_vocabulary.toml"))
+    # "Chuyển đổi" in its first case must not make the transfer case look unasked.
+    for text in (
+        "sang tên sổ đỏ mất bao lâu",
+        "mua đất của hàng xóm, làm thủ tục sang tên ra sao",
+    ):
+        assert matcher.search(text).candidates[0].procedure.code == "1.000001"
+
+
 @pytest.mark.parametrize(
     "text", ["đăng ký khai sinh", "xin chuyển mục đích sử dụng đất sang đất thổ cư"]
 )

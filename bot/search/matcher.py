@@ -122,6 +122,7 @@ _ORGANISATIONS_PENALTY = 0.85  # only organisations may apply
 # A name with an age condition ("cho người dưới 14 tuổi") that the age in the question
 # does not meet.
 _AGE_MISFIT = 0.75
+_MAIN_VERB_WORDS = 6  # a name's main verb is among its first words ("Cấp giấy phép ... sửa chữa")
 _QUALIFIER_WORDS = 16  # who/how qualifiers are looked for in this many first words,
 _SPECIFIC_WORDS = 3  # ... unless they have at least this many words
 
@@ -289,6 +290,12 @@ class Matcher:
         # Per procedure: the special cases its name states and the actions it names.
         self._doc_qualifiers: list[tuple[str, ...]] = []
         self._doc_actions: list[tuple[str, ...]] = []
+        self._doc_case_actions: list[tuple[str, ...]] = []
+        self._doc_main_actions: list[tuple[str, ...]] = []
+
+        def head_of(name: str) -> str:
+            return " " + " ".join(name.split()[:_MAIN_VERB_WORDS]) + " "
+
         self._doc_for_organisations: list[bool] = []
         self._doc_ages: list[tuple[tuple[str, int], ...]] = []
         for procedure in index.procedures:
@@ -323,6 +330,15 @@ class Matcher:
             first_case = _accented_words(_CASE_BREAK.split(procedure.name)[0])
             actions = sorted((first_case.index(a), f) for a, f in what if a in first_case)
             self._doc_actions.append(tuple(f for _, f in actions))
+            # Any case may be what the question asks ("Đăng ký biến động ... trong các
+            # trường hợp chuyển đổi ...; chuyển nhượng, thừa kế, tặng cho ...").
+            self._doc_case_actions.append(tuple(f for a, f in what if a in name))
+            # The main verb, when the name starts with it ("Cấp lại ...", "Đăng ký thay
+            # đổi ..."); further on, an action describes the case ("... cho người nhận
+            # chuyển nhượng ... trong dự án").
+            head = head_of(_accented_words(_LEADING_THU_TUC.sub("", procedure.name)))
+            main = [f for a, f in what if actions and f == actions[0][1] and a in head]
+            self._doc_main_actions.append(tuple(main[:1]))
 
     @classmethod
     def build(
@@ -721,11 +737,13 @@ class Matcher:
             unasked = sum(1 for q in qualifiers if f" {q} " not in mentioned)
             # The special case the citizen named ("... người Hàn Quốc" -> "có yếu tố nước
             # ngoài") wins over the plain procedure, whose name is otherwise shorter.
-            if unasked < len(qualifiers) or (actions and f" {actions[0]} " in mentioned):
+            main_asked = any(f" {a} " in mentioned for a in self._doc_main_actions[doc])
+            if unasked < len(qualifiers) or main_asked:
                 value *= _ASKED_QUALIFIER_BONUS
             # A name that lists several actions ("thay đổi, cải chính, bổ sung") fits a
             # question that asks for any one of them.
-            if actions and not any(f" {a} " in mentioned for a in actions):
+            case_actions = self._doc_case_actions[doc]
+            if actions and not any(f" {a} " in mentioned for a in case_actions):
                 unasked += 1
             value *= _QUALIFIER_PENALTY ** min(unasked, _MAX_QUALIFIER_PENALTIES)
             # Citizens ask the bot; a procedure only organisations can apply for is
@@ -784,8 +802,12 @@ class Matcher:
         second = candidates[1].score if len(candidates) > 1 else 0.0
         # A weak best match that does not stand out from the next is a guess: questions
         # about things the catalogue lacks look like this (several unrelated names
-        # sharing a word or two with the question).
-        weak_guess = best < _UNSURE_BELOW and best - second < _UNSURE_MARGIN
+        # sharing a word or two with the question). Close siblings of one field ("chứng
+        # thực chữ ký" and "chứng thực chữ ký người dịch") are a real question to clarify.
+        unrelated = len(candidates) > 1 and (
+            candidates[0].procedure.field != candidates[1].procedure.field
+        )
+        weak_guess = best < _UNSURE_BELOW and best - second < _UNSURE_MARGIN and unrelated
         if best < _CLARIFY_AT or weak_guess:
             return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
         if best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN:
