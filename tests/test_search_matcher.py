@@ -174,6 +174,35 @@ def test_a_name_listing_several_cases_fits_a_question_about_one_of_them() -> Non
         assert matcher.search(text).candidates[0].procedure.code == "1.000001"
 
 
+def test_a_case_verb_late_in_a_name_is_not_held_against_a_question() -> None:
+    vocabulary = load_vocabulary(ROOT / "procedures" / "_vocabulary.toml")
+
+    def score(tail: str) -> float:
+        catalogue = Catalogue(
+            (
+                Procedure(
+                    code="1.000001",
+                    name="Đăng ký mua, thuê mua, thuê nhà ở xã hội, vay vốn để hộ gia đình, "
+                    f"cá nhân tự xây dựng hoặc {tail}",
+                    field="Nhà ở",
+                    levels=(Level.COMMUNE,),
+                ),
+            )
+        )
+        result = Matcher.build(catalogue, vocabulary).search("đăng ký mua nhà ở xã hội cần gì")
+        return result.candidates[0].score
+
+    # "sửa chữa" is an action, but here one of the cases, not what the name does first.
+    assert score("cải tạo, sửa chữa nhà ở") == pytest.approx(score("mua đất làm nhà ở"), rel=0.05)
+
+
+def test_a_slip_next_to_a_question_phrase_is_not_the_subject(matcher: Matcher) -> None:
+    result = matcher.search("lam passport het bao nhieu tein")
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == ["1.001456"]
+    assert result.intent is Intent.FEE
+
+
 @pytest.mark.parametrize(
     "text", ["đăng ký khai sinh", "xin chuyển mục đích sử dụng đất sang đất thổ cư"]
 )

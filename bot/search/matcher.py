@@ -122,7 +122,10 @@ _ORGANISATIONS_PENALTY = 0.85  # only organisations may apply
 # A name with an age condition ("cho người dưới 14 tuổi") that the age in the question
 # does not meet.
 _AGE_MISFIT = 0.75
-_MAIN_VERB_WORDS = 6  # a name's main verb is among its first words ("Cấp giấy phép ... sửa chữa")
+# A name's main verb is among its first words ("Cấp giấy phép xây dựng sửa chữa"); its
+# situation follows ("Đăng ký biến động đối với trường hợp thay đổi").
+_MAIN_VERB_WORDS = 6
+_SITUATION_WORDS = 10
 _QUALIFIER_WORDS = 16  # who/how qualifiers are looked for in this many first words,
 _SPECIFIC_WORDS = 3  # ... unless they have at least this many words
 
@@ -291,10 +294,7 @@ class Matcher:
         self._doc_qualifiers: list[tuple[str, ...]] = []
         self._doc_actions: list[tuple[str, ...]] = []
         self._doc_case_actions: list[tuple[str, ...]] = []
-        self._doc_main_actions: list[tuple[str, ...]] = []
-
-        def head_of(name: str) -> str:
-            return " " + " ".join(name.split()[:_MAIN_VERB_WORDS]) + " "
+        self._doc_action_positions: list[int] = []
 
         self._doc_for_organisations: list[bool] = []
         self._doc_ages: list[tuple[tuple[str, int], ...]] = []
@@ -333,12 +333,17 @@ class Matcher:
             # Any case may be what the question asks ("Đăng ký biến động ... trong các
             # trường hợp chuyển đổi ...; chuyển nhượng, thừa kế, tặng cho ...").
             self._doc_case_actions.append(tuple(f for a, f in what if a in name))
-            # The main verb, when the name starts with it ("Cấp lại ...", "Đăng ký thay
-            # đổi ..."); further on, an action describes the case ("... cho người nhận
-            # chuyển nhượng ... trong dự án").
-            head = head_of(_accented_words(_LEADING_THU_TUC.sub("", procedure.name)))
-            main = [f for a, f in what if actions and f == actions[0][1] and a in head]
-            self._doc_main_actions.append(tuple(main[:1]))
+            # Where the first action stands: a name starts with its main verb ("Cấp lại
+            # ...", "Đăng ký thay đổi ..."), then says the situation ("Đăng ký biến động
+            # đối với trường hợp thay đổi ..."); an action further on describes one of
+            # several cases ("... tự xây dựng hoặc cải tạo, sửa chữa nhà ở").
+            position = _SITUATION_WORDS
+            if actions:
+                phrase = next(a for a, f in what if f == actions[0][1] and a in first_case)
+                plain_name = _accented_words(_LEADING_THU_TUC.sub("", procedure.name))
+                if phrase in plain_name:
+                    position = plain_name[: plain_name.index(phrase)].count(" ")
+            self._doc_action_positions.append(position)
 
     @classmethod
     def build(
@@ -469,7 +474,7 @@ class Matcher:
         )
         slots: list[_Slot] = []
         position = 0
-        for start, end, kept in [*question_cue_spans(folded), (len(pairs), len(pairs), False)]:
+        for start, end, kept in [*self._cue_spans(folded), (len(pairs), len(pairs), False)]:
             if start > position:
                 # Each clause on its own: no phrase, pair or spelling repair across a comma.
                 cuts = [position, *sorted(i for i in clause_starts if position < i < start)]
@@ -488,6 +493,24 @@ class Matcher:
             position = end
         self._weigh(slots, query)
         return query
+
+    def _cue_spans(self, folded: list[str]) -> list[tuple[int, int, bool]]:
+        """Question phrases, each with the slips of question words next to it that no name
+        has ("hết bao nhiêu tein": "tein" is a slip of "tiền", not the subject)."""
+        spans: list[tuple[int, int, bool]] = []
+        previous_end = 0
+        for start, end, kept in question_cue_spans(folded):
+            if not kept:
+                while start > previous_end and self._stray_question_word(folded[start - 1]):
+                    start -= 1
+                while end < len(folded) and self._stray_question_word(folded[end]):
+                    end += 1
+            spans.append((start, end, kept))
+            previous_end = end
+        return spans
+
+    def _stray_question_word(self, word: str) -> bool:
+        return word in self.question_words and word not in self.index.words
 
     def _corrected(self, run: list[Pair]) -> list[_Word]:
         corrected = self.corrector.correct([f for f, _ in run])
@@ -737,13 +760,16 @@ class Matcher:
             unasked = sum(1 for q in qualifiers if f" {q} " not in mentioned)
             # The special case the citizen named ("... người Hàn Quốc" -> "có yếu tố nước
             # ngoài") wins over the plain procedure, whose name is otherwise shorter.
-            main_asked = any(f" {a} " in mentioned for a in self._doc_main_actions[doc])
+            position = self._doc_action_positions[doc]
+            main_asked = position < _MAIN_VERB_WORDS and f" {actions[0]} " in mentioned
             if unasked < len(qualifiers) or main_asked:
                 value *= _ASKED_QUALIFIER_BONUS
             # A name that lists several actions ("thay đổi, cải chính, bổ sung") fits a
             # question that asks for any one of them.
             case_actions = self._doc_case_actions[doc]
-            if actions and not any(f" {a} " in mentioned for a in case_actions):
+            if position < _SITUATION_WORDS and not any(
+                f" {a} " in mentioned for a in case_actions
+            ):
                 unasked += 1
             value *= _QUALIFIER_PENALTY ** min(unasked, _MAX_QUALIFIER_PENALTIES)
             # Citizens ask the bot; a procedure only organisations can apply for is
