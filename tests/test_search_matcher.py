@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from bot.catalogue.files import read_catalogue
 from bot.catalogue.model import Catalogue, Level, Procedure
 from bot.search import (
+    Candidate,
     Decision,
     DeclineReason,
     Intent,
@@ -194,6 +196,26 @@ def test_a_case_verb_late_in_a_name_is_not_held_against_a_question() -> None:
 
     # "sửa chữa" is an action, but here one of the cases, not what the name does first.
     assert score("cải tạo, sửa chữa nhà ở") == pytest.approx(score("mua đất làm nhà ở"), rel=0.05)
+
+
+def test_who_issued_a_document_is_not_who_applies(matcher: Matcher) -> None:
+    """ "... giấy tờ do cơ quan, tổ chức có thẩm quyền cấp": the organisation issued the
+    paper; citizens certify copies of it."""
+    vocabulary = load_vocabulary(ROOT / "procedures" / "_vocabulary.toml")
+
+    def top(issuer: str) -> Candidate:
+        procedures = tuple(
+            replace(p, name=f"Chứng thực bản sao từ bản chính giấy tờ, văn bản do {issuer} cấp")
+            if p.code == "2.000815"
+            else p
+            for p in matcher.catalogue.procedures
+        )
+        matched = Matcher.build(Catalogue(procedures), vocabulary)
+        return matched.search("chứng thực bản sao căn cước bao nhiêu tiền").candidates[0]
+
+    by_organisation, by_state = top("cơ quan, tổ chức có thẩm quyền"), top("cơ quan nhà nước")
+    assert by_organisation.procedure.code == by_state.procedure.code == "2.000815"
+    assert by_organisation.score == pytest.approx(by_state.score, rel=0.02)
 
 
 def test_a_slip_next_to_a_question_phrase_is_not_the_subject(matcher: Matcher) -> None:

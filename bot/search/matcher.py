@@ -305,6 +305,8 @@ class Matcher:
             # something else ("bản sao giấy tờ do cơ quan, tổ chức ... nước ngoài cấp"),
             # except after "đối với", which always says whom the procedure is for.
             head = " " + " ".join(name.split()[:_QUALIFIER_WORDS]) + " "
+            # "... giấy tờ do cơ quan, tổ chức ... cấp": after "do" comes who issued it.
+            head = head.split(" do ", 1)[0] + " "
 
             def says(accented: str, name: str = name, head: str = head) -> bool:
                 # A phrase of three words or more is specific wherever it stands.
