@@ -218,6 +218,18 @@ def test_who_issued_a_document_is_not_who_applies(matcher: Matcher) -> None:
     assert by_organisation.score == pytest.approx(by_state.score, rel=0.02)
 
 
+def test_a_country_name_inside_a_word_of_a_name_is_not_the_country(matcher: Matcher) -> None:
+    # "pháp" (France) in "pháp lý", "tư pháp"; "lao" (Laos) in "lao động".
+    result = matcher.search("xin tro giup phap ly")
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == ["2.000829"]
+    result = matcher.search("xin lý lịch tư pháp cho người đi xuất khẩu lao động")
+    assert codes(result) == ["3.000333"]
+    assert result.candidates[1].score < result.candidates[0].score / 2
+    # Said on its own, it is the country.
+    assert codes(matcher.search("lấy chồng người Lào đăng ký kết hôn ở đâu"))[0] == "2.000806"
+
+
 def test_a_slip_next_to_a_question_phrase_is_not_the_subject(matcher: Matcher) -> None:
     result = matcher.search("lam passport het bao nhieu tein")
     assert result.decision is Decision.ANSWER

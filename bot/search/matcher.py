@@ -40,7 +40,7 @@ from bot.search.intent import (
     question_words,
 )
 from bot.search.normalize import canonical_text, clauses, tokens, words
-from bot.search.phrases import Pair, PhraseSet
+from bot.search.phrases import Pair, PhraseSet, same_word
 from bot.search.spelling import SpellingCorrector
 from bot.search.vocabulary import DECLINE_KINDS, Vocabulary
 
@@ -210,6 +210,7 @@ class _Slot:
 class _Phrase:
     words: tuple[str, ...]
     meanings: tuple[tuple[tuple[str, str], ...], ...]
+    written: tuple[Pair, ...] = ()  # the phrase with its diacritics
 
 
 Terms = dict[str, tuple[float, str]]  # term -> (weight, accented form or "")
@@ -526,11 +527,10 @@ class Matcher:
     def _slots(self, run: list[_Word]) -> list[_Slot]:
         """Vocabulary phrases replaced by their meanings, fillers dropped."""
         slots: list[_Slot] = []
-        folded = [w.folded for w in run]
         pairs = [(w.folded, w.accented) for w in run]
         i = 0
         while i < len(run):
-            phrase = self._phrase_at(folded, i)
+            phrase = self._phrase_at(run, i)
             if phrase is not None and not phrase.meanings:
                 i += len(phrase.words)
                 continue
@@ -583,15 +583,19 @@ class Matcher:
         after = cohesion.get(f"{word} {run[i + 1].folded}", 0.0) if i + 1 < len(run) else 0.0
         return max(before, after) >= _PAIRED_COHESION
 
-    def _phrase_at(self, folded: list[str], start: int) -> _Phrase | None:
+    def _phrase_at(self, run: list[_Word], start: int) -> _Phrase | None:
         """The longest vocabulary phrase at `start`, unless a longer one starts inside it
-        and reaches further."""
-        phrase = self._longest_phrase(folded, start)
+        and reaches further, or it is one word that is part of a name's own phrase with
+        its neighbour ("pháp" is France, but not in "tư pháp" or "pháp lý")."""
+        phrase = self._longest_phrase(run, start)
         if phrase is None:
+            return None
+        one_syllable = len(phrase.words) == 1 and _SYLLABLE.fullmatch(phrase.words[0])
+        if one_syllable and self._in_phrase(run, start):
             return None
         end = start + len(phrase.words)
         for inner in range(start + 1, end):
-            other = self._longest_phrase(folded, inner)
+            other = self._longest_phrase(run, inner)
             if (
                 other is not None
                 and inner + len(other.words) > end
@@ -600,10 +604,18 @@ class Matcher:
                 return None
         return phrase
 
-    def _longest_phrase(self, folded: list[str], start: int) -> _Phrase | None:
-        for phrase in self._phrases.get(folded[start], ()):
-            if tuple(folded[start : start + len(phrase.words)]) == phrase.words:
-                return phrase
+    def _longest_phrase(self, run: list[_Word], start: int) -> _Phrase | None:
+        """The longest phrase at `start`. A one-word phrase also needs the diacritics the
+        citizen typed on that word, if any ("lào" is Laos, "lao" is not); in a longer
+        phrase the words around a slip ("giây phép xây dựng") say what it is."""
+        for phrase in self._phrases.get(run[start].folded, ()):
+            typed = run[start : start + len(phrase.words)]
+            if tuple(word.folded for word in typed) != phrase.words:
+                continue
+            marked = len(typed) == 1 and typed[0].accented != typed[0].folded
+            if marked and not same_word(phrase.written[0], (typed[0].folded, typed[0].accented)):
+                continue
+            return phrase
         return None
 
     def _weigh(self, slots: list[_Slot], query: _Query) -> None:
@@ -936,6 +948,11 @@ class _IndexText:
 
 
 _VOWEL = re.compile(r"[aeiouy]")
+# A folded Vietnamese syllable: onset, vowels, final. Abbreviations ("bhyt", "cccd", "kt3")
+# and foreign words ("passport") do not have this shape.
+_SYLLABLE = re.compile(
+    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]+(?:ch|ng|nh|[cmnpt])?"
+)
 
 
 def _pair_accent(a: _Word, b: _Word) -> str:
@@ -949,11 +966,12 @@ def _phrase_table(vocabulary: Vocabulary, prepare: _IndexText) -> dict[str, tupl
     "không", "mần" = "làm") has none, and is dropped from questions like a filler."""
     table: dict[str, list[_Phrase]] = {}
     for term in vocabulary.terms:
-        key = tuple(tokens(term.phrase))
+        written = tuple(words(term.phrase, written=True))
+        key = tuple(folded for folded, _ in written)
         read = (tuple(prepare(meaning)) for meaning in term.meanings)
         meanings = tuple(dict.fromkeys(meaning for meaning in read if meaning))
         if key:
-            table.setdefault(key[0], []).append(_Phrase(key, meanings))
+            table.setdefault(key[0], []).append(_Phrase(key, meanings, written))
     return {
         first: tuple(sorted(phrases, key=lambda p: -len(p.words)))
         for first, phrases in table.items()
