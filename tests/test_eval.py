@@ -160,8 +160,18 @@ def test_national_catalogue_meets_the_targets(shared_dir: Path) -> None:
     catalogue = shared_dir / "catalogues" / "dvcqg-7-ministries-2642.jsonl"
     _status, output = evaluate(catalogue, shared_dir / "eval" / "dev-questions.jsonl", "--json")
     assert_targets(json.loads(output))
-    # The team's own questions in the same style, never tuned on one by one.
-    _status, output = evaluate(catalogue, QUESTIONS / "national-heldout.jsonl", "--json")
-    figures = json.loads(output)
-    assert figures["top1"] >= 0.75 and figures["top3"] >= 0.90
-    assert figures["answered_wrong"] <= 0.05
+    # The team's own questions in the same style, each set written before the changes it
+    # then guided (never tuned on one by one). Out-of-scope messages nobody listed are the
+    # hardest part of unseen questions: fewer of them are declined than on the dev set.
+    for name in (
+        "national-heldout.jsonl",
+        "national-heldout-2.jsonl",
+        "national-heldout-3.jsonl",
+        "national-heldout-4.jsonl",
+        "national-heldout-5.jsonl",
+    ):
+        _status, output = evaluate(catalogue, QUESTIONS / name, "--json")
+        figures = json.loads(output)
+        assert figures["top1"] >= 0.75 and figures["top3"] >= 0.90, name
+        assert figures["answered_wrong"] <= 0.05, name
+        assert figures["declined_out_of_scope"] >= 0.75, name
