@@ -261,6 +261,28 @@ def test_context_words_no_name_has_are_not_the_subject(matcher: Matcher) -> None
     assert codes(result) == ["1.000656"]
 
 
+def test_small_talk_is_declined_unless_a_procedure_clearly_fits() -> None:
+    def procedure(code: str, name: str) -> Procedure:
+        return Procedure(code=code, name=name, field="Hòa giải", levels=(Level.COMMUNE,))
+
+    catalogue = Catalogue(
+        (
+            procedure(
+                "1.000001",
+                "Hỗ trợ khi hòa giải viên gặp tai nạn hoặc rủi ro ảnh hưởng đến sức khỏe, "
+                "tính mạng trong khi thực hiện hoạt động hòa giải",
+            ),
+            procedure("1.000002", "Công nhận hòa giải viên"),
+            procedure("1.000003", "Thôi làm hòa giải viên"),
+        )
+    )
+    matcher = Matcher.build(catalogue, load_vocabulary(ROOT / "procedures" / "_vocabulary.toml"))
+    # The only name with "khỏe" is not a clear answer to a greeting.
+    result = matcher.search("bạn khỏe không")
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.SMALL_TALK
+
+
 def test_a_greeting_with_a_question_is_answered(matcher: Matcher) -> None:
     result = matcher.search("chào ad, cho em hỏi đăng ký kết hôn cần gì")
     assert result.decision is Decision.ANSWER

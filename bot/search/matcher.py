@@ -419,14 +419,16 @@ class Matcher:
             return SearchResult(Decision.DECLINE, intent, (), False, reason)
         result = self._decide(self._rank(query), query)
         # Small talk ("thời tiết", "khám bệnh ở bệnh viện") may mention a procedure's
-        # words in passing; only a clear answer overrides it.
-        if query.decline is DeclineReason.SMALL_TALK and result.decision is not Decision.ANSWER:
+        # words in passing; only a clear answer overrides it (not the only name that
+        # happens to share a word: "bạn khỏe không" and "... sức khỏe").
+        clear = result.decision is Decision.ANSWER and result.candidates[0].score >= _ANSWER_AT
+        if query.decline is DeclineReason.SMALL_TALK and not clear:
             return SearchResult(
                 Decision.DECLINE, intent, result.candidates, True, DeclineReason.SMALL_TALK
             )
         # So may a service another agency handles ("trợ cấp thất nghiệp" shares words with
         # "bảo hiểm thất nghiệp"): there is no such procedure here.
-        if query.elsewhere and result.decision is not Decision.ANSWER:
+        if query.elsewhere and not clear:
             return SearchResult(
                 Decision.DECLINE, intent, result.candidates, True, DeclineReason.NO_MATCH
             )
