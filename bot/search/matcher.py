@@ -1,8 +1,9 @@
 """The matcher: a citizen's message -> ranked procedures, a decision and what was asked.
 
-    message ──truncate──> words ──> intent (documents/fee/time/...)
+    message ──truncate──> words, clauses ──> intent (documents/fee/time/...)
                             │
-                            ├──> decline cues (greeting, small talk, complaint, private data)
+                            ├──> decline cues (greeting, small talk, complaint, private data,
+                            │    services of other agencies)
                             ├──> strip question phrases ("cần giấy tờ gì", "ở đâu")
                             ├──> spelling (telex leftovers, one-letter slips, pairs)
                             ├──> vocabulary (sổ đỏ -> giấy chứng nhận quyền sử dụng đất)
@@ -12,8 +13,11 @@ Ranking combines how much of the question a procedure's name explains (recall, I
 weighted, word pairs counting extra, full credit only where typed diacritics agree), how
 much of the name the question asked about (precision, per case of a long name: the plain
 "Đăng ký khai sinh" beats "Đăng ký khai sinh lưu động" for "khai sinh"), special-case
-qualifiers the question did not mention, and the levels the center handles. The same
-procedure offered at several levels is shown once, at the most preferred level.
+qualifiers the question did not mention, the action a name starts with (a name that
+lists several cases fits a question about any of them), and the levels the center
+handles. A term the question says twice counts once; words of different clauses are not
+a pair. The same procedure offered at several levels is shown once, at the most
+preferred level.
 
 Pure and I/O-free: `Matcher.build` once, then `search` from any channel; it never raises.
 """
