@@ -8,16 +8,23 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from broadcast_support import seed_subscribers, start_bot, write_config
+from broadcast_support import RecordingSender, seed_subscribers, start_bot, write_config
 from fakes.telegram_api import FakeTelegramBotApi, Fault
 from sqlalchemy import func, select
 
+from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy, job_report
-from bot.broadcast.subscriptions import SubscriptionStore
-from bot.broadcast.tables import outbox
+from bot.broadcast.subscriptions import SubscriptionStore, utc_now
+from bot.broadcast.tables import outbox, workers
 from bot.messages import Channel
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import (
+    BROADCAST_WORKERS_LOCK,
+    connect,
+    create_engine,
+    create_schema,
+    lock_transaction,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -60,11 +67,12 @@ async def test_two_processes_share_one_job_without_duplicates(
     received = Counter(m.chat_id for m in api.sent)
     assert set(received) == set(chats)
     assert max(received.values()) == 1, "no recipient got the notice twice"
-    # The two processes shared the bot's rate (each alone would send at RATE: 2 x RATE
-    # together). Each paces its half on its own clock; the fake stamps requests when its
-    # event loop, shared with this test and busy with both, gets to them, which can bunch
-    # a few of them: hence the small tolerance here. The single-process limit is checked
-    # exactly in test_broadcast_platforms.py.
+    # The two processes shared the configured rate: together no more than RATE a second,
+    # where each, unaware of the other, would send RATE (2 x RATE in all). Each paces its
+    # half on its own clock; the fake stamps requests when its event loop, shared with this
+    # test and busy with both, gets to them, which can bunch a few of them: hence the small
+    # tolerance here. The single-process limit is checked exactly in
+    # test_broadcast_platforms.py.
     assert api.max_rate(1.0) <= RATE * 1.06
     async with connect(engine) as connection:
         workers: dict[str, int] = dict(
@@ -79,3 +87,30 @@ async def test_two_processes_share_one_job_without_duplicates(
     assert (report.progress.state, report.progress.sent) == ("done", 1000)
     assert report.possible_duplicates == 0
     await engine.dispose()
+
+
+async def test_a_worker_joining_while_another_joins_sees_it(postgres_url: str) -> None:
+    """Two workers recording themselves at the same moment: without a lock, each
+    transaction misses the other's uncommitted row and both take the whole rate (this
+    happened: 230 sends in one second against a limit of 120)."""
+    engine = create_engine(postgres_url)
+    await create_schema(engine)
+    sender = RecordingSender(channel=Channel.TELEGRAM)
+    worker = DeliveryWorker(engine, [sender], DeliverySettings(), worker_id="joining")
+    async with connect(engine, begin=True) as other:
+        # Another worker, mid-join: it holds the lock and has written its row.
+        await lock_transaction(other, BROADCAST_WORKERS_LOCK)
+        await other.execute(
+            workers.insert().values(worker_id="other", channels="telegram", seen_at=utc_now())
+        )
+        joining = asyncio.create_task(worker._record_membership())
+        await asyncio.sleep(0.3)
+        assert not joining.done(), "the joining worker waits for the other's transaction"
+    try:
+        assert await asyncio.wait_for(joining, 10) == 1, "then it sees the other worker"
+    finally:
+        async with connect(engine, begin=True) as connection:
+            await connection.execute(
+                workers.delete().where(workers.c.worker_id.in_(["other", "joining"]))
+            )
+        await engine.dispose()

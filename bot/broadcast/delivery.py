@@ -80,7 +80,12 @@ from bot.messages import (
     Sender,
     TransientSendError,
 )
-from bot.storage.database import StorageUnavailable, connect
+from bot.storage.database import (
+    BROADCAST_WORKERS_LOCK,
+    StorageUnavailable,
+    connect,
+    lock_transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -583,6 +588,9 @@ class DeliveryWorker:
             "seen_at": now,
         }
         async with connect(self._engine, begin=True) as connection:
+            # One worker at a time: two joining together, each in a transaction that cannot
+            # see the other's uncommitted row, would both take the whole rate.
+            await lock_transaction(connection, BROADCAST_WORKERS_LOCK)
             if connection.dialect.name == "postgresql":
                 pg = postgresql.insert(workers).values(**values)
                 await connection.execute(

@@ -36,8 +36,9 @@ metadata = MetaData(
 )
 
 
-# Advisory lock key for schema creation ("tthcbot" in ASCII, as a number).
-_LOCK = 0x7474686362_6F74
+# Advisory lock keys on PostgreSQL ("tthcbot" in ASCII, as a number, then one per purpose).
+SCHEMA_LOCK = 0x7474686362_6F74
+BROADCAST_WORKERS_LOCK = SCHEMA_LOCK + 1
 
 
 class StorageError(Exception):
@@ -112,11 +113,21 @@ async def create_schema(engine: AsyncEngine) -> None:
     composition root (`bot.app.declare_tables`) imports every feature's table module first.
     """
     async with connect(engine, begin=True) as connection:
-        if connection.dialect.name == "postgresql":
-            # Several processes starting together would race to create the same tables
-            # (duplicate key in pg_type); one at a time, the others then find them.
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+        # Several processes starting together would race to create the same tables
+        # (duplicate key in pg_type); one at a time, the others then find them.
+        await lock_transaction(connection, SCHEMA_LOCK)
         await connection.run_sync(metadata.create_all)
+
+
+async def lock_transaction(connection: AsyncConnection, key: int) -> None:
+    """Hold lock `key` until the transaction ends, so transactions with that key run one
+    after the other and each sees what the previous one committed.
+
+    PostgreSQL: an advisory transaction lock. SQLite needs none: it has a single writer,
+    and a transaction that writes first holds the database until it ends.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 @asynccontextmanager
