@@ -57,7 +57,7 @@ from bot.dialogue.notices_flow import NoticesConversation
 from bot.dialogue.staff_flow import StaffConversation, progress_reply
 from bot.dossiers.push import PushReceiver
 from bot.dossiers.service import DossierService
-from bot.dossiers.source import GuardedSource
+from bot.dossiers.source import GuardedSource, SourceMisconfigured, SourceUnavailable
 from bot.dossiers.watcher import DossierUpdate, DossierWatcher, Notify
 from bot.messages import Channel, ChatRef, RecipientBlocked, Reply, Sender, SendError
 from bot.search import Matcher, Vocabulary, VocabularyError, load_vocabulary
@@ -193,6 +193,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
                 dossiers = DossierService.from_config(config, engine)
             except (ConfigError, StorageError, ValueError) as exc:
                 raise StartupError(f"[dossiers]: {exc}") from None
+            await _check_dossier_source(dossiers)
             conversation = DossierConversation(
                 dossiers,
                 hotline=config.center.hotline,
@@ -242,6 +243,19 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
         if dossiers is not None:
             await dossiers.close()
         await engine.dispose()
+
+
+async def _check_dossier_source(dossiers: DossierService) -> None:
+    """Try the configured queries once: a query that does not fit the contract stops
+    start-up with its cause, where otherwise the first citizen to look up a dossier would
+    find it. A source that is down does not: the bot answers procedure questions meanwhile,
+    and lookups say the system is unavailable (the guard has logged the outage)."""
+    try:
+        await dossiers.source.check()
+    except SourceMisconfigured as exc:
+        raise StartupError(f"[dossiers]: {exc}") from None
+    except SourceUnavailable:
+        log.warning("starting without dossier lookups until the dossier source answers")
 
 
 # --- the running bot --------------------------------------------------------------------

@@ -296,6 +296,36 @@ async def test_missing_catalogue_stops_start_up_with_a_clear_error(tmp_path: Pat
             pass
 
 
+async def test_a_dossier_query_that_breaks_the_contract_stops_start_up(
+    tmp_path: Path, demo: list[DemoDossier]
+) -> None:
+    no_status = "SELECT code, procedure_name FROM dossiers WHERE code = :code"
+    config = make_config(tmp_path)
+    config = dataclasses.replace(
+        config,
+        dossiers=dataclasses.replace(
+            config.dossiers,
+            sql=dataclasses.replace(config.dossiers.sql, lookup_query=no_status),
+        ),
+    )
+    with pytest.raises(StartupError, match=r"\[dossiers\]: .*no column named status"):
+        async with open_core(config):
+            pass
+
+
+async def test_a_dossier_source_that_is_down_does_not_stop_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No demo database: the dossier source is unavailable, the bot still answers.
+    async with open_core(make_config(tmp_path)) as services:
+        replies = await services.dialogue.handle(
+            Incoming(CHAT, "user-1", "lam giay khai sinh can gi")
+        )
+        headings = [section.heading for reply in replies for section in reply.sections]
+        assert texts.HEADING_DOCUMENTS in headings
+    assert "starting without dossier lookups" in caplog.text
+
+
 async def test_notices_on_web_chat_point_to_zalo_and_telegram(core: CoreServices) -> None:
     await say(core, "/start")
     assert text_of(await say(core, "/thongbao")) == texts.NOTICES_NOT_AVAILABLE

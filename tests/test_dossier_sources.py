@@ -321,6 +321,69 @@ async def test_a_query_that_breaks_the_contract_is_reported(
         )
 
 
+async def test_check_tries_every_query_without_a_matching_dossier(
+    vendor_url: str, fixtures_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misconfigured query is found at start-up, not by the first citizen whose dossier
+    it reads: the check needs no dossier to exist."""
+    engine = await create_vendor_database(vendor_url, fixtures_dir)
+    base = vendor_config(fixtures_dir, vendor_url)
+
+    def with_sql(**queries: str) -> DossierConfig:
+        return dataclasses.replace(base, sql=dataclasses.replace(base.sql, **queries))
+
+    async def check(config: DossierConfig) -> None:
+        source = SqlDossierSource.from_config(config)
+        try:
+            await source.check()
+        finally:
+            await source.close()
+
+    try:
+        with caplog.at_level(logging.WARNING):
+            await check(base)
+        assert "not in the contract" not in caplog.text
+
+        no_status = base.sql.lookup_query.replace("trang_thai AS status", "trang_thai AS tinh")
+        with pytest.raises(
+            SourceMisconfigured, match="lookup query returns no column named status"
+        ):
+            await check(with_sql(lookup_query=no_status))
+
+        history = base.sql.history_query.replace("thoi_gian AS at", "thoi_gian AS ngay")
+        with pytest.raises(SourceMisconfigured, match="history query returns no column named at"):
+            await check(with_sql(history_query=history))
+
+        changes = base.sql.changed_since_query.replace("h.ma_ho_so AS code", "h.ma_ho_so")
+        with pytest.raises(SourceMisconfigured, match=r"changed-since query .* named code"):
+            await check(with_sql(changed_since_query=changes))
+
+        unknown_column = base.sql.lookup_query.replace("ghi_chu AS note", "ghi_chu_x AS note")
+        with pytest.raises(SourceMisconfigured, match=r"lookup query fails: .*ghi_chu_x"):
+            await check(with_sql(lookup_query=unknown_column))
+
+        with pytest.raises(SourceMisconfigured, match=r"lookup query fails: .*syntax"):
+            await check(with_sql(lookup_query="SELEC nothing FROM nowhere"))
+
+        # A misspelt alias is allowed (extra columns are) but its value would be lost.
+        misspelt = base.sql.lookup_query.replace(
+            "ngay_hen_tra AS due_at", "ngay_hen_tra AS due_ta"
+        )
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            await check(with_sql(lookup_query=misspelt))
+        assert "returns a column 'due_ta', not in the contract; did you mean 'due_at'?" in (
+            caplog.text
+        )
+    finally:
+        await engine.dispose()
+
+
+async def test_check_of_the_bundled_schema_passes(demo_engine: AsyncEngine) -> None:
+    source = SqlDossierSource.for_engine(demo_engine, DossierConfig(), owns_engine=False)
+    await source.check()
+
+
 # --- the guard: timeouts and outages, logged once ---------------------------------------
 
 
@@ -510,6 +573,12 @@ async def test_http_source_wrong_token_is_misconfigured(
     source = HttpDossierSource.from_config(config)
     with pytest.raises(SourceMisconfigured, match="HTTP 401"):
         await source.lookup("000.00.12.H58-251120-0001")
+    # The start-up check finds it before any citizen asks.
+    with pytest.raises(SourceMisconfigured, match="HTTP 401"):
+        await source.check()
+    await source.close()
+    source = HttpDossierSource.from_config(api_config(base))
+    await source.check()
     await source.close()
 
 

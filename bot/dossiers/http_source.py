@@ -31,7 +31,7 @@ import aiohttp
 from bot.config import DossierConfig, DossierHttpConfig
 from bot.dossiers.contract import CHANGE_COLUMNS, HISTORY_COLUMNS, LOOKUP_COLUMNS, ContractReader
 from bot.dossiers.model import ChangePage, Dossier, HistoryEntry, StatusMapping
-from bot.dossiers.source import SourceMisconfigured, SourceUnavailable
+from bot.dossiers.source import PROBE_CODE, SourceMisconfigured, SourceUnavailable
 
 _MISSING = object()
 
@@ -119,6 +119,13 @@ class HttpDossierSource:
                 )
             next_cursor = cursor or ""
         return ChangePage(tuple(changes), str(next_cursor))
+
+    async def check(self) -> None:
+        """Ask for a dossier that does not exist: a refused token or a broken URL template
+        shows at start-up. (The changes feed is left alone: without a cursor it may be long.)
+        """
+        await self.lookup(PROBE_CODE)
+        await self.history(PROBE_CODE)
 
     async def close(self) -> None:
         if self._session is not None and self._owns_session:

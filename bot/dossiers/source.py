@@ -7,6 +7,9 @@ A `DossierSource` reads the center's one-stop system (read-only):
     changed_since(cursor) -> ChangePage     changes after `cursor`, in order, and the next
                                             cursor; `cursor=None` means "start now": no
                                             changes, just the current cursor
+    check()                                 run each configured query or request once, at
+                                            start-up: raises SourceMisconfigured when one
+                                            does not fit the contract
     close()
 
 Implementations: `bot.dossiers.sql_source.SqlDossierSource` (any SQLAlchemy async URL,
@@ -33,6 +36,10 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
+# A well-formed receipt code no dossier has (dated 1 January 2000, counter 0): what
+# `check()` looks up to try the configured queries or requests.
+PROBE_CODE = "000.00.00.H00-000101-0000"
+
 
 class SourceUnavailable(Exception):
     """The one-stop system could not be reached, failed, or answered too slowly."""
@@ -53,6 +60,8 @@ class DossierSource(Protocol):
 
     async def changed_since(self, cursor: str | None) -> ChangePage: ...
 
+    async def check(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -67,6 +76,9 @@ class DisabledSource:
 
     async def changed_since(self, cursor: str | None) -> ChangePage:
         raise SourceSwitchedOff("dossier lookups are switched off (dossiers.source = 'none')")
+
+    async def check(self) -> None:
+        """Nothing is configured to check."""
 
     async def close(self) -> None:
         return None
@@ -97,6 +109,9 @@ class GuardedSource:
 
     async def changed_since(self, cursor: str | None) -> ChangePage:
         return await self._guard(self.inner.changed_since(cursor))
+
+    async def check(self) -> None:
+        await self._guard(self.inner.check())
 
     async def close(self) -> None:
         await self.inner.close()

@@ -16,23 +16,31 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import difflib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
+from sqlalchemy import CursorResult, text
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import DossierConfig, DossierSqlConfig
 from bot.dossiers import bundled
-from bot.dossiers.contract import ContractReader
+from bot.dossiers.contract import (
+    CHANGE_COLUMNS,
+    HISTORY_COLUMNS,
+    LOOKUP_COLUMNS,
+    ContractReader,
+)
 from bot.dossiers.model import ChangePage, Dossier, HistoryEntry, StatusMapping
-from bot.dossiers.source import SourceMisconfigured, SourceUnavailable
+from bot.dossiers.source import PROBE_CODE, SourceMisconfigured, SourceUnavailable
 from bot.storage.database import create_engine, redacted
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # Changes fetched per round trip; the watcher keeps asking while pages come back full.
 CHANGE_PAGE_SIZE = 500
@@ -183,24 +191,104 @@ class SqlDossierSource:
         next_cursor = encode_cursor(rows[-1]["cursor"]) if rows else cursor
         return ChangePage(changes, next_cursor)
 
+    async def check(self) -> None:
+        """Run every configured query once, matching nothing, and compare the columns it
+        returns with the contract, so that a misconfigured query stops start-up rather than
+        the first citizen's lookup."""
+        columns = await self._columns(self._lookup, {"code": PROBE_CODE}, "lookup")
+        self._check_columns("lookup", columns, ("code", "status"), LOOKUP_COLUMNS)
+        if self._history is not None:
+            columns = await self._columns(self._history, {"code": PROBE_CODE}, "history")
+            self._check_columns("history", columns, ("at", "status"), HISTORY_COLUMNS)
+        if self._changed is not None and self._head is not None:
+            head = await self.changed_since(None)
+            parameters = {"cursor": decode_cursor(head.cursor), "limit": 0}
+            columns = await self._columns(self._changed, parameters, "changed-since")
+            self._check_columns(
+                "changed-since", columns, ("cursor", "code", "status"), CHANGE_COLUMNS
+            )
+
+    def _check_columns(
+        self, query: str, columns: list[str], required: tuple[str, ...], known: tuple[str, ...]
+    ) -> None:
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise SourceMisconfigured(
+                f"{self._name}: the {query} query returns no column named "
+                f"{', '.join(missing)}; alias the vendor's columns to the contract names "
+                f"(got: {', '.join(columns) or 'nothing'})"
+            )
+        # Extra columns are allowed (a vendor's SELECT * ...), but one close to a contract
+        # name is most likely a misspelt alias whose value would silently go missing.
+        for column in columns:
+            if column in known:
+                continue
+            close = difflib.get_close_matches(column, known, n=1, cutoff=0.75)
+            if close and close[0] not in columns:
+                log.warning(
+                    "%s: the %s query returns a column %r, not in the contract; did you mean %r?",
+                    self._name,
+                    query,
+                    column,
+                    close[0],
+                )
+
     async def close(self) -> None:
         if self._owns_engine:
             await self._engine.dispose()
 
+    async def _columns(
+        self, statement: Any, parameters: Mapping[str, Any], query: str
+    ) -> list[str]:
+        return await self._execute(statement, parameters, query, _column_names)
+
     async def _fetch(
         self, statement: Any, parameters: Mapping[str, Any], query: str
     ) -> list[Mapping[str, Any]]:
+        return await self._execute(statement, parameters, query, _rows)
+
+    async def _execute(
+        self,
+        statement: Any,
+        parameters: Mapping[str, Any],
+        query: str,
+        read: Callable[[CursorResult[Any]], _T],
+    ) -> _T:
         try:
             # A plain connection rolls back when closed: nothing is ever written.
             async with self._engine.connect() as connection:
-                result = await connection.execute(statement, dict(parameters))
-                return [dict(row) for row in result.mappings().all()]
-        except ProgrammingError as exc:
-            raise SourceMisconfigured(
-                f"{self._name}: the {query} query fails: {_first_line(exc)}"
-            ) from exc
+                return read(await connection.execute(statement, dict(parameters)))
         except (SQLAlchemyError, OSError) as exc:
+            if _is_query_mistake(exc):
+                raise SourceMisconfigured(
+                    f"{self._name}: the {query} query fails: {_first_line(exc)}"
+                ) from exc
             raise SourceUnavailable(f"{self._name}: {_first_line(exc)}") from exc
+
+
+def _is_query_mistake(exc: BaseException) -> bool:
+    """The query itself is wrong (as opposed to the database being down or locked).
+
+    PostgreSQL and most drivers say so with ProgrammingError; SQLite reports syntax errors
+    and unknown columns as OperationalError, told apart by the message. A missing table is
+    left an outage on SQLite: it is what a database not created yet looks like.
+    """
+    if isinstance(exc, ProgrammingError):
+        return True
+    if isinstance(exc, OperationalError):
+        message = str(exc.orig if exc.orig is not None else exc)
+        return "syntax error" in message or "no such column" in message
+    return False
+
+
+def _rows(result: CursorResult[Any]) -> list[Mapping[str, Any]]:
+    return [dict(row) for row in result.mappings().all()]
+
+
+def _column_names(result: CursorResult[Any]) -> list[str]:
+    names = [str(key) for key in result.keys()]  # noqa: SIM118 (a Result, not a dict)
+    result.close()
+    return names
 
 
 def _first_line(exc: BaseException) -> str:
