@@ -60,6 +60,7 @@ from bot.dossiers.service import DossierService
 from bot.dossiers.source import GuardedSource, SourceMisconfigured, SourceUnavailable
 from bot.dossiers.watcher import DossierUpdate, DossierWatcher, Notify
 from bot.messages import Channel, ChatRef, RecipientBlocked, Reply, Sender, SendError
+from bot.retention import RetentionSweeper
 from bot.search import Matcher, Vocabulary, VocabularyError, load_vocabulary
 from bot.stats.records import StatsRecorder
 from bot.storage.database import (
@@ -375,6 +376,7 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
         )
         zalo = ZaloChannel(config.zalo, dialogue, core.engine) if config.zalo.enabled else None
         watcher: DossierWatcher | None = None
+        sweeper: RetentionSweeper | None = None
         routes: list[RouteInstaller] = []
         if core.dossiers is not None and core.dossiers.can_notify:
             watcher = DossierWatcher.from_config(
@@ -421,6 +423,9 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
                 await watcher.start()
             if core.senders:
                 running.delivery = _start_delivery(core)
+            if config.storage.personal_data_days > 0:
+                sweeper = RetentionSweeper(core.engine, config.storage.personal_data_days)
+                sweeper.start()
             yield running
         finally:
             # New input stops first; then what is in flight finishes; then the rest.
@@ -432,6 +437,8 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
                 await zalo.stop()
             if watcher is not None:
                 await watcher.stop()
+            if sweeper is not None:
+                await sweeper.stop()
 
 
 # How often a staff member's progress message of a broadcast is updated.

@@ -64,6 +64,9 @@ class SearchConfig:
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     url: str = "sqlite+aiosqlite:///data/bot.sqlite3"
+    # Days to keep question texts, chat ids in statistics and audits, and conversation
+    # contexts; then they are erased (counts are kept). 0 keeps them without limit.
+    personal_data_days: int = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +303,12 @@ def _validate(config: Config, source: str) -> None:
         "[web] messages_per_minute",
         "a positive integer",
         web.messages_per_minute,
+    )
+    require(
+        config.storage.personal_data_days >= 0,
+        "[storage] personal_data_days",
+        "a number of days (0 = keep without limit)",
+        config.storage.personal_data_days,
     )
     dossiers = config.dossiers
     for label, status in dossiers.status_labels.items():

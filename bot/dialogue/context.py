@@ -160,3 +160,14 @@ async def _write_contexts(connection: AsyncConnection, rows: list[_Saved]) -> No
         set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
     )
     await connection.execute(statement, rows)
+
+
+async def forget_contexts(connection: AsyncConnection, before: dt.datetime) -> int:
+    """Delete conversation contexts last used before `before` (aware): the last question a
+    citizen asked and the chat id. (A context is stale after CONTEXT_TTL anyway; an old row
+    only remembers that the chat was greeted, so a citizen back after it is greeted again.)
+    Returns the rows deleted."""
+    result = await connection.execute(
+        delete(chat_contexts).where(chat_contexts.c.updated_at < before.astimezone(dt.UTC))
+    )
+    return int(result.rowcount)

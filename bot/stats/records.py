@@ -18,7 +18,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import String, and_, cast, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,6 +31,8 @@ from bot.storage.write_behind import WriteBehind
 CENTER_TIMEZONE = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 MAX_TEXT_CHARS = 1000
+# Chat ids erased after the retention period start with this (see forget_personal_data).
+ERASED_CHAT_PREFIX = "#"
 # A second press under the same answer within this time replaces the first (a citizen
 # correcting a mis-tap), instead of counting twice.
 FEEDBACK_MERGE_WINDOW = dt.timedelta(hours=1)
@@ -224,3 +226,26 @@ class StatsRecorder:
 
 async def _insert_questions(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await connection.execute(questions.insert(), rows)
+
+
+async def forget_personal_data(connection: AsyncConnection, before: dt.datetime) -> int:
+    """Erase question texts, chat ids and rating comments recorded before `before` (aware).
+
+    The rows stay, so counts per day, per procedure and per decision, helpfulness and
+    satisfaction rates are unchanged; only what could identify or describe a person goes.
+    A chat id becomes `ERASED_CHAT_PREFIX` + the row's id: no channel's chat ids start so,
+    and ratings stay unique per (channel, chat, dossier). Returns the rows erased.
+    """
+    erased = 0
+    for table, moment, extra in (
+        (questions, questions.c.asked_at, {"text": "", "normalized": ""}),
+        (answer_feedback, answer_feedback.c.given_at, {}),
+        (ratings, ratings.c.rated_at, {"comment": ""}),
+    ):
+        statement = (
+            update(table)
+            .where(moment < before, ~table.c.chat_id.startswith(ERASED_CHAT_PREFIX))
+            .values(chat_id=ERASED_CHAT_PREFIX + cast(table.c.id, String), **extra)
+        )
+        erased += (await connection.execute(statement)).rowcount
+    return erased

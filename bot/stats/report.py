@@ -212,7 +212,11 @@ async def collect_statistics(
         declined_rows = (
             await connection.execute(
                 select(questions.c.text, questions.c.normalized, questions.c.asked_at)
-                .where(in_period, questions.c.decision == QuestionDecision.DECLINE.value)
+                .where(
+                    in_period,
+                    questions.c.decision == QuestionDecision.DECLINE.value,
+                    questions.c.text != "",  # erased after the retention period
+                )
                 .order_by(questions.c.asked_at.desc())
                 .limit(UNANSWERED_SCAN_LIMIT)
             )
