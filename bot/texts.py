@@ -350,3 +350,28 @@ CHART_SATISFIED_SHARE = "hài lòng (4–5 sao), %, 7 ngày gần nhất"
 CHART_AVERAGE = "điểm trung bình (1–5), 7 ngày gần nhất"
 CHART_TARGET = "mục tiêu 90%"
 CHART_NO_RATINGS = "chưa có đánh giá trong kỳ"
+
+
+# --- channels: what each chat surface adds around the replies -----------------------------
+
+# Zalo has no buttons: choices are numbered, and the citizen answers with the number.
+ZALO_CHOICE_HINT = "Trả lời bằng số tương ứng để chọn."
+
+CONSOLE_CHOICE_HINT = "(Gõ số để chọn, /quit để thoát)"
+CONSOLE_IMAGE_NOTE = "[hình ảnh: {filename}, {size} byte]"
+
+# The web chat page (bot/channels/web_chat.html); the title is the center's name when set.
+WEB_PAGE_TITLE = "Hỏi đáp thủ tục hành chính"
+WEB_CONVERSATION_LABEL = "Cuộc trò chuyện"
+WEB_INPUT_LABEL = "Câu hỏi của bạn"
+WEB_INPUT_PLACEHOLDER = "Nhập câu hỏi, ví dụ: làm giấy khai sinh cần gì?"
+WEB_SEND = "Gửi"
+WEB_CONNECTING = "Đang kết nối…"
+WEB_RECONNECTING = "Mất kết nối. Đang kết nối lại…"
+WEB_NOT_CONNECTED = "Chưa kết nối được. Xin vui lòng thử lại sau giây lát."
+WEB_TYPING = "Đang trả lời…"
+WEB_IMAGE_ALT = "Hình ảnh kèm theo câu trả lời"
+WEB_YOU = "Bạn"
+WEB_BOT = "Trợ lý"
+WEB_RATE_LIMITED = "Bạn gửi tin hơi nhanh. Xin vui lòng đợi một chút rồi gửi tiếp."
+WEB_TOO_LONG = "Tin nhắn quá dài. Xin vui lòng viết ngắn gọn hơn (tối đa {limit} ký tự)."

@@ -6,7 +6,8 @@ import io
 
 from fakes import ScriptedDialogue
 
-from bot.channels.console import CHOICE_HINT, PROMPT, run_console
+from bot import texts
+from bot.channels.console import PROMPT, run_console
 from bot.messages import Channel
 
 
@@ -31,7 +32,7 @@ async def test_greets_and_a_number_presses_a_button() -> None:
         "Xin chào!\nTôi là trợ lý của Trung tâm <PVHCC> & bạn.\n\n"
         "1. Hỏi thủ tục\n2. Tra cứu hồ sơ\nCổng dịch vụ công: https://dichvucong.gov.vn\n"
     )
-    assert CHOICE_HINT in printed
+    assert texts.CONSOLE_CHOICE_HINT in printed
     assert "Bạn chọn: Tra cứu hồ sơ [menu:dossier]" in printed
     greeting, pressed = dialogue.received
     assert (greeting.text, greeting.is_first_contact) == ("/start", True)

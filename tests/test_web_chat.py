@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,9 +21,10 @@ from aiohttp.test_utils import TestClient
 from fakes import ScriptedDialogue
 from fakes.dialogue import PNG_PIXEL
 
+from bot import texts
 from bot.channels.health import ComponentHealth
 from bot.channels.server import WebServer, create_web_app
-from bot.channels.web import MAX_TEXT_CHARS, RATE_LIMIT_NOTICE, WebChat
+from bot.channels.web import MAX_TEXT_CHARS, WebChat
 from bot.config import WebConfig
 from bot.messages import Channel
 
@@ -65,6 +67,10 @@ async def test_page_is_self_contained_and_locked_down(aiohttp_client: ClientMake
     digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in policy
     assert "default-src 'none'" in policy
+    # Its words come from bot/texts.py, escaped for where they go.
+    assert "{{" not in page
+    assert f'placeholder="{texts.WEB_INPUT_PLACEHOLDER}"' in page
+    assert json.dumps(texts.WEB_RECONNECTING, ensure_ascii=False) in script.group(1)
 
 
 async def test_new_visitor_gets_a_chat_id_and_a_greeting(aiohttp_client: ClientMaker) -> None:
@@ -199,7 +205,7 @@ async def test_rate_limit_refuses_politely(aiohttp_client: ClientMaker) -> None:
         await socket.send_json({"type": "text", "text": "one too many"})
         refusal = await receive_turn(socket)
 
-    assert refusal == [{"type": "notice", "text": RATE_LIMIT_NOTICE}]
+    assert refusal == [{"type": "notice", "text": texts.WEB_RATE_LIMITED}]
     assert [m.text for m in dialogue.received][1:] == [f"question {n}" for n in range(3)]
 
 

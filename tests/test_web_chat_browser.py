@@ -22,8 +22,9 @@ from playwright.async_api import (
     expect,
 )
 
+from bot import texts
 from bot.channels.server import WebServer, create_web_app
-from bot.channels.web import RATE_LIMIT_NOTICE, WebChat
+from bot.channels.web import WebChat
 from bot.config import WebConfig
 
 pytestmark = pytest.mark.browser
@@ -181,7 +182,7 @@ async def test_the_rate_limit_notice_is_shown(
         for text in ("một", "hai"):
             await question.fill(text)
             await question.press("Enter")
-        await expect(page.locator(".notice")).to_have_text(RATE_LIMIT_NOTICE)
+        await expect(page.locator(".notice")).to_have_text(texts.WEB_RATE_LIMITED)
     finally:
         await server.stop()
     assert [m.text for m in dialogue.received] == ["/start", "một"]

@@ -20,10 +20,10 @@ from fakes.dialogue import long_lines
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import texts
 from bot.channels.server import WebServer, create_web_app
 from bot.channels.web import WebChat
 from bot.channels.zalo import (
-    CHOICE_HINT,
     TEXT_LIMIT,
     RetryPolicy,
     ZaloApi,
@@ -141,7 +141,14 @@ async def test_signed_text_is_answered_with_numbered_choices(
     [sent] = await zalo.wait_for_sent(1, user_id="u1")
     assert status == 200
     assert sent.text == "\n".join(
-        ["Bạn hỏi", "giấy <khai sinh> & gì", "", "1. Lệ phí", "2. Không phải", CHOICE_HINT]
+        [
+            "Bạn hỏi",
+            "giấy <khai sinh> & gì",
+            "",
+            "1. Lệ phí",
+            "2. Không phải",
+            texts.ZALO_CHOICE_HINT,
+        ]
     )
     [incoming] = dialogue.received
     assert incoming.chat.channel is Channel.ZALO
@@ -176,7 +183,7 @@ async def test_choices_survive_a_restart(
     first_reply, second_reply = await zalo.wait_for_sent(2, user_id="u9")
     await first.stop()
     assert first_reply.text.endswith("1. A\n2. B")
-    assert second_reply.text.endswith(f"3. C\n{CHOICE_HINT}")
+    assert second_reply.text.endswith(f"3. C\n{texts.ZALO_CHOICE_HINT}")
 
     second = await start_bot(zalo, engine, dialogue)
     try:
@@ -279,13 +286,15 @@ async def test_a_redelivered_event_is_answered_once(
 
 async def test_long_answers_are_split_under_the_limit(zalo: FakeZaloApi, bot: RunningBot) -> None:
     await zalo.deliver(bot.webhook_url, zalo.user_text("u1", "long"))
-    await zalo.wait_until(lambda: any(CHOICE_HINT in m.text for m in zalo.messages_to("u1")))
+    await zalo.wait_until(
+        lambda: any(texts.ZALO_CHOICE_HINT in m.text for m in zalo.messages_to("u1"))
+    )
 
     sent = zalo.messages_to("u1")
     assert len(sent) >= 9
     assert all(len(message.text) <= TEXT_LIMIT for message in sent)
     lines = [line for message in sent for line in message.text.split("\n")]
-    assert lines == ["Danh sách dài", *long_lines(), "", "1. Tiếp", CHOICE_HINT]
+    assert lines == ["Danh sách dài", *long_lines(), "", "1. Tiếp", texts.ZALO_CHOICE_HINT]
 
 
 async def test_messages_of_one_citizen_are_answered_in_order(
@@ -499,7 +508,7 @@ async def test_a_notice_with_buttons_can_be_answered_by_number(
         await sender.send("u1", notice)
 
     [sent] = zalo.sent
-    assert sent.text == f"Nghỉ lễ 2/9\n\n1. Hủy nhận tin\n{CHOICE_HINT}"
+    assert sent.text == f"Nghỉ lễ 2/9\n\n1. Hủy nhận tin\n{texts.ZALO_CHOICE_HINT}"
     [choice] = await ZaloChoiceStore(engine).recall("u1")
     assert (choice.number, choice.action) == (1, "unsubscribe")
 
@@ -512,7 +521,10 @@ def test_buttons_are_numbered_across_the_replies_of_a_turn() -> None:
 
     messages, choices = render_turn(replies)
 
-    assert messages == ["Thứ nhất\n\n1. A\nWeb: https://x.vn", f"Thứ hai\n\n2. B\n{CHOICE_HINT}"]
+    assert messages == [
+        "Thứ nhất\n\n1. A\nWeb: https://x.vn",
+        f"Thứ hai\n\n2. B\n{texts.ZALO_CHOICE_HINT}",
+    ]
     assert [(c.number, c.label, c.action) for c in choices] == [(1, "A", "a"), (2, "B", "b")]
 
 

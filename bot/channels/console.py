@@ -10,13 +10,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import TextIO
 
+from bot import texts
 from bot.channels.numbered_choices import Choice, all_choices, number_replies, pick_choice
 from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
 # Terminal UI labels (not part of the conversation itself).
 PROMPT = "> "
-CHOICE_HINT = "(Gõ số để chọn, /quit để thoát)"
-IMAGE_NOTE = "[hình ảnh: {filename}, {size} byte]"
 QUIT_COMMANDS = frozenset({"/quit", "/exit"})
 SEPARATOR = "-" * 40
 
@@ -29,11 +28,13 @@ def render_turn(replies: Sequence[Reply]) -> tuple[str, tuple[Choice, ...]]:
         lines = list(item.lines)
         if item.reply.image is not None:
             image = item.reply.image
-            lines.append(IMAGE_NOTE.format(filename=image.filename, size=len(image.data)))
+            lines.append(
+                texts.CONSOLE_IMAGE_NOTE.format(filename=image.filename, size=len(image.data))
+            )
         blocks.append("\n".join(lines))
     choices = all_choices(numbered)
     if choices:
-        blocks.append(CHOICE_HINT)
+        blocks.append(texts.CONSOLE_CHOICE_HINT)
     return f"\n{SEPARATOR}\n".join(blocks), choices
 
 

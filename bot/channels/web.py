@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot import texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.config import WebConfig
@@ -43,9 +44,6 @@ from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 log = logging.getLogger(__name__)
 
 # UI texts of the chat itself (not of the conversation), shown by the page.
-RATE_LIMIT_NOTICE = "Bạn gửi tin hơi nhanh. Xin vui lòng đợi một chút rồi gửi tiếp."
-TOO_LONG_NOTICE = "Tin nhắn quá dài. Xin vui lòng viết ngắn gọn hơn (tối đa {limit} ký tự)."
-DEFAULT_PAGE_TITLE = "Hỏi đáp thủ tục hành chính"
 
 MAX_TEXT_CHARS = 1000
 # A frame larger than this closes the connection (aiohttp answers 1009 "message too big").
@@ -66,7 +64,29 @@ class ChatPage:
     @classmethod
     def load(cls, title: str) -> ChatPage:
         template = resources.files("bot.channels").joinpath("web_chat.html").read_text("utf-8")
-        page = template.replace("{{title}}", html.escape(title))
+        in_html = {
+            "title": title,
+            "connecting": texts.WEB_CONNECTING,
+            "conversation_label": texts.WEB_CONVERSATION_LABEL,
+            "input_label": texts.WEB_INPUT_LABEL,
+            "input_placeholder": texts.WEB_INPUT_PLACEHOLDER,
+            "send": texts.WEB_SEND,
+        }
+        in_script = {
+            "connecting": texts.WEB_CONNECTING,
+            "reconnecting": texts.WEB_RECONNECTING,
+            "notConnected": texts.WEB_NOT_CONNECTED,
+            "typing": texts.WEB_TYPING,
+            "image": texts.WEB_IMAGE_ALT,
+            "you": texts.WEB_YOU,
+            "bot": texts.WEB_BOT,
+        }
+        page = template
+        for name, value in in_html.items():
+            page = page.replace("{{" + name + "}}", html.escape(value))
+        # JSON is a JavaScript literal; "</" is escaped so no text can close the script.
+        script_texts = json.dumps(in_script, ensure_ascii=False).replace("</", "<\\/")
+        page = page.replace("{{script_texts}}", script_texts)
         return cls(page, _inline_hash(page, "script"), _inline_hash(page, "style"))
 
 
@@ -127,7 +147,7 @@ class WebChat:
         handler: ConversationHandler,
         config: WebConfig,
         *,
-        title: str = DEFAULT_PAGE_TITLE,
+        title: str = texts.WEB_PAGE_TITLE,
         max_text_chars: int = MAX_TEXT_CHARS,
     ) -> None:
         self._handler = handler
@@ -242,10 +262,10 @@ class WebChat:
             if incoming is None:
                 continue
             if not rate.allow(time.monotonic()):
-                await socket.send_json({"type": "notice", "text": RATE_LIMIT_NOTICE})
+                await socket.send_json({"type": "notice", "text": texts.WEB_RATE_LIMITED})
                 continue
             if len(incoming.text) > self._max_text_chars:
-                notice = TOO_LONG_NOTICE.format(limit=self._max_text_chars)
+                notice = texts.WEB_TOO_LONG.format(limit=self._max_text_chars)
                 await socket.send_json({"type": "notice", "text": notice})
                 continue
             await self._turn(socket, incoming)

@@ -42,6 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.numbered_choices import (
@@ -70,9 +71,6 @@ from bot.messages import (
 from bot.storage.database import StorageUnavailable, connect, metadata
 
 log = logging.getLogger(__name__)
-
-# Shown under numbered choices: Zalo messages have no buttons the bot can read back.
-CHOICE_HINT = "Trả lời bằng số tương ứng để chọn."
 
 TEXT_LIMIT = 2000  # Zalo OA text message limit
 SIGNATURE_HEADER = "X-ZEvent-Signature"
@@ -535,7 +533,7 @@ def render_turn(
     for index, item in enumerate(numbered):
         lines = list(item.lines)
         if index == last_with_choices:
-            lines.append(CHOICE_HINT)
+            lines.append(texts.ZALO_CHOICE_HINT)
         if item.reply.image is not None and not lines:
             continue  # images need Zalo's upload API; the text carries the answer
         messages.extend(split_text("\n".join(lines), limit))
@@ -878,7 +876,6 @@ class ZaloChannel:
 
 
 __all__ = [
-    "CHOICE_HINT",
     "IssuedTokens",
     "NumberedReply",
     "RetryPolicy",
