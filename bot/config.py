@@ -195,6 +195,13 @@ class WebConfig:
     # Origins allowed to open the chat WebSocket besides the page's own.
     allowed_origins: tuple[str, ...] = ()
     messages_per_minute: int = 20
+    # All chats from one network address together (0 = no limit). Mobile carriers put many
+    # phones behind one address, hence well above the per-connection limit.
+    messages_per_minute_per_address: int = 200
+    connections_per_address: int = 50
+    # Behind a reverse proxy every connection comes from the proxy: take the client's
+    # address from the last X-Forwarded-For entry (the one the proxy added) instead.
+    trust_forwarded_for: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +317,9 @@ def _validate(config: Config, source: str) -> None:
         "a number of days (0 = keep without limit)",
         config.storage.personal_data_days,
     )
+    for name in ("messages_per_minute_per_address", "connections_per_address"):
+        value = getattr(web, name)
+        require(value >= 0, f"[web] {name}", "a number, 0 for no limit", value)
     dossiers = config.dossiers
     for label, status in dossiers.status_labels.items():
         require(

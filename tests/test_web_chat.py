@@ -209,6 +209,63 @@ async def test_rate_limit_refuses_politely(aiohttp_client: ClientMaker) -> None:
     assert [m.text for m in dialogue.received][1:] == [f"question {n}" for n in range(3)]
 
 
+async def ask(socket: aiohttp.ClientWebSocketResponse, text: str) -> dict[str, Any]:
+    """Send a question; the last message of the turn ("done", or a notice)."""
+    await socket.send_json({"type": "text", "text": text})
+    return (await receive_turn(socket))[-1]
+
+
+async def test_more_connections_do_not_get_round_the_limit(aiohttp_client: ClientMaker) -> None:
+    dialogue = ScriptedDialogue()
+    config = WebConfig(messages_per_minute=5, messages_per_minute_per_address=6)
+    client = await aiohttp_client(make_app(dialogue, config))
+
+    async with client.ws_connect("/ws") as first, client.ws_connect("/ws") as second:
+        for socket in (first, second):
+            await socket.send_json({"type": "hello", "resume": True})
+            await socket.receive_json(timeout=5)
+        outcomes = [await ask(socket, "q") for _ in range(4) for socket in (first, second)]
+
+    assert [o["type"] for o in outcomes] == ["done"] * 6 + ["notice"] * 2
+    assert outcomes[-1]["text"] == texts.WEB_RATE_LIMITED
+    assert len(dialogue.received) == 6
+
+
+async def test_connections_per_address_are_bounded(aiohttp_client: ClientMaker) -> None:
+    client = await aiohttp_client(
+        make_app(ScriptedDialogue(), WebConfig(connections_per_address=2))
+    )
+    async with client.ws_connect("/ws"), client.ws_connect("/ws") as second:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect("/ws")
+        assert refused.value.status == 429
+        await second.close()
+        # A closed connection frees its place.
+        async with client.ws_connect("/ws") as again:
+            await again.send_json({"type": "hello", "resume": True})
+            assert (await again.receive_json(timeout=5))["type"] == "session"
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_forwarded_addresses_count_apart_only_when_trusted(
+    aiohttp_client: ClientMaker, trusted: bool
+) -> None:
+    config = WebConfig(connections_per_address=1, trust_forwarded_for=trusted)
+    client = await aiohttp_client(make_app(ScriptedDialogue(), config))
+
+    def behind_proxy(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": f"203.0.113.9, {address}"}
+
+    async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.1")):
+        if trusted:
+            async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.2")):
+                pass
+        else:
+            # Untrusted, the header is anyone's to write: both come from the same peer.
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await client.ws_connect("/ws", headers=behind_proxy("198.51.100.2"))
+
+
 async def test_message_size_is_bounded(aiohttp_client: ClientMaker) -> None:
     dialogue = ScriptedDialogue()
     client = await aiohttp_client(make_app(dialogue))

@@ -14,7 +14,8 @@ reload, and talks JSON over the WebSocket:
 
 Cross-site WebSocket hijacking is prevented by the Origin check (the page's own origin,
 `[web] public_url`, or `[web] allowed_origins`); each connection may send at most
-`[web] messages_per_minute` messages.
+`[web] messages_per_minute` messages a minute, and all connections from one network address
+together `messages_per_minute_per_address`, with at most `connections_per_address` open.
 """
 
 from __future__ import annotations
@@ -139,6 +140,41 @@ class MessageRate:
         return True
 
 
+class AddressLimits:
+    """Messages per minute and open connections of all chats from one network address,
+    so that opening more connections does not get round the per-connection limit."""
+
+    def __init__(self, messages_per_minute: int, connections: int) -> None:
+        self._messages_per_minute = messages_per_minute
+        self._max_connections = connections
+        self._rates: dict[str, MessageRate] = {}
+        self._connections: dict[str, int] = {}
+
+    def connect(self, address: str) -> bool:
+        """Count one more connection from `address`, unless it has as many as allowed."""
+        open_now = self._connections.get(address, 0)
+        if self._max_connections and open_now >= self._max_connections:
+            return False
+        self._connections[address] = open_now + 1
+        return True
+
+    def disconnect(self, address: str) -> None:
+        left = self._connections.get(address, 0) - 1
+        if left > 0:
+            self._connections[address] = left
+        else:
+            self._connections.pop(address, None)
+            self._rates.pop(address, None)  # its window restarts with its next connection
+
+    def allow_message(self, address: str, now: float) -> bool:
+        if not self._messages_per_minute:
+            return True
+        rate = self._rates.get(address)
+        if rate is None:
+            rate = self._rates[address] = MessageRate(self._messages_per_minute)
+        return rate.allow(now)
+
+
 class WebChat:
     """The web chat page and its WebSocket; mount with `add_routes(app)`."""
 
@@ -160,6 +196,9 @@ class WebChat:
             if origin
         }
         self._sockets: set[web.WebSocketResponse] = set()
+        self._addresses = AddressLimits(
+            config.messages_per_minute_per_address, config.connections_per_address
+        )
         self._chat_locks = ChatLocks()
         self._turns = 0
 
@@ -226,16 +265,31 @@ class WebChat:
         if not self.origin_allowed(request):
             log.warning("web chat: refused WebSocket from origin %r", request.headers["Origin"])
             return web.Response(status=403, text="origin not allowed")
-        socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
-        await socket.prepare(request)
-        self._sockets.add(socket)
+        address = self.client_address(request)
+        if not self._addresses.connect(address):
+            log.warning("web chat: refused a connection from %s: too many open", address)
+            return web.Response(status=429, text="too many connections from this address")
         try:
-            await self._converse(socket)
+            socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
+            await socket.prepare(request)
+            self._sockets.add(socket)
+            try:
+                await self._converse(socket, address)
+            finally:
+                self._sockets.discard(socket)
         finally:
-            self._sockets.discard(socket)
+            self._addresses.disconnect(address)
         return socket
 
-    async def _converse(self, socket: web.WebSocketResponse) -> None:
+    def client_address(self, request: web.Request) -> str:
+        if self._config.trust_forwarded_for:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            last = forwarded.rsplit(",", 1)[-1].strip()
+            if last:
+                return last
+        return request.remote or "unknown"
+
+    async def _converse(self, socket: web.WebSocketResponse, address: str) -> None:
         rate = MessageRate(self._config.messages_per_minute)
         chat: ChatRef | None = None
         async for frame in socket:
@@ -261,7 +315,8 @@ class WebChat:
             incoming = self._incoming(chat, message)
             if incoming is None:
                 continue
-            if not rate.allow(time.monotonic()):
+            now = time.monotonic()
+            if not (rate.allow(now) and self._addresses.allow_message(address, now)):
                 await socket.send_json({"type": "notice", "text": texts.WEB_RATE_LIMITED})
                 continue
             if len(incoming.text) > self._max_text_chars:
