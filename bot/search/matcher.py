@@ -145,6 +145,13 @@ _UNSURE_BELOW = 0.30
 _UNSURE_MARGIN = 0.02
 _CLARIFY_RATIO = 0.75
 _MIN_CHOICES = 3
+# Below _CLARIFY_AT, a best match that stands well clear of the next (the next scores at
+# most this share of it) is still offered as a choice: long questions full of context
+# ("ba má thằng cháu mất hết rồi, tui là cậu ruột muốn ... giám hộ") score low on every
+# name, yet one name fits them alone, while a message the catalogue cannot answer shares
+# a word or two with many names alike.
+_STANDOUT_AT = 0.15
+_STANDOUT_RATIO = 0.75
 
 _FINAL_PARTICLES = frozenset({"nha", "ha", "hen", "nhen", "nghen"})
 
@@ -854,7 +861,8 @@ class Matcher:
             candidates[0].procedure.field != candidates[1].procedure.field
         )
         weak_guess = best < _UNSURE_BELOW and best - second < _UNSURE_MARGIN and unrelated
-        if best < _CLARIFY_AT or weak_guess:
+        stands_out = best >= _STANDOUT_AT and second <= best * _STANDOUT_RATIO
+        if (best < _CLARIFY_AT and not stands_out) or weak_guess:
             return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
         if best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN:
             return SearchResult(Decision.ANSWER, intent, candidates, True)
