@@ -318,6 +318,20 @@ def test_unsure_questions_offer_choices(matcher: Matcher) -> None:
         assert len(result.candidates) >= len(result.shown)
 
 
+def test_a_long_question_whose_one_match_stands_out_is_offered_it(matcher: Matcher) -> None:
+    # Context scores every name low ("ba má ... mất hết rồi, tui là cậu ruột"), but one
+    # name fits the question far better than any other: a choice, not a refusal.
+    result = matcher.search(
+        "ba má thằng cháu mất hết rồi, tui là cậu ruột muốn đứng ra giám hộ cho nó thì thủ tục sao"
+    )
+    assert result.decision is Decision.CLARIFY
+    assert codes(result)[0] == "1.004837"  # Đăng ký giám hộ
+    assert result.candidates[0].score < 0.27  # below where choices are offered otherwise
+    # One shared word in a long name stands out too in a small catalogue, but that name
+    # is not what was asked ("thi", "hoa" in "... hòa giải thành").
+    assert matcher.search("thủ tục đăng ký thi hoa hậu").decision is Decision.DECLINE
+
+
 def test_a_national_code_finds_the_province_procedure_that_extends_it() -> None:
     catalogue = Catalogue(
         (

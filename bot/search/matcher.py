@@ -149,9 +149,12 @@ _MIN_CHOICES = 3
 # most this share of it) is still offered as a choice: long questions full of context
 # ("ba má thằng cháu mất hết rồi, tui là cậu ruột muốn ... giám hộ") score low on every
 # name, yet one name fits them alone, while a message the catalogue cannot answer shares
-# a word or two with many names alike.
+# a word or two with many names alike. That name's own words must also be largely what
+# was asked (precision), not one shared word in a long name ("thi hoa hậu" and "... hòa
+# giải thành"), which can stand out too in a small catalogue.
 _STANDOUT_AT = 0.15
 _STANDOUT_RATIO = 0.75
+_STANDOUT_PRECISION = 0.3
 
 _FINAL_PARTICLES = frozenset({"nha", "ha", "hen", "nhen", "nghen"})
 
@@ -861,7 +864,11 @@ class Matcher:
             candidates[0].procedure.field != candidates[1].procedure.field
         )
         weak_guess = best < _UNSURE_BELOW and best - second < _UNSURE_MARGIN and unrelated
-        stands_out = best >= _STANDOUT_AT and second <= best * _STANDOUT_RATIO
+        stands_out = (
+            best >= _STANDOUT_AT
+            and second <= best * _STANDOUT_RATIO
+            and ranked[0].precision >= _STANDOUT_PRECISION
+        )
         if (best < _CLARIFY_AT and not stands_out) or weak_guess:
             return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
         if best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN:
