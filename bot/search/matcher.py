@@ -397,6 +397,9 @@ class Matcher:
         protected = set(no_context)
         for term in vocabulary.terms:
             protected.update(tokens(term.phrase))
+        # Context words are real words, not slips: "ông" (grandfather) is not "đông".
+        for phrase in vocabulary.context:
+            protected.update(tokens(phrase))
         corrector = SpellingCorrector(
             index.words, frozenset(pairs), index.frequency, protected, no_context, index.cohesion
         )
