@@ -20,7 +20,7 @@ from bot.search import (
     SearchResult,
     load_vocabulary,
 )
-from bot.search.vocabulary import Vocabulary
+from bot.search.vocabulary import Term, Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -370,6 +370,82 @@ def test_the_same_procedure_at_several_levels_is_offered_once() -> None:
     shown = [c.procedure.code for c in result.candidates]
     assert shown[0] == "1.000002"
     assert "1.000001" not in shown
+
+
+def _health_insurance_catalogue() -> Catalogue:
+    def procedure(code: str, name: str, agency: str, level: Level) -> Procedure:
+        return Procedure(code=code, name=name, field="BHYT", agency=agency, levels=(level,))
+
+    return Catalogue(
+        (
+            procedure(
+                "1.002759",
+                "Cấp lại, đổi, điều chỉnh thông tin trên sổ BHXH, thẻ BHYT",
+                "Bảo hiểm xã hội cấp huyện",
+                Level.PROVINCE,
+            ),
+            # The police issue their own officers' cards; the central record lists the
+            # welfare department, the provincial one does not.
+            procedure(
+                "1.001294",
+                "Cấp lại thẻ bảo hiểm y tế (thực hiện tại cấp tỉnh)",
+                "Bảo hiểm xã hội tỉnh, Công an tỉnh",
+                Level.PROVINCE,
+            ),
+            procedure(
+                "1.001327",
+                "Cấp lại thẻ bảo hiểm y tế (thực hiện tại cấp trung ương)",
+                "Bộ Công an, Cục Chính sách",
+                Level.MINISTRY,
+            ),
+            procedure("1.000003", "Đăng ký khai sinh", "Ủy ban nhân dân cấp xã", Level.COMMUNE),
+        )
+    )
+
+
+def _health_insurance_vocabulary() -> Vocabulary:
+    return Vocabulary(
+        terms=(
+            Term("bhyt", ("bảo hiểm y tế",)),
+            Term("bhxh", ("bảo hiểm xã hội",)),
+            Term("bị mất", ("cấp lại", "mất")),
+        ),
+        qualifiers={
+            "staff_agencies": ("cục chính sách",),
+            "members": ("công an", "chiến sĩ"),
+        },
+    )
+
+
+def test_an_abbreviation_with_a_y_in_a_name_is_spelled_out_too() -> None:
+    # "BHYT" has a "y", which a vowel test takes for a syllable: it is an abbreviation,
+    # and the name is indexed as "... thẻ bảo hiểm y tế", what the question says.
+    catalogue = Catalogue(
+        (
+            _health_insurance_catalogue().procedures[0],
+            Procedure(
+                code="1.000009",
+                name="Cấp lại, đổi thông tin trên thẻ hội viên",
+                field="Hội",
+                levels=(Level.PROVINCE,),
+            ),
+        )
+    )
+    matcher = Matcher.build(catalogue, _health_insurance_vocabulary())
+    result = matcher.search("cấp lại thẻ bảo hiểm y tế")
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == ["1.002759"]
+
+
+def test_a_force_s_own_members_procedure_is_not_what_a_citizen_means() -> None:
+    matcher = Matcher.build(_health_insurance_catalogue(), _health_insurance_vocabulary())
+    citizen = matcher.search("thẻ bhyt bị mất xin cấp lại")
+    assert codes(citizen)[0] == "1.002759"
+    # The same procedure at the provincial level is for the same members, although its
+    # record does not name the welfare department.
+    assert "1.001294" not in codes(citizen)[:1]
+    officer = matcher.search("chiến sĩ công an bị mất thẻ bảo hiểm y tế xin cấp lại")
+    assert codes(officer)[0] in ("1.001294", "1.001327")
 
 
 def test_an_empty_catalogue_declines_everything() -> None:

@@ -123,6 +123,10 @@ _QUALIFIER_PENALTY = 0.80  # per special-case qualifier the question did not men
 _MAX_QUALIFIER_PENALTIES = 2
 _ASKED_QUALIFIER_BONUS = 1.2  # the name's special case or main action was asked for
 _ORGANISATIONS_PENALTY = 0.85  # only organisations may apply
+# Handled by an agency serving its own force's members ([qualifiers] staff_agencies), for
+# a question that does not name the force: the citizen's own procedure, usually at another
+# agency, is meant ("thẻ bhyt bị mất" is not the police's health insurance card).
+_STAFF_PENALTY = 0.5
 # A name with an age condition ("cho người dưới 14 tuổi") that the age in the question
 # does not meet.
 _AGE_MISFIT = 0.75
@@ -312,6 +316,13 @@ class Matcher:
         self._doc_action_positions: list[int] = []
 
         self._doc_for_organisations: list[bool] = []
+        staff_agencies = [
+            " ".join(tokens(a)) for a in vocabulary.qualifiers.get("staff_agencies", ())
+        ]
+        self._members = tuple(
+            " ".join(tokens(m)) for m in vocabulary.qualifiers.get("members", ()) if tokens(m)
+        )
+        self._doc_for_staff: list[bool] = []
         self._doc_ages: list[tuple[tuple[str, int], ...]] = []
         for procedure in index.procedures:
             name = _accented_words(_LEADING_THU_TUC.sub("", procedure.name))
@@ -341,6 +352,8 @@ class Matcher:
             self._doc_qualifiers.append(tuple(found))
             self._doc_ages.append(_age_conditions(procedure.name))
             self._doc_for_organisations.append(_for_organisations_only(procedure.applicants))
+            agency = " " + " ".join(tokens(procedure.agency)) + " "
+            self._doc_for_staff.append(any(f" {a} " in agency for a in staff_agencies if a))
             # Actions in the order the name says them, the first being its main verb;
             # only in its first case ("Khai lệ phí trước bạ/ Miễn lệ phí trước bạ" is
             # about declaring, with an exemption as a further case).
@@ -361,6 +374,12 @@ class Matcher:
                 if phrase in plain_name:
                     position = plain_name[: plain_name.index(phrase)].count(" ")
             self._doc_action_positions.append(position)
+        # The same procedure at another level is for the same members, whichever agency
+        # that level's record happens to list ("Bảo hiểm xã hội tỉnh, Công an tỉnh").
+        staff_names = {
+            index.base_names[doc] for doc, staff in enumerate(self._doc_for_staff) if staff
+        }
+        self._doc_for_staff = [name in staff_names for name in index.base_names]
 
     @classmethod
     def build(
@@ -809,6 +828,8 @@ class Matcher:
             # rarely what they mean.
             if self._doc_for_organisations[doc]:
                 value *= _ORGANISATIONS_PENALTY
+            if self._doc_for_staff[doc] and not any(f" {m} " in mentioned for m in self._members):
+                value *= _STAFF_PENALTY
             if (
                 query.ages
                 and self._doc_ages[doc]
@@ -961,7 +982,9 @@ class _IndexText:
         self.abbreviations: dict[str, list[Pair]] = {}
         for term in vocabulary.terms:
             key = tokens(term.phrase)
-            if len(key) == 1 and not _VOWEL.search(key[0]) and term.meanings:
+            # An abbreviation is a single token that is no Vietnamese syllable ("bhxh",
+            # "bhyt", "tnlđ"); "y" makes "bhyt" look vowelled, so the syllable shape decides.
+            if len(key) == 1 and not _SYLLABLE.fullmatch(key[0]) and term.meanings:
                 self.abbreviations[key[0]] = words(term.meanings[0], written=True)
 
     def __call__(self, text: str) -> list[Pair]:

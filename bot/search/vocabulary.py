@@ -12,7 +12,10 @@ sections:
                    "tổ chức", "nước ngoài"), how = [...] ("lưu động", "liên thông"),
                    what = [...] (what is done: "cấp lại", "gia hạn"), and citizens =
                    [...] ("hộ gia đình", "cá nhân"): a name that says one of these is
-                   for citizens, and its "who" qualifiers are not held against it
+                   for citizens, and its "who" qualifiers are not held against it;
+                   staff_agencies = [...]: handling agencies whose procedures serve their
+                   own force's members (a police welfare department), offered only when
+                   the question names one of members = [...] ("công an", "chiến sĩ")
     [fillers]      phrases = [...]: words that carry no meaning for matching ("cho em hỏi");
                    context = [...]: words that are usually context, not the subject
                    (family members, places): they still match, but weigh little
@@ -52,7 +55,7 @@ class Term:
 
 
 DECLINE_KINDS = ("greeting", "small_talk", "complaint", "private_data", "elsewhere")
-QUALIFIER_KINDS = ("who", "how", "what", "citizens")
+QUALIFIER_KINDS = ("who", "how", "what", "citizens", "staff_agencies", "members")
 
 
 @dataclass(frozen=True)
