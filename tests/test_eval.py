@@ -175,28 +175,31 @@ def test_national_catalogue_meets_the_targets(shared_dir: Path) -> None:
         assert figures["top1"] >= 0.75 and figures["top3"] >= 0.90, name
         assert figures["answered_wrong"] <= 0.05, name
         assert figures["declined_out_of_scope"] >= 0.75, name
-    # Sets 6 to 12 were written later, each blind. Set 6 asks about rarer procedures
+    # Sets 6 to 13 were written later, each blind. Set 6 asks about rarer procedures
     # (guardianship, naturalisation, work accidents, animal quarantine, border passes) in
-    # long messages full of context; sets 7 to 12 follow the dev set's mix (9: southern
+    # long messages full of context; sets 7 to 13 follow the dev set's mix (9: southern
     # speech, 10: northern and central, older people, 11: the young, 12: careful writers
     # and relatives abroad). First blind runs, top1 / top3: 0.53 / 0.60, 0.64 / 0.78,
-    # 0.68 / 0.75, 0.71 / 0.76, 0.73 / 0.84, 0.64 / 0.76, 0.70 / 0.77. General changes
-    # guided by their misses (a weak match that stands out is offered as a choice;
-    # context words are not spelling slips; everyday, regional and chat words) brought
-    # them to the floors below. Unseen questions still score under the dev set's targets.
-    # Set 11's out-of-scope messages (8) name real services in passing ("đăng ký lắp
-    # công tơ", "caption ... đăng ký kết hôn"): 5 of 8 are declined.
-    for name, top1, top3, declined in (
-        ("national-heldout-6.jsonl", 0.65, 0.75, 0.85),
-        ("national-heldout-7.jsonl", 0.74, 0.85, 0.85),
-        ("national-heldout-8.jsonl", 0.72, 0.77, 0.85),
-        ("national-heldout-9.jsonl", 0.74, 0.81, 0.85),
-        ("national-heldout-10.jsonl", 0.76, 0.86, 0.85),
-        ("national-heldout-11.jsonl", 0.69, 0.82, 0.6),
-        ("national-heldout-12.jsonl", 0.68, 0.77, 0.85),
+    # 0.68 / 0.75, 0.71 / 0.76, 0.73 / 0.84, 0.64 / 0.76, 0.70 / 0.77, 0.65 / 0.79. General
+    # changes guided by the misses of sets 6 to 12 (a weak match that stands out is
+    # offered as a choice; context words are not spelling slips; abbreviations with a "y"
+    # in names; a force's own procedures; everyday, regional and chat words) brought them
+    # to the floors below. Set 13 was measured once, after them, and is held at that
+    # first run: unseen questions still score under the dev set's targets, and its
+    # out-of-scope messages name real services in passing ("đăng ký kết hôn xong, đi
+    # trăng mật ở đâu"), as do set 11's.
+    for name, top1, top3, wrong, declined in (
+        ("national-heldout-6.jsonl", 0.68, 0.78, 0.05, 0.85),
+        ("national-heldout-7.jsonl", 0.77, 0.86, 0.05, 0.85),
+        ("national-heldout-8.jsonl", 0.78, 0.81, 0.05, 0.85),
+        ("national-heldout-9.jsonl", 0.80, 0.86, 0.05, 0.85),
+        ("national-heldout-10.jsonl", 0.79, 0.90, 0.05, 0.85),
+        ("national-heldout-11.jsonl", 0.70, 0.84, 0.05, 0.6),
+        ("national-heldout-12.jsonl", 0.72, 0.79, 0.05, 0.85),
+        ("national-heldout-13.jsonl", 0.64, 0.78, 0.06, 0.5),
     ):
         _status, output = evaluate(catalogue, QUESTIONS / name, "--json")
         figures = json.loads(output)
         assert figures["top1"] >= top1 and figures["top3"] >= top3, name
-        assert figures["answered_wrong"] <= 0.05, name
+        assert figures["answered_wrong"] <= wrong, name
         assert figures["declined_out_of_scope"] >= declined, name
