@@ -26,13 +26,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
 
-from .waiting import ChangeWaiter
+from .server import FakePlatformServer
 
 _R = TypeVar("_R")
 
@@ -194,7 +193,7 @@ def _check_markup(markup: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-class FakeTelegramBotApi(ChangeWaiter):
+class FakeTelegramBotApi(FakePlatformServer):
     """The fake server; use as `async with`, or call start() and stop()."""
 
     platform_name = "Telegram"
@@ -206,7 +205,7 @@ class FakeTelegramBotApi(ChangeWaiter):
         bot_username: str = "center_test_bot",
         port: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(port)
         self.token = token
         self.bot_user = {
             "id": int(token.split(":", 1)[0]),
@@ -217,9 +216,6 @@ class FakeTelegramBotApi(ChangeWaiter):
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
         }
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
         self.sent: list[SentMessage] = []
         self.answered_callbacks: list[str] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
@@ -241,16 +237,10 @@ class FakeTelegramBotApi(ChangeWaiter):
 
     # --- lifetime -----------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
-        await site.start()
-        address = self._runner.addresses[0]
-        self._port = int(address[1])
-        self._session = aiohttp.ClientSession()
+        return app
 
     async def stop(self) -> None:
         self._closing.set()
@@ -259,26 +249,7 @@ class FakeTelegramBotApi(ChangeWaiter):
             self._delivery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._delivery_task
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeTelegramBotApi:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
+        await super().stop()
 
     @property
     def base_url(self) -> str:

@@ -24,13 +24,11 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 
-import aiohttp
 from aiohttp import web
 
-from .waiting import ChangeWaiter
+from .server import FakePlatformServer
 
 _R = TypeVar("_R")
 
@@ -96,7 +94,7 @@ class RefreshCall:
     at: float
 
 
-class FakeZaloApi(ChangeWaiter):
+class FakeZaloApi(FakePlatformServer):
     """The fake server; use as `async with`, or call start() and stop()."""
 
     platform_name = "Zalo"
@@ -113,7 +111,7 @@ class FakeZaloApi(ChangeWaiter):
         token_lifetime: float = 90000.0,
         port: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(port)
         self.app_id = app_id
         self.oa_id = oa_id
         self.oa_secret_key = oa_secret_key
@@ -124,9 +122,6 @@ class FakeZaloApi(ChangeWaiter):
         self.token_lifetime = token_lifetime
         # Slows down the refresh endpoint, to widen race windows in concurrency tests.
         self.refresh_delay = 0.0
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
         self._access_tokens: dict[str, float] = {access_token: time.monotonic() + token_lifetime}
         self._refresh_tokens: set[str] = {refresh_token}
         self._used_refresh_tokens: set[str] = set()
@@ -145,34 +140,11 @@ class FakeZaloApi(ChangeWaiter):
 
     # --- lifetime -----------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def _make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send_message)
         app.router.add_post("/v4/oa/access_token", self._access_token)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
-        self._session = aiohttp.ClientSession()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeZaloApi:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return app
 
     @property
     def base_url(self) -> str:
