@@ -55,7 +55,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.dossiers.model import Dossier, DossierChange, HistoryEntry, StatusMapping
@@ -188,13 +188,20 @@ class ContractReader:
         )
 
     def _require(self, row: Mapping[str, Any], columns: tuple[str, ...], query: str) -> None:
-        missing = [c for c in columns if c not in row]
-        if missing:
-            raise SourceMisconfigured(
-                f"{self._source}: the {query} query returns no column named "
-                f"{', '.join(missing)}; alias the vendor's columns to the contract names "
-                f"(got: {', '.join(sorted(row)) or 'nothing'})"
-            )
+        require_columns(self._source, query, sorted(row), columns)
+
+
+def require_columns(
+    source: str, query: str, returned: Sequence[str], required: Sequence[str]
+) -> None:
+    """Raise SourceMisconfigured naming the `required` columns a query did not return."""
+    missing = [c for c in required if c not in returned]
+    if missing:
+        raise SourceMisconfigured(
+            f"{source}: the {query} query returns no column named "
+            f"{', '.join(missing)}; alias the vendor's columns to the contract names "
+            f"(got: {', '.join(returned) or 'nothing'})"
+        )
 
 
 def document_list(value: Any) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from bot.dossiers.contract import (
     HISTORY_COLUMNS,
     LOOKUP_COLUMNS,
     ContractReader,
+    require_columns,
 )
 from bot.dossiers.model import ChangePage, Dossier, HistoryEntry, StatusMapping
 from bot.dossiers.source import PROBE_CODE, SourceMisconfigured, SourceUnavailable
@@ -211,13 +212,7 @@ class SqlDossierSource:
     def _check_columns(
         self, query: str, columns: list[str], required: tuple[str, ...], known: tuple[str, ...]
     ) -> None:
-        missing = [c for c in required if c not in columns]
-        if missing:
-            raise SourceMisconfigured(
-                f"{self._name}: the {query} query returns no column named "
-                f"{', '.join(missing)}; alias the vendor's columns to the contract names "
-                f"(got: {', '.join(columns) or 'nothing'})"
-            )
+        require_columns(self._name, query, columns, required)
         # Extra columns are allowed (a vendor's SELECT * ...), but one close to a contract
         # name is most likely a misspelt alias whose value would silently go missing.
         for column in columns:
