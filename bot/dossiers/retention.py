@@ -2,7 +2,7 @@
 is over: the links between a chat and the dossiers it looked up or followed.
 
 - the lookup audit keeps its rows (code, outcome, time: staff statistics count them) but
-  loses who asked: chat and user ids become `#` + the row id;
+  loses who asked: chat and user ids are erased (`bot.storage.database.erased_id`);
 - verification grants go, unless a subscription still follows that dossier for that chat
   (the citizen verifies again on the next lookup);
 - failed-attempt counters whose last failure and lockout are over go;
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Delete, String, Update, cast, delete, exists, or_, select, update
+from sqlalchemy import Delete, Update, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.dossiers.tables import (
@@ -27,8 +27,8 @@ from bot.dossiers.tables import (
     subscriptions,
     utc_naive,
 )
+from bot.storage.database import erased_id, is_erased
 
-ERASED_PREFIX = "#"
 FINAL_DELIVERY_STATES = ("delivered", "abandoned")
 
 
@@ -44,11 +44,8 @@ async def forget_personal_data(connection: AsyncConnection, before: dt.datetime)
 
     await run(
         update(lookup_audit)
-        .where(lookup_audit.c.at < cutoff, ~lookup_audit.c.user_id.startswith(ERASED_PREFIX))
-        .values(
-            chat_id=ERASED_PREFIX + cast(lookup_audit.c.id, String),
-            user_id=ERASED_PREFIX + cast(lookup_audit.c.id, String),
-        )
+        .where(lookup_audit.c.at < cutoff, ~is_erased(lookup_audit.c.user_id))
+        .values(chat_id=erased_id(lookup_audit.c.id), user_id=erased_id(lookup_audit.c.id))
     )
     still_followed = exists().where(
         subscriptions.c.channel == access_grants.c.channel,

@@ -18,21 +18,19 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import String, and_, cast, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
 from bot.stats.tables import answer_feedback, questions, ratings
-from bot.storage.database import connect
+from bot.storage.database import connect, erased_id, is_erased
 from bot.storage.write_behind import WriteBehind
 
 # Vietnam keeps UTC+7 all year (no daylight saving), so a fixed offset is exact.
 CENTER_TIMEZONE = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 MAX_TEXT_CHARS = 1000
-# Chat ids erased after the retention period start with this (see forget_personal_data).
-ERASED_CHAT_PREFIX = "#"
 # A second press under the same answer within this time replaces the first (a citizen
 # correcting a mis-tap), instead of counting twice.
 FEEDBACK_MERGE_WINDOW = dt.timedelta(hours=1)
@@ -233,8 +231,8 @@ async def forget_personal_data(connection: AsyncConnection, before: dt.datetime)
 
     The rows stay, so counts per day, per procedure and per decision, helpfulness and
     satisfaction rates are unchanged; only what could identify or describe a person goes.
-    A chat id becomes `ERASED_CHAT_PREFIX` + the row's id: no channel's chat ids start so,
-    and ratings stay unique per (channel, chat, dossier). Returns the rows erased.
+    A chat id becomes `erased_id` of its row, so ratings stay unique per (channel, chat,
+    dossier). Returns the rows erased.
     """
     erased = 0
     for table, moment, extra in (
@@ -244,8 +242,8 @@ async def forget_personal_data(connection: AsyncConnection, before: dt.datetime)
     ):
         statement = (
             update(table)
-            .where(moment < before, ~table.c.chat_id.startswith(ERASED_CHAT_PREFIX))
-            .values(chat_id=ERASED_CHAT_PREFIX + cast(table.c.id, String), **extra)
+            .where(moment < before, ~is_erased(table.c.chat_id))
+            .values(chat_id=erased_id(table.c.id), **extra)
         )
         erased += (await connection.execute(statement)).rowcount
     return erased

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Select, event, text
+from sqlalchemy import ColumnElement, MetaData, Select, String, cast, event, literal, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -39,6 +39,21 @@ metadata = MetaData(
 # Advisory lock keys on PostgreSQL ("tthcbot" in ASCII, as a number, then one per purpose).
 SCHEMA_LOCK = 0x7474686362_6F74
 BROADCAST_WORKERS_LOCK = SCHEMA_LOCK + 1
+
+
+# An identifier erased after the retention period becomes "#" and its row's own id: no
+# channel's chat or user ids start with "#", and erased ones stay distinct, so unique
+# constraints still hold.
+ERASED_PREFIX = "#"
+
+
+def erased_id(row_id: ColumnElement[Any]) -> ColumnElement[str]:
+    """The value an identifier of the row with `row_id` is erased to."""
+    return literal(ERASED_PREFIX) + cast(row_id, String)
+
+
+def is_erased(identifier: ColumnElement[Any]) -> ColumnElement[bool]:
+    return identifier.startswith(ERASED_PREFIX)
 
 
 class StorageError(Exception):
