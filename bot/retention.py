@@ -51,10 +51,6 @@ async def forget_personal_data(engine: AsyncEngine, before: dt.datetime) -> Eras
         )
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class RetentionSweeper:
     """Runs `forget_personal_data` for records older than `days`, now and then daily."""
 
@@ -63,7 +59,7 @@ class RetentionSweeper:
         engine: AsyncEngine,
         days: int,
         *,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] = stats_records.utc_now,
         interval_seconds: float = SWEEP_INTERVAL_SECONDS,
     ) -> None:
         if days < 1:

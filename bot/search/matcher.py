@@ -322,9 +322,9 @@ class Matcher:
         self._members = tuple(
             " ".join(tokens(m)) for m in vocabulary.qualifiers.get("members", ()) if tokens(m)
         )
-        self._doc_for_staff: list[bool] = []
+        staff_names: set[str] = set()
         self._doc_ages: list[tuple[tuple[str, int], ...]] = []
-        for procedure in index.procedures:
+        for doc, procedure in enumerate(index.procedures):
             name = _accented_words(_LEADING_THU_TUC.sub("", procedure.name))
             # Who and how a special case is for is said early in a name ("Đăng ký kết hôn
             # có yếu tố nước ngoài"); further on, "tổ chức", "nước ngoài" usually describe
@@ -353,7 +353,8 @@ class Matcher:
             self._doc_ages.append(_age_conditions(procedure.name))
             self._doc_for_organisations.append(_for_organisations_only(procedure.applicants))
             agency = " " + " ".join(tokens(procedure.agency)) + " "
-            self._doc_for_staff.append(any(f" {a} " in agency for a in staff_agencies if a))
+            if any(f" {a} " in agency for a in staff_agencies if a):
+                staff_names.add(index.base_names[doc])
             # Actions in the order the name says them, the first being its main verb;
             # only in its first case ("Khai lệ phí trước bạ/ Miễn lệ phí trước bạ" is
             # about declaring, with an exemption as a further case).
@@ -376,9 +377,6 @@ class Matcher:
             self._doc_action_positions.append(position)
         # The same procedure at another level is for the same members, whichever agency
         # that level's record happens to list ("Bảo hiểm xã hội tỉnh, Công an tỉnh").
-        staff_names = {
-            index.base_names[doc] for doc, staff in enumerate(self._doc_for_staff) if staff
-        }
         self._doc_for_staff = [name in staff_names for name in index.base_names]
 
     @classmethod
