@@ -78,6 +78,11 @@ status_labels = { "Đang giải quyết" = 4 }
         ("[webb]\nport = 80\n", "unknown key 'webb'"),
         ('[web]\nport = "80"\n', "[web] port: expected an integer, got '80'"),
         ("[web]\nport = 99999\n", "[web] port: expected a port number 1-65535"),
+        (
+            "[web]\nconnections_per_address = -1\n",
+            "[web] connections_per_address: expected a number, 0 for no limit",
+        ),
+        ("[storage]\npersonal_data_days = -5\n", "[storage] personal_data_days: expected"),
         ('[dossiers]\nverification = "sms"\n', "[dossiers] verification: expected one of"),
         ("[dossiers]\nholidays = [1]\n", "[dossiers] holidays: expected a date"),
         ("[dossiers.status_labels]\nx = 12\n", "[dossiers.status_labels] x: expected a standard"),
