@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from import_support import by_code
 
 from bot.catalogue.files import read_catalogue, write_catalogue
 from bot.catalogue.importers import (
@@ -27,7 +28,6 @@ from bot.catalogue.model import (
     DocumentKind,
     LegalReference,
     Level,
-    Procedure,
     ProcessingTime,
     SubmissionChannel,
 )
@@ -38,12 +38,6 @@ NATIONAL_FILE = "dvcqg-7-ministries-2642.jsonl"
 @pytest.fixture(scope="module")
 def sample(fixtures_dir: Path) -> ImportResult:
     return import_source(fixtures_dir / "import" / "national-sample.jsonl")
-
-
-def by_code(result: ImportResult, code: str) -> Procedure:
-    found = [p for p in result.procedures if p.code == code]
-    assert len(found) == 1, f"{code} imported {len(found)} times"
-    return found[0]
 
 
 # --- the team's fixture ---------------------------------------------------------------

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from import_support import by_code
 
 from bot.catalogue.files import read_catalogue, write_catalogue
 from bot.catalogue.importers import ImportResult, SourceFormatError, import_source
 from bot.catalogue.importers.codes import RepairedCode, repair_code
-from bot.catalogue.model import Level, OnlineLevel, Procedure, code_shape
+from bot.catalogue.model import Level, OnlineLevel, code_shape
 
 PROVINCIAL_FILE = "langson-province-1842.xlsx"
 REPAIRED_SHAPE = re.compile(r"^\d\.\d{6}$|^\d\.\d{6}(\.[0-9A-Z]{2,3})+$")
@@ -25,12 +26,6 @@ def workbook(fixtures_dir: Path) -> ImportResult:
 @pytest.fixture(scope="module")
 def csv_list(fixtures_dir: Path) -> ImportResult:
     return import_source(fixtures_dir / "import" / "provincial-sample.csv")
-
-
-def by_code(result: ImportResult, code: str) -> Procedure:
-    found = [p for p in result.procedures if p.code == code]
-    assert len(found) == 1, f"{code} imported {len(found)} times"
-    return found[0]
 
 
 # --- the team's XLSX --------------------------------------------------------------------
