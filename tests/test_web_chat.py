@@ -266,6 +266,19 @@ async def test_forwarded_addresses_count_apart_only_when_trusted(
                 await client.ws_connect("/ws", headers=behind_proxy("198.51.100.2"))
 
 
+async def test_an_empty_message_is_answered(aiohttp_client: ClientMaker) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue))
+
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "resume": True})
+        await socket.receive_json(timeout=5)
+        outcome = await ask(socket, "   ")
+
+    assert outcome == {"type": "done"}
+    assert [m.text for m in dialogue.received] == [""]
+
+
 async def test_message_size_is_bounded(aiohttp_client: ClientMaker) -> None:
     dialogue = ScriptedDialogue()
     client = await aiohttp_client(make_app(dialogue))

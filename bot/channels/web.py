@@ -335,8 +335,10 @@ class WebChat:
         kind = message.get("type")
         if kind == "text":
             text = message.get("text")
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str):
                 return None
+            # An empty message is answered too (the dialogue says what to type), not
+            # dropped: a citizen who pressed send must see something happen.
             return Incoming(chat, chat.chat_id, text.strip())
         if kind == "button":
             action, label = message.get("action"), message.get("label", "")
