@@ -290,10 +290,14 @@ async def test_message_size_is_bounded(aiohttp_client: ClientMaker) -> None:
         [notice] = await receive_turn(socket)
         await socket.send_str("not json")
         assert (await socket.receive_json(timeout=5))["type"] == "error"
-        await socket.send_str("y" * 20_000)  # over the frame limit: the server hangs up
+        # A pasted 10,000-character Vietnamese text is answered with the notice too.
+        await socket.send_json({"type": "text", "text": "đăng ký khai sinh " * 600})
+        [pasted] = await receive_turn(socket)
+        await socket.send_str("y" * 70_000)  # over the frame limit: the server hangs up
         closing = await socket.receive(timeout=5)
 
     assert notice["type"] == "notice" and str(MAX_TEXT_CHARS) in notice["text"]
+    assert pasted == notice
     assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
     assert dialogue.received == []
 

@@ -44,11 +44,11 @@ from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
-# UI texts of the chat itself (not of the conversation), shown by the page.
-
 MAX_TEXT_CHARS = 1000
 # A frame larger than this closes the connection (aiohttp answers 1009 "message too big").
-MAX_FRAME_BYTES = 16 * 1024
+# Room for a pasted 10,000-character Vietnamese text (up to 3 bytes a letter, as JSON), which
+# gets the polite "too long" notice; only what no person types is hung up on.
+MAX_FRAME_BYTES = 64 * 1024
 _CHAT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _RATE_WINDOW_SECONDS = 60.0
 
