@@ -105,6 +105,24 @@ async def test_first_contact_greets_with_center_details_and_menu(core: CoreServi
     )
 
 
+async def test_every_part_asked_at_once_is_answered_in_one_reply(core: CoreServices) -> None:
+    await say(core, "/start")
+    replies = await say(core, "làm giấy khai sinh cho con nộp ở đâu, bao nhiêu tiền")
+    assert len(replies) == 1
+    headings = [section.heading for section in replies[0].sections]
+    assert "Đăng ký khai sinh" in headings[0]
+    assert headings[1:] == [texts.HEADING_WHERE, texts.HEADING_FEE]
+    # The buttons offer what was not shown yet.
+    labels = [b.label for b in replies[0].all_buttons]
+    assert texts.BUTTON_DOCUMENTS in labels
+    assert texts.BUTTON_WHERE not in labels and texts.BUTTON_FEE not in labels
+    # A two-part follow-up about the same procedure.
+    followup = await say(core, "còn giấy tờ gì, mất bao lâu")
+    headings = [s.heading for s in followup[0].sections]
+    assert "Đăng ký khai sinh" in headings[0]
+    assert headings.index(texts.HEADING_DOCUMENTS) < headings.index(texts.HEADING_TIME)
+
+
 async def test_question_followups_and_not_this_one(core: CoreServices) -> None:
     await say(core, "/start")
     answer = await say(core, "lam giay khai sinh cho con can giay to gi")

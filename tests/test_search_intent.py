@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.search import Intent, detect_intent
-from bot.search.intent import question_cue_spans
+from bot.search.intent import intents_of_tokens, question_cue_spans
 from bot.search.normalize import tokens
 
 
@@ -56,3 +56,18 @@ def test_cue_spans_strip_question_words_but_keep_name_words() -> None:
     kept = [" ".join(words[a:b]) for a, b, kept in spans if kept]
     assert stripped == ["mat bao lau"]
     assert kept == ["le phi"]
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("làm khai sinh nộp ở đâu, bao nhiêu tiền", (Intent.WHERE, Intent.FEE)),
+        ("doi bang lai can giay to gi, het bao lau", (Intent.DOCUMENTS, Intent.TIME)),
+        ("lệ phí trước bạ tính thế nào", (Intent.FEE,)),  # how the fee is computed
+        ("hồ sơ nộp ở đâu", (Intent.WHERE,)),  # "hồ sơ" is weak beside a strong cue
+        ("làm sao để đổi bằng lái", (Intent.STEPS,)),
+        ("đăng ký tạm trú được không", (Intent.GENERAL,)),
+    ],
+)
+def test_every_part_asked_in_order(text: str, parts: tuple[Intent, ...]) -> None:
+    assert intents_of_tokens(tokens(text)) == parts

@@ -281,13 +281,13 @@ class Dialogue:
             not in (DeclineReason.GREETING, DeclineReason.COMPLAINT, DeclineReason.PRIVATE_DATA)
         ):
             # A follow-up ("còn lệ phí thì sao?", "mất bao lâu"): same procedure, new part.
-            turn.say(procedure_answer(procedure, part, self._s.center))
+            turn.say(procedure_answer(procedure, part, self._s.center, also=_parts_of(result)))
             turn.update(last_intent=part.value)
             self._record(turn, text, QuestionDecision.ANSWER, procedure.code, followup=True)
             return
         if result.decision is Decision.ANSWER and result.shown:
             procedure = result.shown[0].procedure
-            turn.say(procedure_answer(procedure, part, self._s.center))
+            turn.say(procedure_answer(procedure, part, self._s.center, also=_parts_of(result)))
             turn.update(
                 procedure_code=procedure.code,
                 candidate_codes=tuple(c.procedure.code for c in result.candidates),
@@ -405,6 +405,12 @@ def _part_of(result: SearchResult) -> Part:
         return Part(result.intent.value)
     except ValueError:
         return Part.GENERAL
+
+
+def _parts_of(result: SearchResult) -> tuple[Part, ...]:
+    """Every part the message asked, in the order asked."""
+    values = {part.value for part in Part}
+    return tuple(Part(intent.value) for intent in result.parts if intent.value in values)
 
 
 def _fold(text: str) -> str:

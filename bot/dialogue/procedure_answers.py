@@ -38,15 +38,20 @@ def procedure_answer(
     part: Part,
     center: CenterConfig,
     *,
+    also: Sequence[Part] = (),
     with_feedback: bool = True,
 ) -> Reply:
-    """The answer about `procedure`, showing `part` (GENERAL: a short overview)."""
+    """The answer about `procedure`, showing `part` (GENERAL: a short overview) and the
+    other parts asked in the same message (`also`: "nộp ở đâu, bao nhiêu tiền")."""
+    shown: list[Part] = [part]
+    if part is not Part.GENERAL:
+        # In the order the citizen asked them.
+        asked: list[Part] = [p for p in dict.fromkeys(also) if p is not Part.GENERAL]
+        shown = asked if part in asked else [part, *asked]
     sections = [_title(procedure)]
-    if part is Part.GENERAL:
-        sections.extend(_overview(procedure, center))
-    else:
-        sections.extend(part_sections(procedure, part, center))
-    return Reply(tuple(sections), _answer_buttons(procedure, part, with_feedback))
+    for each in shown:
+        sections.extend(part_sections(procedure, each, center))
+    return Reply(tuple(sections), _answer_buttons(procedure, shown, with_feedback))
 
 
 def part_sections(procedure: Procedure, part: Part, center: CenterConfig) -> list[Section]:
@@ -189,12 +194,12 @@ def _online(procedure: Procedure, center: CenterConfig) -> Section:
 
 
 def _answer_buttons(
-    procedure: Procedure, shown: Part, with_feedback: bool
+    procedure: Procedure, shown: Sequence[Part], with_feedback: bool
 ) -> tuple[tuple[Button, ...], ...]:
     parts = [
         Button(label, actions.show_part(procedure.code, part))
         for part, label in _PART_BUTTONS
-        if part is not shown
+        if part not in shown
     ]
     rows: list[tuple[Button, ...]] = [tuple(parts[:3]), tuple(parts[3:])]
     if procedure.online in (OnlineLevel.FULL, OnlineLevel.PARTIAL) and procedure.online_url:

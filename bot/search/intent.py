@@ -173,6 +173,12 @@ _CUES: tuple[tuple[str, Intent, int], ...] = (
 # cue inside from firing ("đất phi nông nghiệp" is land, not a fee).
 _NOT_CUES = ("phi nong nghiep", "phi thue quan", "gia han", "chi phi dau tu")
 
+# "How" in general: the steps when nothing else is asked, else how that other part goes.
+_HOW_CUES = frozenset(
+    {"the nao", "nhu the nao", "nhu nao", "ntn", "ra sao", "lam sao", "sao a", "the nao a"}
+    | {"kieu gi", "lam gi"}
+)
+
 # Cue phrases that are also words of procedure names and stay in the text for matching.
 _KEPT_FOR_MATCHING = frozenset(
     {
@@ -216,6 +222,24 @@ def intent_of_tokens(words: Sequence[str]) -> Intent:
         if rank > best:
             best, found = rank, intent
     return found
+
+
+def intents_of_tokens(words: Sequence[str]) -> tuple[Intent, ...]:
+    """Every part a message asks about, in the order asked ("nộp ở đâu, bao nhiêu tiền" ->
+    WHERE, FEE). Weak cues ("hồ sơ", "khi nào") count only when nothing is asked
+    strongly: "hồ sơ nộp ở đâu" asks where, not for the documents. Yes/no cues (GENERAL)
+    only when nothing specific is asked."""
+    matches = [m for m in _cue_matches(words) if m[2] is not Intent.GENERAL]
+    chosen = [m for m in matches if m[3] >= _STRONG] or matches
+    # "thế nào", "ra sao" also ask how another part goes ("lệ phí tính thế nào", "thời
+    # gian ra sao"): with another part asked, only the steps' own words ask for the steps.
+    if any(intent is not Intent.STEPS for _s, _e, intent, _n in chosen):
+        chosen = [
+            (start, end, intent, strength)
+            for start, end, intent, strength in chosen
+            if intent is not Intent.STEPS or " ".join(words[start:end]) not in _HOW_CUES
+        ]
+    return tuple(dict.fromkeys(intent for _s, _e, intent, _n in chosen)) or (Intent.GENERAL,)
 
 
 def question_cue_spans(words: Sequence[str]) -> list[tuple[int, int, bool]]:

@@ -24,6 +24,7 @@ Pure and I/O-free: `Matcher.build` once, then `search` from any channel; it neve
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import re
@@ -39,6 +40,7 @@ from bot.search.index import FloatArray, SearchIndex, terms_of
 from bot.search.intent import (
     Intent,
     intent_of_tokens,
+    intents_of_tokens,
     question_cue_spans,
     question_word_pairs,
     question_words,
@@ -80,6 +82,13 @@ class SearchResult:
     names_procedure: bool
     decline_reason: DeclineReason | None = None
     clarify_count: int = 0
+    # Every part asked, in the order asked ("nộp ở đâu, bao nhiêu tiền"); `intent` is the
+    # main one.
+    asked: tuple[Intent, ...] = ()
+
+    @property
+    def parts(self) -> tuple[Intent, ...]:
+        return self.asked or (self.intent,)
 
     @property
     def shown(self) -> tuple[Candidate, ...]:
@@ -439,7 +448,12 @@ class Matcher:
         found, clause_starts = clauses(text)
         pairs = self._question_word_slips(found[:MAX_WORDS])
         folded = [f for f, _ in pairs]
-        intent = intent_of_tokens(folded)
+        result = self._search_words(text, pairs, clause_starts, intent_of_tokens(folded))
+        return dataclasses.replace(result, asked=intents_of_tokens(folded))
+
+    def _search_words(
+        self, text: str, pairs: list[Pair], clause_starts: frozenset[int], intent: Intent
+    ) -> SearchResult:
         coded = self._by_code(text)
         if coded is not None:
             return SearchResult(Decision.ANSWER, intent, (Candidate(coded, 1.0),), True)
