@@ -111,6 +111,10 @@ BUTTON_OPEN_ONLINE = "Mở trang nộp trực tuyến"
 
 CLARIFY = "Bạn hỏi thủ tục nào dưới đây? Chọn một thủ tục, hoặc gõ lại câu hỏi rõ hơn."
 CLARIFY_OTHERS = "Có thể bạn hỏi một trong các thủ tục sau:"
+# The message describes a situation (a life event): its usual procedures are offered.
+CLARIFY_EVENT = "Việc “{title}” thường cần một trong các thủ tục sau. Bạn chọn thủ tục cần hỏi:"
+# A situation no procedure of the center handles: where it belongs.
+DECLINE_REFER = "{refer}\nCần hỏi thêm, bạn gọi đường dây nóng {hotline}."
 NO_OTHER_CANDIDATES = (
     "Tôi không tìm được thủ tục nào khác khớp với câu hỏi. "
     "Bạn hãy gõ lại rõ hơn, ví dụ nêu việc cần làm và loại giấy tờ."

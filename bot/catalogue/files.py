@@ -5,7 +5,8 @@ file and line, so that `bot catalogue check` can point staff at the exact place 
 `write_catalogue` is its inverse, used by the importers; it writes stable file names and a
 stable key order so that re-importing the same source gives the same tree (a readable diff).
 
-Files whose name starts with "_" (e.g. `_vocabulary.toml`) are not procedures.
+Files and folders whose name starts with "_" (`_vocabulary.toml`, `_events/`) are not
+procedures.
 """
 
 from __future__ import annotations
@@ -104,7 +105,11 @@ def procedure_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     return sorted(
-        (p for p in root.rglob("*.toml") if not p.name.startswith("_")),
+        (
+            p
+            for p in root.rglob("*.toml")
+            if not any(part.startswith("_") for part in p.relative_to(root).parts)
+        ),
         key=lambda p: p.relative_to(root).as_posix(),
     )
 

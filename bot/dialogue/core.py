@@ -298,7 +298,12 @@ class Dialogue:
             self._record(turn, text, QuestionDecision.ANSWER, procedure.code)
             return
         if result.decision is Decision.CLARIFY and result.shown:
-            turn.say(choices_reply(texts.CLARIFY, [c.procedure for c in result.shown], part))
+            heading = (
+                texts.CLARIFY_EVENT.format(title=result.event.title)
+                if result.event is not None
+                else texts.CLARIFY
+            )
+            turn.say(choices_reply(heading, [c.procedure for c in result.shown], part))
             turn.update(
                 procedure_code=None,
                 candidate_codes=tuple(c.procedure.code for c in result.candidates),
@@ -324,6 +329,10 @@ class Dialogue:
             turn.say_text(texts.DECLINE_PRIVATE_DATA)
         elif reason is DeclineReason.EMPTY:
             turn.say_text(texts.EMPTY_MESSAGE)
+        elif reason is DeclineReason.REFER and result.event is not None:
+            turn.say_text(
+                texts.DECLINE_REFER.format(refer=result.event.refer, hotline=center.hotline)
+            )
         elif not result.names_procedure and result.intent.value != Part.GENERAL.value:
             turn.say_text(texts.FOLLOWUP_NEEDS_PROCEDURE)
         else:

@@ -38,7 +38,7 @@ COHESION_FLOOR = 0.1
 # separate preference (config search.preferred_levels), and these words would otherwise
 # make "cấp" (level, but also "issue") and "tỉnh" look meaningful.
 _LEVELS = r"(?:tỉnh|xã|huyện|bộ|tw|trung ương)"
-_LEVEL_PHRASE = re.compile(
+LEVEL_PHRASE = re.compile(
     rf"\(?\s*(?:(?:thực hiện|giải quyết)\s+)?(?:(?:tại|ở)\s+)?"
     rf"cấp\s+{_LEVELS}(?:\s*,\s*cấp\s+{_LEVELS})*\s*\)?",
     re.IGNORECASE,
@@ -64,7 +64,7 @@ Prepare = Callable[[str], list[Pair]]
 def base_name(name: str) -> str:
     """The name without its level and channel ("Cấp hộ chiếu (thực hiện tại cấp tỉnh)" ->
     "Cấp hộ chiếu"), so that the same procedure at several levels is offered once."""
-    stripped = _LEVEL_PHRASE.sub(" ", _CHANNEL_PHRASE.sub(" ", _THU_TUC.sub("", name)))
+    stripped = LEVEL_PHRASE.sub(" ", _CHANNEL_PHRASE.sub(" ", _THU_TUC.sub("", name)))
     return " ".join(stripped.replace(" ,", ",").split()).strip(" ,.;:")
 
 

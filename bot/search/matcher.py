@@ -34,9 +34,11 @@ from enum import StrEnum
 from functools import lru_cache
 
 import numpy as np
+from rapidfuzz.distance import LCSseq
 
 from bot.catalogue.model import Catalogue, Procedure, code_shape
-from bot.search.index import FloatArray, SearchIndex, terms_of
+from bot.search.events import EventFinder, EventHit, LifeEvent
+from bot.search.index import LEVEL_PHRASE, FloatArray, IdArray, SearchIndex, terms_of
 from bot.search.intent import (
     Intent,
     intent_of_tokens,
@@ -66,6 +68,9 @@ class DeclineReason(StrEnum):
     COMPLAINT = "complaint"
     PRIVATE_DATA = "private_data"
     EMPTY = "empty"
+    # A life event the catalogue has no procedure for ("ly hôn": the court's): the event
+    # says where the matter belongs.
+    REFER = "refer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ class SearchResult:
     # Every part asked, in the order asked ("nộp ở đâu, bao nhiêu tiền"); `intent` is the
     # main one.
     asked: tuple[Intent, ...] = ()
+    # The life event the message describes, when the choices (or the referral) come from it.
+    event: LifeEvent | None = None
 
     @property
     def parts(self) -> tuple[Intent, ...]:
@@ -168,6 +175,37 @@ _MIN_CHOICES = 3
 _STANDOUT_AT = 0.15
 _STANDOUT_RATIO = 0.75
 _STANDOUT_PRECISION = 0.3
+
+# Life events (bot.search.events): the procedures of a situation the message describes
+# score at least this much, less a step per place down the event's list, plus a share of
+# their own score, so that among them the one the words fit best comes first, and a
+# procedure the words name outright ("làm lại căn cước") still beats the event's others.
+_EVENT_BASE = 0.36
+_EVENT_ORDER_STEP = 0.03
+_EVENT_KEEP = 0.5
+_MAX_EVENTS = 3  # events per message that may add candidates
+# How sure a phrase is, by its length in words: "khai sinh" alone may be said in passing,
+# "vợ mới sanh em bé" is the situation.
+_EVENT_PHRASE_WEIGHT = {1: 0.6, 2: 0.85}
+
+# Long messages: words outside the clause that asks weigh this much (see _analyse), when
+# that clause has at least this many words of procedure names of its own.
+_BACKSTORY_WEIGHT = 0.6
+_FOCUS_CONTENT_WORDS = 2
+# Last words that make a clause a question ("... có phải khai báo hông", "... xong chưa").
+_QUESTION_ENDINGS = frozenset(
+    {"khong", "hong", "hok", "ko", "k", "kg", "chua", "ha", "hả", "vay", "z", "dzay", "day"}
+    | {"sao", "gi", "j", "nao", "dau", "ai", "nhi", "nha", "khong a", "a", "ad", "ah"}
+)
+
+# A quoted name (see _quoted_first): names this long or longer, quoted at least this well,
+# among the best-scored this many; names within _QUOTE_TIE of the best quote lead, scoring
+# at least _QUOTE_SCORE times their quote.
+_QUOTE_MIN_NAME_WORDS = 6
+_QUOTED = 0.85
+_QUOTE_POOL = 12
+_QUOTE_TIE = 0.02
+_QUOTE_SCORE = 0.9
 
 _FINAL_PARTICLES = frozenset({"nha", "ha", "hen", "nhen", "nghen"})
 
@@ -265,6 +303,9 @@ class _Query:
     unknown_mass: float = 0.0  # part of required_mass from words no procedure contains
     ages: tuple[int, ...] = ()  # "con 16 tuổi" -> (16,)
     vocabulary_used: bool = False
+    events: list[EventHit] = field(default_factory=list)  # situations described, surest first
+    focus: tuple[int, int] = (0, 0)  # word positions of the clause that asks
+    words: list[str] = field(default_factory=list)  # the message's folded words
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +428,9 @@ class Matcher:
         # The same procedure at another level is for the same members, whichever agency
         # that level's record happens to list ("Bảo hiểm xã hội tỉnh, Công an tỉnh").
         self._doc_for_staff = [name in staff_names for name in index.base_names]
+        self._name_words = [_quotable_names(p.name) for p in index.procedures]
+        self._events = EventFinder(vocabulary.events)
+        self._event_docs = _event_docs(vocabulary.events, index)
 
     @classmethod
     def build(
@@ -458,11 +502,16 @@ class Matcher:
         if coded is not None:
             return SearchResult(Decision.ANSWER, intent, (Candidate(coded, 1.0),), True)
         query = self._analyse(pairs, intent, clause_starts)
+        query.events = [
+            hit
+            for hit in self._events.find([f for f, _ in pairs])
+            if hit.event.id in self._event_docs or hit.event.refer
+        ][:_MAX_EVENTS]
         # Complaints about a person and requests for someone's data are never answered
         # with a procedure, whatever else the message says.
         if query.decline in (DeclineReason.COMPLAINT, DeclineReason.PRIVATE_DATA):
             return SearchResult(Decision.DECLINE, intent, (), query.content, query.decline)
-        if not query.content:
+        if not query.content and not query.events:
             reason = query.decline or DeclineReason.EMPTY
             return SearchResult(Decision.DECLINE, intent, (), False, reason)
         result = self._decide(self._rank(query), query)
@@ -519,11 +568,20 @@ class Matcher:
         self, pairs: list[Pair], intent: Intent, clause_starts: frozenset[int] = frozenset()
     ) -> _Query:
         folded = [f for f, _ in pairs]
+        focus = self._focus(folded, clause_starts)
         query = _Query(
             intent=intent,
-            decline=self._decline_reason(pairs),
+            decline=self._decline_reason(pairs, focus),
             elsewhere=self._decline["elsewhere"].found_in(pairs),
             ages=_ages(folded),
+            focus=focus,
+            words=folded,
+        )
+        # In a long message the clause that asks says what is wanted; the story around it
+        # (who, where, what happened) weighs less, unless that clause names nothing itself
+        # ("giờ phải làm sao"): then the story is all there is.
+        backstory = (
+            _BACKSTORY_WEIGHT if self._names_something(folded[focus[0] : focus[1]]) else 1.0
         )
         slots: list[_Slot] = []
         position = 0
@@ -534,7 +592,10 @@ class Matcher:
                 for first, last in itertools.pairwise([*cuts, start]):
                     if slots and first in clause_starts:
                         slots.append(_Slot([]))
-                    slots.extend(self._slots(self._corrected(pairs[first:last])))
+                    run = self._slots(self._corrected(pairs[first:last]))
+                    if backstory != 1.0 and (last <= focus[0] or first >= focus[1]):
+                        run = [_scaled(slot, backstory) for slot in run]
+                    slots.extend(run)
             if kept:
                 # A cue that is also a name's words ("lệ phí trước bạ") may match, but
                 # the question is not about a procedure named "lệ phí".
@@ -779,11 +840,39 @@ class Matcher:
             mass = slot.mass_cap
         return mass
 
-    def _decline_reason(self, pairs: list[Pair]) -> DeclineReason | None:
+    def _decline_reason(
+        self, pairs: list[Pair], focus: tuple[int, int] | None = None
+    ) -> DeclineReason | None:
         for kind in ("complaint", "private_data", "small_talk", "greeting"):
-            if self._decline[kind].found_in(pairs):
+            # Small talk in the story of a long message is context ("lên Cần Thơ khám
+            # bệnh, ghé ở nhà tui"); in the clause that asks, it is the question.
+            where = pairs[focus[0] : focus[1]] if focus and kind == "small_talk" else pairs
+            if self._decline[kind].found_in(where):
                 return DeclineReason(kind)
         return None
+
+    def _focus(self, folded: list[str], clause_starts: frozenset[int]) -> tuple[int, int]:
+        """Word positions of the clause that asks: the last one with a question phrase or
+        ending like a question ("... được hông", "... chưa"), else the last clause."""
+        bounds = [0, *sorted(i for i in clause_starts if 0 < i < len(folded)), len(folded)]
+        ranges = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        if len(ranges) <= 1:
+            return (0, len(folded))
+        cue_starts = [start for start, _end, _kept in question_cue_spans(folded)]
+        for first, last in reversed(ranges):
+            if folded[last - 1] in _QUESTION_ENDINGS or any(first <= c < last for c in cue_starts):
+                return (first, last)
+        return ranges[-1]
+
+    def _names_something(self, words: Sequence[str]) -> bool:
+        """Whether a clause has words of its own that procedures' names use (not only
+        question words, fillers or weak words like "làm", "xin")."""
+        content = [
+            w
+            for w in words
+            if w in self.index.idf and w not in _WEAK_WORDS and w not in self.question_words
+        ]
+        return len(content) >= _FOCUS_CONTENT_WORDS
 
     def _rank(self, query: _Query) -> list[_Ranked]:
         index = self.index
@@ -809,6 +898,15 @@ class Matcher:
         precision = np.maximum.reduceat(segment_precision, index.segment_starts)
         score = recall * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
         score *= 1.0 - _LEVEL_STEP * index.level_rank
+        for hit in query.events:
+            docs = self._event_docs.get(hit.event.id)
+            if docs is None:
+                continue
+            ids, order = docs
+            weight = _EVENT_PHRASE_WEIGHT.get(hit.phrase.words, 1.0)
+            boosted = weight * _EVENT_BASE * (1.0 - _EVENT_ORDER_STEP * order)
+            boosted *= 1.0 - _LEVEL_STEP * index.level_rank[ids]
+            score[ids] = np.maximum(score[ids], boosted + _EVENT_KEEP * score[ids])
         pool = min(_POOL, index.size)
         if pool == 0:
             return []
@@ -850,6 +948,7 @@ class Matcher:
                 value *= _AGE_MISFIT
             ranked.append(_Ranked(doc, value, float(recall[doc]), float(precision[doc]), unasked))
         ranked.sort(key=lambda item: (-item.score, item.doc))
+        ranked = self._quoted_first(ranked, query.words)
         # The same procedure at several levels: keep the first (best-scored) of each.
         seen: set[str] = set()
         unique: list[_Ranked] = []
@@ -859,6 +958,45 @@ class Matcher:
                 seen.add(name)
                 unique.append(item)
         return unique
+
+    def _quoted_first(self, ranked: list[_Ranked], words: Sequence[str]) -> list[_Ranked]:
+        """A question that quotes most of a long name ("Thành phần hồ sơ thủ tục Cấp, cấp
+        lại giấy phép nhập khẩu thủy sản sống đối với trường hợp không phải đánh giá rủi ro
+        gồm những gì") means that procedure, not its sibling whose name differs by the
+        words that matter: "không phải", "trừ", "(thực hiện tại cấp trung ương)".
+
+        How well a name is quoted: its words found in the question in order, less the
+        question's words that interrupt them, over the name's length. The best-quoted
+        names come first, however the weighted words scored them."""
+        if len(words) < _QUOTE_MIN_NAME_WORDS:
+            return ranked
+        quotes: dict[int, tuple[float, int]] = {}  # doc -> (how well, words quoted)
+        for item in ranked[:_QUOTE_POOL]:
+            # The name as written, and without its level ("(thực hiện tại cấp tỉnh)"),
+            # which a question may leave out.
+            for name in self._name_words[item.doc]:
+                if len(name) >= _QUOTE_MIN_NAME_WORDS:
+                    quotes[item.doc] = max(quotes.get(item.doc, (0.0, 0)), _quote(name, words))
+        best = max((quote for quote, _ in quotes.values()), default=0.0)
+        if best < _QUOTED:
+            return ranked
+        lead = [item for item in ranked if quotes.get(item.doc, (0.0, 0))[0] >= best - _QUOTE_TIE]
+        # Of names quoted alike, the one of which the question quotes more words ("... nhận
+        # cha, mẹ, con có yếu tố nước ngoài" over "... nhận cha, mẹ, con").
+        most = max(quotes[item.doc][1] for item in lead)
+        lead = [
+            dataclasses.replace(
+                item,
+                score=max(
+                    item.score,
+                    _QUOTE_SCORE * quotes[item.doc][0] * (quotes[item.doc][1] / most) ** 2,
+                ),
+            )
+            for item in lead
+        ]
+        lead.sort(key=lambda item: (-quotes[item.doc][1], -item.score, item.doc))
+        leading = {item.doc for item in lead}
+        return lead + [item for item in ranked if item.doc not in leading]
 
     def _accumulate(self, terms: Terms) -> FloatArray:
         """Recall mass per procedure for `terms`."""
@@ -883,6 +1021,14 @@ class Matcher:
                 recall[posting.other_ids] += value * posting.other_weights
         return recall
 
+    def _event_of(self, doc: int, query: _Query) -> LifeEvent | None:
+        """The first event described in the message whose procedures include `doc`."""
+        for hit in query.events:
+            docs = self._event_docs.get(hit.event.id)
+            if docs is not None and doc in docs[0]:
+                return hit.event
+        return None
+
     def _decide(self, ranked: list[_Ranked], query: _Query) -> SearchResult:
         procedures = self.index.procedures
         candidates = tuple(
@@ -905,10 +1051,26 @@ class Matcher:
             and second <= best * _STANDOUT_RATIO
             and ranked[0].precision >= _STANDOUT_PRECISION
         )
-        if (best < _CLARIFY_AT and not stands_out) or weak_guess:
-            return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
         if best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN:
             return SearchResult(Decision.ANSWER, intent, candidates, True)
+        event = self._event_of(ranked[0].doc, query) if ranked else None
+        if event is not None:
+            # The situation the message describes: its procedures are the choices.
+            docs = set(self._event_docs[event.id][0].tolist())
+            leading = next(
+                (i for i, item in enumerate(ranked) if item.doc not in docs), len(ranked)
+            )
+            count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, leading))
+            return SearchResult(
+                Decision.CLARIFY, intent, candidates, True, clarify_count=count, event=event
+            )
+        referral = next((hit.event for hit in query.events if hit.event.refer), None)
+        if referral is not None:
+            return SearchResult(
+                Decision.DECLINE, intent, candidates, True, DeclineReason.REFER, event=referral
+            )
+        if (best < _CLARIFY_AT and not stands_out) or weak_guess:
+            return SearchResult(Decision.DECLINE, intent, candidates, True, DeclineReason.NO_MATCH)
         close = [c for c in candidates[: self.max_choices] if c.score >= best * _CLARIFY_RATIO]
         if len(candidates) == 1:
             return SearchResult(Decision.ANSWER, intent, candidates, True)
@@ -916,6 +1078,30 @@ class Matcher:
         # much more easily than rephrases the question.
         count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
         return SearchResult(Decision.CLARIFY, intent, candidates, True, clarify_count=count)
+
+
+def _event_docs(
+    events: Sequence[LifeEvent], index: SearchIndex
+) -> dict[str, tuple[IdArray, FloatArray]]:
+    """Per event with procedures in the catalogue: their documents and each one's place in
+    the event's list (a province's "1.001193.000.00.00.H37" is the national 1.001193)."""
+    by_code: dict[str, list[int]] = {}
+    for doc, procedure in enumerate(index.procedures):
+        by_code.setdefault(procedure.code, []).append(doc)
+        if code_shape(procedure.code) == "suffixed":
+            by_code.setdefault(procedure.code[:8], []).append(doc)
+    found: dict[str, tuple[IdArray, FloatArray]] = {}
+    for event in events:
+        pairs = [
+            (doc, place) for place, code in enumerate(event.codes) for doc in by_code.get(code, ())
+        ]
+        if pairs:
+            docs = dict(reversed(pairs))  # a document listed twice keeps its first place
+            found[event.id] = (
+                np.fromiter(docs, dtype=np.int32),
+                np.fromiter(docs.values(), dtype=np.float32),
+            )
+    return found
 
 
 _NAME_UNDER_AGE = re.compile(r"\bduoi (\d+) tuoi")
@@ -967,6 +1153,35 @@ def _for_organisations_only(applicants: str) -> bool:
     names_organisation = any(f" {w} " in text for w in _ORGANISATION_APPLICANTS)
     names_person = any(f" {w} " in text for w in _INDIVIDUAL_APPLICANTS)
     return names_organisation and not names_person
+
+
+def _quotable_names(name: str) -> tuple[tuple[str, ...], ...]:
+    """A name's words as a question may quote them: whole, and without its level."""
+    whole = tuple(tokens(_LEADING_THU_TUC.sub("", name)))
+    without_level = tuple(tokens(LEVEL_PHRASE.sub(" ", _LEADING_THU_TUC.sub("", name))))
+    return (whole, without_level) if without_level != whole else (whole,)
+
+
+def _quote(name: Sequence[str], words: Sequence[str]) -> tuple[float, int]:
+    """How well `words` quote `name`: the name's words found in order, less the words that
+    interrupt them, over the name's length; and how many words were found."""
+    blocks = [b for b in LCSseq.editops(name, words).as_matching_blocks() if b.size]
+    if not blocks:
+        return (0.0, 0)
+    matched = sum(b.size for b in blocks)
+    interrupting = blocks[-1].b + blocks[-1].size - blocks[0].b - matched
+    return ((matched - interrupting) / len(name), matched)
+
+
+def _scaled(slot: _Slot, factor: float) -> _Slot:
+    """The slot with its words weighing `factor` times as much."""
+    return dataclasses.replace(
+        slot,
+        alternatives=[
+            [_Word(w.folded, w.accented, w.weight * factor) for w in alternative]
+            for alternative in slot.alternatives
+        ],
+    )
 
 
 def _count(counted: dict[str, float], key: str, mass: float) -> float:

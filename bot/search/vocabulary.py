@@ -25,10 +25,16 @@ sections:
                    not hold ("trợ cấp thất nghiệp"), answered as "no such procedure here"
 
 Every value is matched without diacritics and case, so "sổ đỏ" also covers "so do".
+
+Beside the file, the folder `_events/` holds the life events (bot.search.events): the
+situations citizens describe and the procedures each leads to. They are read with the
+vocabulary; a broken event is logged and left out, like a broken procedure file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 import tomllib
 from collections.abc import Mapping
@@ -38,7 +44,12 @@ from typing import Any
 
 from bot.catalogue.files import Problem, Severity
 from bot.catalogue.model import Catalogue, SourceLocation, code_shape
+from bot.search.events import LifeEvent, check_life_events, read_life_events
 from bot.search.normalize import tokens
+
+log = logging.getLogger(__name__)
+
+EVENTS_FOLDER = "_events"
 
 
 class VocabularyError(Exception):
@@ -68,6 +79,7 @@ class Vocabulary:
     context: tuple[str, ...] = ()
     # DECLINE_KINDS -> phrases
     decline: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    events: tuple[LifeEvent, ...] = ()
     source: str = ""
 
 
@@ -93,7 +105,11 @@ def load_vocabulary(path: Path) -> Vocabulary:
     if errors:
         raise VocabularyError(str(errors[0]))
     assert vocabulary is not None  # no errors means it was built
-    return vocabulary
+    events, event_problems = read_life_events(path.parent / EVENTS_FOLDER)
+    for problem in event_problems:
+        if problem.severity is Severity.ERROR:
+            log.warning("life event left out: %s", problem)
+    return dataclasses.replace(vocabulary, events=events)
 
 
 def check_vocabulary(path: Path, catalogue: Catalogue | None = None) -> list[Problem]:
@@ -102,6 +118,7 @@ def check_vocabulary(path: Path, catalogue: Catalogue | None = None) -> list[Pro
     With a catalogue, [aliases] entries that name a code the catalogue lacks are errors.
     """
     vocabulary, problems = _read(path)
+    problems.extend(check_life_events(path.parent / EVENTS_FOLDER, catalogue))
     if vocabulary is None or catalogue is None:
         return problems
     for code in vocabulary.aliases:

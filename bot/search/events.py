@@ -1,0 +1,312 @@
+"""Life events: the situations citizens describe, and the procedures each one leads to.
+
+People rarely name a procedure. They say what happened ("vợ tui mới sanh", "tờ 500 nghìn
+bị chuột cắn", "khách ở nhờ nhà tui mấy bữa") and expect to be told what to do. The
+national portal and GOV.UK-style services group procedures by such events; here they are
+reviewed data files, `procedures/_events/*.toml`, one `[[event]]` table each:
+
+    [[event]]
+    id = "family.birth"
+    title = "Có con mới sinh"                 # what the citizen reads above the choices
+    says = ["(mới|vừa) (sinh|sanh|đẻ) (con|em bé)", "vợ (sinh|sanh)", ...]
+    procedures = ["1.001193", "2.000986"]     # national codes, the usual case first
+    refer = "..."                             # optional: where the matter belongs when
+                                              # no procedure of the catalogue handles it
+
+A phrase matches a message when its words occur in it in this order, with at most
+`MAX_GAP` other words between two of them, compared without diacritics or case;
+"(a|b c)" is one word (or consecutive words) out of several.
+
+`EventFinder.find` is pure and cheap (phrases are looked up by their first word).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.catalogue.files import Problem, Severity
+from bot.catalogue.model import Catalogue, SourceLocation, code_shape
+from bot.search.normalize import tokens
+
+# Other words allowed between two consecutive words of a phrase: "vợ tui mới sanh" fits
+# "vợ sanh", while words of different sentences rarely stand this close.
+MAX_GAP = 2
+# Procedures an event may offer: they become choices, and a phone shows about five.
+MAX_EVENT_PROCEDURES = 8
+
+Alternative = tuple[str, ...]  # folded words that follow each other
+Slot = tuple[Alternative, ...]  # any one of these
+
+
+@dataclass(frozen=True, slots=True)
+class EventPhrase:
+    text: str
+    slots: tuple[Slot, ...]
+
+    @property
+    def words(self) -> int:
+        """How many words the shortest reading has: longer phrases are surer evidence."""
+        return sum(min(len(alternative) for alternative in slot) for slot in self.slots)
+
+
+@dataclass(frozen=True, slots=True)
+class LifeEvent:
+    id: str
+    title: str
+    phrases: tuple[EventPhrase, ...]
+    codes: tuple[str, ...]
+    refer: str = ""
+    location: SourceLocation = field(default_factory=lambda: SourceLocation(""))
+
+
+@dataclass(frozen=True, slots=True)
+class EventHit:
+    """An event a message describes: the phrase that matched and where (word positions)."""
+
+    event: LifeEvent
+    phrase: EventPhrase
+    start: int
+    end: int  # one past the last matched word
+
+    @property
+    def span(self) -> int:
+        return self.end - self.start
+
+
+class LifeEventError(Exception):
+    """An events file cannot be used; the message is `file:line: what is wrong`."""
+
+
+# --- reading ------------------------------------------------------------------------------
+
+_GROUP = re.compile(r"\(([^()]*)\)|([^\s()]+)")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_TOML_LINE = re.compile(r"at line (\d+)")
+_EVENT_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*event[ \t]*\]\]", re.MULTILINE)
+
+
+def parse_phrase(text: str) -> tuple[Slot, ...] | None:
+    """The slots of a phrase, None when it is malformed (unbalanced or empty group)."""
+    if text.count("(") != text.count(")"):
+        return None
+    slots: list[Slot] = []
+    for match in _GROUP.finditer(text):
+        group, word = match.group(1), match.group(2)
+        if group is not None:
+            alternatives = tuple(tuple(tokens(a)) for a in group.split("|"))
+            if not alternatives or any(not a for a in alternatives):
+                return None
+            slots.append(tuple(dict.fromkeys(alternatives)))
+        else:
+            slots.extend(((w,),) for w in tokens(word))
+    return tuple(slots) or None
+
+
+def read_life_events(folder: Path) -> tuple[tuple[LifeEvent, ...], list[Problem]]:
+    """Every event of the `*.toml` files in `folder` (none when it does not exist), and
+    the problems found, each with `file:line`. Broken entries are left out."""
+    if not folder.is_dir():
+        return (), []
+    events: list[LifeEvent] = []
+    problems: list[Problem] = []
+    seen: dict[str, SourceLocation] = {}
+    for path in sorted(folder.glob("*.toml")):
+        found, file_problems = _read_file(path)
+        problems.extend(file_problems)
+        for event in found:
+            if event.id in seen:
+                problems.append(
+                    Problem(event.location, f"event id '{event.id}' also at {seen[event.id]}")
+                )
+                continue
+            seen[event.id] = event.location
+            events.append(event)
+    return tuple(events), problems
+
+
+def load_life_events(folder: Path) -> tuple[LifeEvent, ...]:
+    """The events of `folder`; raises LifeEventError on the first error."""
+    events, problems = read_life_events(folder)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise LifeEventError(str(errors[0]))
+    return events
+
+
+def check_life_events(folder: Path, catalogue: Catalogue | None = None) -> list[Problem]:
+    """Every problem of the events files. With a catalogue, an event none of whose
+    procedures the catalogue holds is a warning: it can never be offered."""
+    events, problems = read_life_events(folder)
+    if catalogue is None:
+        return problems
+    for event in events:
+        if event.codes and not any(_in_catalogue(catalogue, code) for code in event.codes):
+            problems.append(
+                Problem(
+                    event.location,
+                    f"event '{event.id}': none of its procedures is in the catalogue",
+                    Severity.WARNING,
+                )
+            )
+    return problems
+
+
+def _in_catalogue(catalogue: Catalogue, code: str) -> bool:
+    return catalogue.get(code) is not None or any(
+        p.code.startswith(f"{code}.") for p in catalogue.procedures
+    )
+
+
+def _read_file(path: Path) -> tuple[list[LifeEvent], list[Problem]]:
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Problem(SourceLocation(where), f"cannot read events file: {exc}")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE.search(str(exc))
+        line = int(match.group(1)) if match else 1
+        return [], [Problem(SourceLocation(where, line), f"not valid TOML: {exc}")]
+    problems: list[Problem] = []
+    unknown = [key for key in data if key != "event"]
+    if unknown:
+        problems.append(
+            Problem(SourceLocation(where), f"unknown key '{unknown[0]}' (only [[event]] tables)")
+        )
+    tables = data.get("event", [])
+    if not isinstance(tables, list):
+        return [], [*problems, Problem(SourceLocation(where), "'event' must be [[event]] tables")]
+    starts = [text.count("\n", 0, m.start()) + 1 for m in _EVENT_HEADER.finditer(text)]
+    events: list[LifeEvent] = []
+    for number, table in enumerate(tables):
+        line = starts[number] if number < len(starts) else 1
+        event = _event(table, SourceLocation(where, line), problems)
+        if event is not None:
+            events.append(event)
+    return events, problems
+
+
+def _event(table: Any, location: SourceLocation, problems: list[Problem]) -> LifeEvent | None:
+    def problem(message: str, severity: Severity = Severity.ERROR) -> None:
+        problems.append(Problem(location, message, severity))
+
+    if not isinstance(table, dict):
+        problem("an [[event]] must be a table")
+        return None
+    event_id = table.get("id")
+    if not isinstance(event_id, str) or not _ID.match(event_id):
+        problem("event needs an id of lower-case letters, digits, '.', '-' ('family.birth')")
+        return None
+    title = table.get("title")
+    if not isinstance(title, str) or not title.strip():
+        problem(f"event '{event_id}' needs a title")
+        return None
+    says = _strings(table.get("says"))
+    if not says:
+        problem(f"event '{event_id}' needs says = [phrases]")
+        return None
+    phrases: list[EventPhrase] = []
+    for text in says:
+        slots = parse_phrase(text)
+        if slots is None:
+            problem(f"event '{event_id}': phrase {text!r} is malformed (check the brackets)")
+            continue
+        phrases.append(EventPhrase(text, slots))
+    codes = _strings(table.get("procedures")) or []
+    bad = [code for code in codes if code_shape(code) == "malformed"]
+    if bad:
+        problem(f"event '{event_id}': '{bad[0]}' is not a procedure code (e.g. 1.001193)")
+        codes = [code for code in codes if code not in bad]
+    refer = table.get("refer", "")
+    if not isinstance(refer, str):
+        problem(f"event '{event_id}': refer must be a sentence")
+        refer = ""
+    if not codes and not refer.strip():
+        problem(f"event '{event_id}' needs procedures = [codes] or a refer sentence")
+        return None
+    if len(codes) > MAX_EVENT_PROCEDURES:
+        problem(
+            f"event '{event_id}' lists {len(codes)} procedures; at most "
+            f"{MAX_EVENT_PROCEDURES} fit a phone: split the event",
+            Severity.WARNING,
+        )
+    unknown = set(table) - {"id", "title", "says", "procedures", "refer"}
+    if unknown:
+        problem(f"event '{event_id}': unknown key '{sorted(unknown)[0]}'", Severity.WARNING)
+    if not phrases:
+        return None
+    return LifeEvent(
+        event_id,
+        title.strip(),
+        tuple(phrases),
+        tuple(dict.fromkeys(codes)),
+        refer.strip(),
+        location,
+    )
+
+
+def _strings(value: Any) -> list[str] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return [v.strip() for v in value if v.strip()]
+
+
+# --- finding ------------------------------------------------------------------------------
+
+
+class EventFinder:
+    """The events a message describes; built once, then `find` from any channel."""
+
+    def __init__(self, events: Iterable[LifeEvent]) -> None:
+        self.events = tuple(events)
+        by_first: dict[str, list[tuple[LifeEvent, EventPhrase]]] = defaultdict(list)
+        for event in self.events:
+            for phrase in event.phrases:
+                for alternative in phrase.slots[0]:
+                    by_first[alternative[0]].append((event, phrase))
+        self._by_first = dict(by_first)
+
+    def __bool__(self) -> bool:
+        return bool(self.events)
+
+    def find(self, words: Sequence[str]) -> list[EventHit]:
+        """The best hit of each event described in `words` (folded), longest phrase first."""
+        best: dict[str, EventHit] = {}
+        for start, word in enumerate(words):
+            for event, phrase in self._by_first.get(word, ()):
+                end = _match(phrase.slots, words, start)
+                if end is None:
+                    continue
+                hit = EventHit(event, phrase, start, end)
+                known = best.get(event.id)
+                if known is None or (phrase.words, -hit.span) > (known.phrase.words, -known.span):
+                    best[event.id] = hit
+        return sorted(best.values(), key=lambda h: (-h.phrase.words, h.span, h.start))
+
+
+def _match(slots: Sequence[Slot], words: Sequence[str], start: int) -> int | None:
+    """End of the phrase matched from `start` (its first word there), None if it does not
+    match; gaps of at most MAX_GAP words between slots, tried in every way they allow."""
+
+    def from_slot(index: int, position: int, first: bool) -> int | None:
+        if index == len(slots):
+            return position
+        last = position if first else min(len(words), position + MAX_GAP)
+        for at in range(position, last + 1):
+            for alternative in slots[index]:
+                end = at + len(alternative)
+                if end <= len(words) and tuple(words[at:end]) == alternative:
+                    found = from_slot(index + 1, end, False)
+                    if found is not None:
+                        return found
+        return None
+
+    return from_slot(0, start, True)

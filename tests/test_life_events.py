@@ -1,0 +1,202 @@
+"""Life events: situations citizens describe, read from data files, found in messages, and
+offered as the event's procedures by the matcher and the dialogue."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import texts
+from bot.app import open_core
+from bot.catalogue.files import Severity, read_catalogue
+from bot.config import CatalogueConfig, Config, DossierConfig, StorageConfig
+from bot.messages import Channel, ChatRef, Incoming
+from bot.search import Decision, DeclineReason, Matcher, load_vocabulary
+from bot.search.events import (
+    EventFinder,
+    EventPhrase,
+    LifeEvent,
+    LifeEventError,
+    load_life_events,
+    parse_phrase,
+    read_life_events,
+)
+from bot.search.normalize import tokens
+from bot.search.vocabulary import check_vocabulary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EVENTS = """\
+# Test events.
+[[event]]
+id = "test.birth"
+title = "Có con mới sinh"
+says = ["(mới|vừa) (sinh|sanh|đẻ) (con|em bé|bé)", "vợ (sinh|sanh|đẻ)"]
+procedures = ["1.001193", "1.003583"]
+
+[[event]]
+id = "test.guest"
+title = "Có khách đến ở nhờ"
+says = ["(khách|người quen|bà con) (ở nhờ|ngủ lại|ghé ở)", "(ghé|ở nhờ|ngủ lại) (ở nhà|nhà) tui"]
+procedures = ["2.001159"]
+
+[[event]]
+id = "test.divorce"
+title = "Ly hôn"
+says = ["ly hôn", "(bỏ|ly dị) (chồng|vợ)"]
+refer = "Việc ly hôn do Tòa án nhân dân khu vực nơi bạn cư trú giải quyết."
+"""
+
+
+def event(text: str, *phrases: str, codes: tuple[str, ...] = ("1.001193",)) -> LifeEvent:
+    parsed = tuple(EventPhrase(p, slots) for p in phrases if (slots := parse_phrase(p)))
+    return LifeEvent(text, text, parsed, codes)
+
+
+def test_phrase_syntax() -> None:
+    assert parse_phrase("vợ (sinh|sanh|đẻ)") == ((("vo",),), (("sinh",), ("sanh",), ("de",)))
+    slots = parse_phrase("mất (căn cước|cccd) rồi")
+    assert slots == ((("mat",),), (("can", "cuoc"), ("cccd",)), (("roi",),))
+    assert parse_phrase("(mới|vừa sinh") is None  # unbalanced
+    assert parse_phrase("(|con)") is None  # an empty alternative
+    assert parse_phrase("   ") is None
+
+
+def test_a_phrase_matches_in_order_with_small_gaps() -> None:
+    finder = EventFinder([event("birth", "(mới|vừa) (sinh|sanh|đẻ) (con|em bé|bé)")])
+    assert [h.event.id for h in finder.find(tokens("vợ tui mới sanh em bé hôm qua"))] == ["birth"]
+    assert finder.find(tokens("moi de be"))  # without diacritics
+    assert not finder.find(tokens("mới hôm qua nhà tui sinh con"))  # 3 words between
+    assert finder.find(tokens("mới hôm qua sinh con"))  # 2 words between
+    assert not finder.find(tokens("con em bé mới sinh"))  # order matters
+    hit = finder.find(tokens("nhà tui vừa đẻ bé"))[0]
+    assert (hit.start, hit.end) == (2, 5)
+
+
+def test_the_longest_phrase_of_an_event_is_its_hit() -> None:
+    finder = EventFinder([event("birth", "khai sinh", "vợ (sinh|sanh) (con|em bé)")])
+    hit = finder.find(tokens("vợ tui sanh em bé rồi, làm khai sinh"))[0]
+    assert hit.phrase.text.startswith("vợ")
+    assert hit.phrase.words == 3
+
+
+def test_reading_the_files_reports_each_problem_with_its_line(tmp_path: Path) -> None:
+    folder = tmp_path / "_events"
+    folder.mkdir()
+    (folder / "good.toml").write_text(EVENTS, encoding="utf-8")
+    (folder / "bad.toml").write_text(
+        '[[event]]\nid = "Bad Id"\ntitle = "x"\nsays = ["a b"]\nprocedures = ["1.001193"]\n\n'
+        '[[event]]\nid = "bad.phrase"\ntitle = "x"\nsays = ["(a|b c", "đẻ con"]\n'
+        'procedures = ["1.001193", "not-a-code"]\n\n'
+        '[[event]]\nid = "test.birth"\ntitle = "again"\nsays = ["x y"]\n'
+        'procedures = ["1.001193"]\n'
+        '\n[[event]]\nid = "no.target"\ntitle = "x"\nsays = ["x y"]\n',
+        encoding="utf-8",
+    )
+    events, problems = read_life_events(folder)
+    messages = [str(p) for p in problems]
+    assert any(m.startswith(f"{folder / 'bad.toml'}:1: ") and "id" in m for m in messages)
+    assert any(":7: " in m and "malformed" in m for m in messages)
+    assert any(":7: " in m and "'not-a-code' is not a procedure code" in m for m in messages)
+    # Files are read in name order: the second "test.birth" is the one reported.
+    assert any("good.toml:2: " in m and "also at" in m and "bad.toml:13" in m for m in messages)
+    assert any(":19: " in m and "needs procedures" in m for m in messages)
+    # What is sound is kept: the three good events and the phrase that parses.
+    assert {e.id for e in events} == {"test.birth", "test.guest", "test.divorce", "bad.phrase"}
+    with pytest.raises(LifeEventError, match=r"bad\.toml:1"):
+        load_life_events(folder)
+    (folder / "broken.toml").write_text("[[event]\n", encoding="utf-8")
+    assert any("not valid TOML" in str(p) for p in read_life_events(folder)[1])
+
+
+@pytest.fixture(scope="module")
+def vocabulary_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("vocabulary")
+    shutil.copy(ROOT / "procedures" / "_vocabulary.toml", folder / "_vocabulary.toml")
+    (folder / "_events").mkdir()
+    (folder / "_events" / "test.toml").write_text(EVENTS, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def matcher(vocabulary_dir: Path) -> Matcher:
+    catalogue, _problems = read_catalogue(ROOT / "procedures")
+    return Matcher.build(catalogue, load_vocabulary(vocabulary_dir / "_vocabulary.toml"))
+
+
+def test_a_described_situation_offers_the_events_procedures(matcher: Matcher) -> None:
+    result = matcher.search("vợ tui mới sanh em bé hôm qua, giờ phải mần giấy tờ gì vậy")
+    assert result.decision in (Decision.CLARIFY, Decision.ANSWER)
+    assert result.shown[0].procedure.code == "1.001193"
+    if result.decision is Decision.CLARIFY:
+        assert result.event is not None and result.event.id == "test.birth"
+        assert "1.003583" in [c.procedure.code for c in result.shown]
+
+
+def test_a_situation_without_the_procedures_words_is_still_understood(matcher: Matcher) -> None:
+    question = "đứa em bạn dưới quê lên khám bệnh, ghé ở nhà tui 3 đêm, có phải báo công an hông"
+    result = matcher.search(question)
+    assert result.decision is not Decision.DECLINE
+    assert result.shown[0].procedure.code == "2.001159"
+
+
+def test_a_matter_of_another_body_says_where_it_belongs(matcher: Matcher) -> None:
+    result = matcher.search("vợ chồng tui muốn ly hôn thì làm ở đâu")
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.REFER
+    assert result.event is not None and "Tòa án" in result.event.refer
+
+
+def test_events_are_checked_with_the_vocabulary(vocabulary_dir: Path, tmp_path: Path) -> None:
+    catalogue, _problems = read_catalogue(ROOT / "procedures")
+    assert check_vocabulary(vocabulary_dir / "_vocabulary.toml", catalogue) == []
+    copy = tmp_path / "v"
+    shutil.copytree(vocabulary_dir, copy)
+    (copy / "_events" / "other.toml").write_text(
+        '[[event]]\nid = "x.y"\ntitle = "x"\nsays = ["cá sấu"]\nprocedures = ["9.999999"]\n',
+        encoding="utf-8",
+    )
+    problems = check_vocabulary(copy / "_vocabulary.toml", catalogue)
+    assert [p.severity for p in problems] == [Severity.WARNING]
+    assert "none of its procedures is in the catalogue" in str(problems[0])
+
+
+def test_the_catalogue_does_not_read_the_events_folder(
+    vocabulary_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(vocabulary_dir, tmp_path / "catalogue")
+    (tmp_path / "catalogue" / "ho-tich").mkdir()
+    shutil.copy(ROOT / "procedures/ho-tich/1.001193.toml", tmp_path / "catalogue/ho-tich")
+    catalogue, problems = read_catalogue(tmp_path / "catalogue")
+    assert [p.code for p in catalogue.procedures] == ["1.001193"]
+    assert problems == []
+
+
+async def test_the_dialogue_titles_the_choices_and_refers_elsewhere(
+    vocabulary_dir: Path, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(
+        Config(),
+        catalogue=CatalogueConfig(ROOT / "procedures", vocabulary_dir / "_vocabulary.toml"),
+        storage=StorageConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"),
+        dossiers=DossierConfig(source="none"),
+    )
+    chat = ChatRef(Channel.WEB, "c1")
+    async with open_core(config) as core:
+        await core.dialogue.handle(Incoming(chat, "c1", "/start"))
+        replies = await core.dialogue.handle(
+            Incoming(chat, "c1", "vợ tui mới sanh em bé hôm qua, giờ phải mần giấy tờ gì vậy")
+        )
+        text = "\n".join(r.plain_text() for r in replies)
+        labels = [b.label for r in replies for b in r.all_buttons]
+        if "Có con mới sinh" in text:  # the event's procedures, one button each
+            assert labels[0] == "Đăng ký khai sinh"
+        else:  # answered outright: the documents are shown
+            assert "Đăng ký khai sinh" in text and texts.HEADING_DOCUMENTS in text
+        referral = await core.dialogue.handle(Incoming(chat, "c1", "muốn ly hôn thì làm sao"))
+        said = "\n".join(r.plain_text() for r in referral)
+        assert "Tòa án nhân dân khu vực" in said
+        assert core.config.center.hotline in said
