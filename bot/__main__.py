@@ -8,6 +8,7 @@
     bot eval --catalogue P --questions F  measure how well questions find procedures
     bot broadcast ...               send a notice to subscribers; status/cancel/resume
     bot stats                       what citizens asked and how satisfied they are
+    bot teach ...                   say what missed questions meant; list, forget, export
 
 Feature modules are imported inside each command so that `bot --help` stays fast and a
 command only loads what it needs.
@@ -94,6 +95,19 @@ def _stats(args: argparse.Namespace, config: Config) -> int:
     return run_stats(
         config, days=args.days, chart=Path(args.chart) if args.chart else None, out=sys.stdout
     )
+
+
+def _teach(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import StartupError, declare_tables, load_matcher
+    from bot.teaching.command import run_teach
+
+    try:
+        _catalogue, matcher = load_matcher(config)
+    except StartupError as exc:
+        print(f"bot teach: {exc}", file=sys.stderr)
+        return 1
+    declare_tables()
+    return run_teach(config, matcher, args, out=sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     stats = add("stats", "Show what citizens asked and how satisfied they are.", _stats)
     stats.add_argument("--days", type=int, default=30, help="period, in days (default 30)")
     stats.add_argument("--chart", metavar="FILE.png", help="also draw charts into this PNG")
+
+    teach = add("teach", "Say what the questions the bot missed meant.", _teach)
+    teach.add_argument(
+        "action",
+        choices=["list", "add", "lessons", "forget", "export"],
+        help="list: questions to teach; add: teach one; lessons: what was taught; "
+        "forget ID: take one back; export: write them to the reviewed file",
+    )
+    teach.add_argument(
+        "question", nargs="?", help="add: the question or #ROW from `list`; forget: lesson id"
+    )
+    teach.add_argument("--procedure", metavar="CODE", help="add: the procedure it meant")
+    teach.add_argument("--event", metavar="ID", help="add: the life event it meant")
+    teach.add_argument(
+        "--not-ours", action="store_true", help="add: no matter of the center's procedures"
+    )
+    teach.add_argument("--days", type=int, default=30, help="list: period in days (default 30)")
+    teach.add_argument("--into", metavar="FILE", help="export: file (default: _taught.toml)")
     return parser
 
 

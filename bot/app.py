@@ -71,6 +71,7 @@ from bot.storage.database import (
     create_schema,
     redacted,
 )
+from bot.teaching.store import LessonStore
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ def declare_tables() -> None:
     import bot.channels.zalo
     import bot.dialogue.context
     import bot.dossiers.tables
-    import bot.stats.tables  # noqa: F401
+    import bot.stats.tables
+    import bot.teaching.tables  # noqa: F401
 
 
 @dataclass
@@ -100,6 +102,7 @@ class CoreServices:
     dossier_conversation: DossierConversation | None
     broadcasts: BroadcastService
     subscriptions: SubscriptionStore
+    lessons: LessonStore
     # Channels that can carry messages the citizen did not just ask for (notices);
     # filled in by running_bot as channels start.
     senders: dict[Channel, Sender] = field(default_factory=dict)
@@ -212,16 +215,23 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             render=lambda text: notice_reply(config, text),
             on_job_started=hooks.job_started,
         )
+        lessons = LessonStore(engine, matcher.vocabulary.lessons)
         services = DialogueServices(
             center=config.center,
             catalogue=catalogue,
             matcher=matcher,
             contexts=contexts,
             recorder=recorder,
+            lessons=lessons,
             dossiers=conversation,
             notices=NoticesConversation(subscriptions),
             staff=StaffConversation(
-                broadcasts, engine, catalogue, on_job_started=hooks.staff_job_started
+                broadcasts,
+                engine,
+                catalogue,
+                on_job_started=hooks.staff_job_started,
+                lessons=lessons,
+                matcher=matcher,
             ),
         )
         yield CoreServices(
@@ -235,6 +245,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             dossier_conversation=conversation,
             broadcasts=broadcasts,
             subscriptions=subscriptions,
+            lessons=lessons,
             senders=senders,
             broadcast_hooks=hooks,
         )

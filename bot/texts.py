@@ -113,11 +113,17 @@ CLARIFY = "Bạn hỏi thủ tục nào dưới đây? Chọn một thủ tục,
 CLARIFY_OTHERS = "Có thể bạn hỏi một trong các thủ tục sau:"
 # The message describes a situation (a life event): its usual procedures are offered.
 CLARIFY_EVENT = "Việc “{title}” thường cần một trong các thủ tục sau. Bạn chọn thủ tục cần hỏi:"
+# Staff taught that this question is no matter of the center's procedures.
+DECLINE_NOT_OURS = (
+    "Câu hỏi này không thuộc các thủ tục hành chính mà Trung tâm giải quyết. "
+    "Cần hỏi thêm, bạn gọi đường dây nóng {hotline}."
+)
 # A situation no procedure of the center handles: where it belongs.
 DECLINE_REFER = "{refer}\nCần hỏi thêm, bạn gọi đường dây nóng {hotline}."
 NO_OTHER_CANDIDATES = (
     "Tôi không tìm được thủ tục nào khác khớp với câu hỏi. "
-    "Bạn hãy gõ lại rõ hơn, ví dụ nêu việc cần làm và loại giấy tờ."
+    "Bạn hãy gõ lại rõ hơn, ví dụ nêu việc cần làm và loại giấy tờ, "
+    "hoặc gọi đường dây nóng {hotline}."
 )
 NOTHING_TO_REJECT = "Bạn hãy gõ câu hỏi về thủ tục trước nhé."
 FOLLOWUP_NEEDS_PROCEDURE = (
@@ -379,3 +385,22 @@ WEB_YOU = "Bạn"
 WEB_BOT = "Trợ lý"
 WEB_RATE_LIMITED = "Bạn gửi tin hơi nhanh. Xin vui lòng đợi một chút rồi gửi tiếp."
 WEB_TOO_LONG = "Tin nhắn quá dài. Xin vui lòng viết ngắn gọn hơn (tối đa {limit} ký tự)."
+
+# --- staff: teaching the bot (/day) -----------------------------------------------------
+
+TEACH_INTRO = (
+    "{count} câu hỏi gần đây bot chưa trả lời được hoặc người dân bấm “Không phải”. "
+    "Chọn thủ tục đúng cho từng câu; nếu không có trong các nút, gõ /day <số câu> <mã thủ "
+    "tục>, ví dụ /day 125 3.000333. Bot dùng ngay từ lần hỏi sau."
+)
+TEACH_QUESTION = "#{row} «{text}» ({count} lần)"
+TEACH_USAGE = (
+    "Cách dạy: /day <số câu> <mã thủ tục>, ví dụ /day 125 3.000333; "
+    "/day <số câu> - nếu câu hỏi không thuộc Trung tâm. Gõ /day để xem các câu cần dạy."
+)
+TEACH_UNKNOWN_QUESTION = "Không có câu hỏi số {row}. Gõ /day để xem các câu cần dạy."
+TEACH_UNKNOWN_PROCEDURE = "Không có thủ tục mã {code} trong danh mục."
+TEACH_NOTHING = "Không có câu hỏi nào cần dạy trong {days} ngày qua."
+TEACH_DONE = "Đã ghi: «{text}» → {meaning}."
+TEACH_MEANING_NOT_OURS = "không thuộc thủ tục của Trung tâm"
+BUTTON_NOT_OURS = "Không thuộc Trung tâm"

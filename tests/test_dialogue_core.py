@@ -147,6 +147,33 @@ async def test_question_followups_and_not_this_one(core: CoreServices) -> None:
     assert part[0].sections[1].heading == texts.HEADING_WHERE
 
 
+async def test_not_this_one_moves_on_to_siblings_and_never_repeats(core: CoreServices) -> None:
+    await say(core, "/start")
+    answer = await say(core, "đăng ký xe")
+    assert answer[0].sections[0].heading == "Đăng ký, cấp biển số xe lần đầu"
+    others = await say(core, "không phải")
+    labels = [b.label for b in others[0].all_buttons]
+    assert "Sang tên xe (đăng ký xe khi thay đổi chủ xe)" in labels
+    # Other fields only when they fit nearly as well: no tax code, no land for "đăng ký xe".
+    chosen = [core.catalogue.get(b.action.split(":")[1]) for b in others[0].all_buttons]
+    assert {p.field for p in chosen if p is not None} == {"Đăng ký xe"}
+    again = await say(core, "không phải")
+    assert not set(labels) & {b.label for b in again[0].all_buttons}
+    assert text_of(again) == texts.NO_OTHER_CANDIDATES.format(hotline=core.config.center.hotline)
+    # Staff see what was turned down, with the question, to teach the bot.
+    await core.recorder.flush()
+    async with core.engine.connect() as connection:
+        rejected = (
+            await connection.execute(
+                select(questions.c.text, questions.c.procedure_code).where(
+                    questions.c.decision == "rejected"
+                )
+            )
+        ).all()
+    assert ("đăng ký xe", "1.013067") in [tuple(row) for row in rejected]
+    assert len(rejected) == 1 + len(labels)
+
+
 async def test_context_survives_a_restart(tmp_path: Path, demo: list[DemoDossier]) -> None:
     config = make_config(tmp_path)
     async with open_core(config) as first:

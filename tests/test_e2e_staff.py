@@ -19,6 +19,7 @@ from bot.app import running_bot
 from bot.config import Config, TelegramConfig
 from bot.dossiers import bundled
 from bot.dossiers.model import DossierStatus
+from bot.messages import Channel, ChatRef, Incoming
 from bot.stats.tables import ratings
 from bot.storage.database import create_engine
 
@@ -161,3 +162,42 @@ async def test_dossier_subscriber_is_told_of_changes_and_rates_the_result(
         assert count == 1
         assert (row.dossier_code, row.score) == (dossier.code, 5)
         assert row.comment == "Cán bộ hướng dẫn rất tận tình"
+
+
+async def test_staff_teach_a_missed_question_with_buttons(config: Config) -> None:
+    missed = "qua bển làm thì cần giấy chứng nhận trong sạch"
+    async with FakeTelegramBotApi() as api:
+        api.wait_limit = 20.0
+        async with running_bot(dataclasses.replace(config, telegram=telegram_config(api))) as bot:
+            assert bot.telegram is not None
+            await bot.telegram.wait_running()
+            lan, minh, staff = (TelegramCitizen(api, n) for n in (501, 502, STAFF_ID))
+            await lan.say("/start", "Xin chào")
+            await lan.say(missed, "chưa tìm được thủ tục")
+            await bot.core.recorder.flush()
+
+            # Not staff: refused, on Telegram and with a forged button on the web chat.
+            await minh.say("/day", texts.STAFF_ONLY)
+            forged = await bot.core.dialogue.handle(
+                Incoming(ChatRef(Channel.WEB, "w"), "w", "", action="tq:1:-")
+            )
+            assert texts.STAFF_ONLY in forged[0].plain_text()
+            assert await bot.core.lessons.stored() == []
+
+            # Staff: one message per missed question, the bot's guesses as buttons.
+            question = await staff.say("/day", missed)
+            labels = [b["text"] for row in question.buttons for b in row]
+            assert texts.BUTTON_NOT_OURS in labels and len(labels) >= 2
+            # A guess pressed by mistake is corrected by typing the right code.
+            await staff.press(question, labels[0], "Đã ghi")
+            row = question.plain_text.split()[0]  # "#12"
+            await staff.say(f"/day {row} 9.999999", "Không có thủ tục mã 9.999999")
+            await staff.say(f"/day {row} 3.000333", "Đã ghi")
+            [stored] = await bot.core.lessons.stored()
+            assert stored.lesson.target == "3.000333"
+            assert stored.lesson.taught_by == f"telegram:{STAFF_ID}"
+
+            # The citizen asks again, typed otherwise: answered now.
+            await lan.say("qua ben lam thi can giay chung nhan trong sach", "Lý lịch tư pháp")
+            # And staff are not asked about it again.
+            await staff.say("/day", "Không có câu hỏi nào cần dạy")

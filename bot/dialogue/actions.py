@@ -85,3 +85,8 @@ def unsubscribe() -> str:
 def broadcast(verb: str, ref: str) -> str:
     """verb: 'send'/'drop' (a draft), 'stop'/'refresh' (a running job)."""
     return Action("bc", (verb, ref)).encode()
+
+
+def teach(row_id: int, code: str | None) -> str:
+    """Staff: question `row_id` (statistics row) means procedure `code`; None: not ours."""
+    return Action("tq", (str(row_id), code or "-")).encode()

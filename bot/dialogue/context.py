@@ -45,6 +45,7 @@ class ChatContext:
     procedure_code: str | None = None
     candidate_codes: tuple[str, ...] = ()
     rejected_codes: tuple[str, ...] = ()
+    shown_codes: tuple[str, ...] = ()  # the choices last offered
     last_question: str = ""
     last_intent: str = "general"
     # What the next free-text message answers: "verification" (of `pending_code`),
@@ -68,7 +69,7 @@ class ChatContext:
             return cls()
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in raw.items() if k in known}
-        for key in ("candidate_codes", "rejected_codes"):
+        for key in ("candidate_codes", "rejected_codes", "shown_codes"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(str(v) for v in values[key])
         try:

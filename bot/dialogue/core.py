@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot import texts
-from bot.catalogue.model import Catalogue, Procedure
+from bot.catalogue.model import Catalogue
 from bot.catalogue.slug import fold_diacritics
 from bot.config import CenterConfig
 from bot.dialogue import actions
@@ -37,6 +37,7 @@ from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Button, Incoming, Reply, 
 from bot.search import Decision, DeclineReason, Matcher, SearchResult
 from bot.stats.records import QuestionDecision, StatsRecorder
 from bot.storage.database import StorageUnavailable
+from bot.teaching.store import LessonStore
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class DialogueServices:
     matcher: Matcher
     contexts: ContextStore
     recorder: StatsRecorder | None = None
+    lessons: LessonStore | None = None  # what staff taught (bot.teaching)
     dossiers: DossierFlow | None = None
     notices: NoticesFlow | None = None
     staff: StaffFlow | None = None
@@ -201,7 +203,7 @@ class Dialogue:
             await self._s.dossiers.button(turn, action)
         elif kind in ("sub", "unsub") and self._s.notices is not None:
             await self._s.notices.button(turn, action)
-        elif kind == "bc" and self._s.staff is not None:
+        elif kind in ("bc", "tq") and self._s.staff is not None:
             await self._s.staff.button(turn, action)
         else:
             turn.say_text(texts.UNKNOWN_BUTTON)
@@ -269,7 +271,8 @@ class Dialogue:
     # --- procedure questions ---------------------------------------------------------
 
     async def _question(self, turn: Turn, text: str) -> None:
-        result = self._s.matcher.search(text)
+        lessons = await self._s.lessons.current() if self._s.lessons is not None else None
+        result = self._s.matcher.search(text, lessons)
         part = _part_of(result)
         context = turn.context
         if (
@@ -292,6 +295,7 @@ class Dialogue:
                 procedure_code=procedure.code,
                 candidate_codes=tuple(c.procedure.code for c in result.candidates),
                 rejected_codes=(),
+                shown_codes=(procedure.code,),
                 last_question=text,
                 last_intent=part.value,
             )
@@ -308,6 +312,7 @@ class Dialogue:
                 procedure_code=None,
                 candidate_codes=tuple(c.procedure.code for c in result.candidates),
                 rejected_codes=(),
+                shown_codes=tuple(c.procedure.code for c in result.shown),
                 last_question=text,
                 last_intent=part.value,
             )
@@ -329,6 +334,8 @@ class Dialogue:
             turn.say_text(texts.DECLINE_PRIVATE_DATA)
         elif reason is DeclineReason.EMPTY:
             turn.say_text(texts.EMPTY_MESSAGE)
+        elif reason is DeclineReason.NOT_OURS:
+            turn.say_text(texts.DECLINE_NOT_OURS.format(hotline=center.hotline))
         elif reason is DeclineReason.REFER and result.event is not None:
             turn.say_text(
                 texts.DECLINE_REFER.format(refer=result.event.refer, hotline=center.hotline)
@@ -347,7 +354,7 @@ class Dialogue:
                     ],
                 )
             )
-        turn.update(procedure_code=None, candidate_codes=(), rejected_codes=())
+        turn.update(procedure_code=None, candidate_codes=(), rejected_codes=(), shown_codes=())
 
     def _show_part(self, turn: Turn, code: str, part_name: str) -> None:
         procedure = self._s.catalogue.get(code)
@@ -362,27 +369,34 @@ class Dialogue:
         turn.update(procedure_code=code, last_intent=part.value)
 
     def _other_candidates(self, turn: Turn) -> None:
+        """ "Không phải": what was just shown is turned down; the next candidates of the
+        last question are offered, never the same list twice, and then nothing more."""
         context = turn.context
-        if not context.candidate_codes:
+        if not context.candidate_codes and not context.last_question:
             turn.say_text(texts.NOTHING_TO_REJECT)
             return
         rejected = list(context.rejected_codes)
-        if context.procedure_code and context.procedure_code not in rejected:
-            rejected.append(context.procedure_code)
-        others: list[Procedure] = []
-        for code in context.candidate_codes:
-            procedure = self._s.catalogue.get(code)
-            if code not in rejected and procedure is not None:
-                others.append(procedure)
-        turn.update(procedure_code=None, rejected_codes=tuple(rejected))
+        turned_down = (
+            [context.procedure_code] if context.procedure_code else list(context.shown_codes)
+        )
+        rejected.extend(code for code in turned_down if code and code not in rejected)
+        for code in turned_down:
+            # Staff see what citizens turned down, to teach the bot (bot teach list).
+            self._record(turn, context.last_question, QuestionDecision.REJECTED, code)
+        others = self._s.matcher.alternatives(context.last_question, rejected, limit=5)
+        turn.update(
+            procedure_code=None,
+            rejected_codes=tuple(rejected),
+            shown_codes=tuple(p.code for p in others),
+        )
         if not others:
-            turn.say_text(texts.NO_OTHER_CANDIDATES)
+            turn.say_text(texts.NO_OTHER_CANDIDATES.format(hotline=self._s.center.hotline))
             return
         try:
             part = Part(context.last_intent)
         except ValueError:
             part = Part.GENERAL
-        turn.say(choices_reply(texts.CLARIFY_OTHERS, others[:5], part))
+        turn.say(choices_reply(texts.CLARIFY_OTHERS, others, part))
 
     async def _feedback(self, turn: Turn, code: str, helpful: bool) -> None:
         if self._s.recorder is not None:

@@ -4,6 +4,8 @@
         ──> preview + audience size  [Gửi ngay] [Hủy]
     [Gửi ngay] ──> job started; a progress message that updates itself  [↻] [⏹ Dừng]
     /thongke [days] ──> summary + chart (PNG)
+    /day ──> the questions the bot missed, one message each
+             [→ procedure guess] x3 [Không thuộc Trung tâm] ──> lesson stored (bot.teaching)
 
 Who is staff is decided by bot.broadcast (config `telegram.staff_ids`); anyone else is
 refused, and the refusal is logged there.
@@ -12,6 +14,7 @@ refused, and the refusal is logged there.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -40,14 +43,22 @@ from bot.dialogue import actions
 from bot.dialogue.actions import Action
 from bot.dialogue.turn import Turn
 from bot.messages import Button, ChatRef, Image, Reply, Section
+from bot.search import Matcher
+from bot.search.lessons import LessonKind
 from bot.stats.charts import ChartLabels, render_chart
 from bot.stats.report import StaffStatistics, collect_statistics
+from bot.teaching.store import LessonStore, asked_question, questions_to_teach
 
 log = logging.getLogger(__name__)
 
 # Draft notices live in the chat context under these keys until confirmed or dropped.
 _DRAFT_ID, _DRAFT_TEXT, _DRAFT_AUDIENCE = "draft_id", "draft_text", "draft_audience"
 MAX_STATS_DAYS = 366
+# /day: the most frequent missed questions of this many days, this many at a time, each
+# with this many guesses as buttons.
+TEACH_DAYS = 30
+TEACH_QUESTIONS = 5
+TEACH_GUESSES = 3
 
 CHART_LABELS = ChartLabels(
     questions_title=texts.CHART_QUESTIONS_TITLE,
@@ -112,11 +123,16 @@ class StaffConversation:
         engine: AsyncEngine,
         catalogue: Catalogue,
         on_job_started: JobStarted | None = None,
+        *,
+        lessons: LessonStore | None = None,
+        matcher: Matcher | None = None,
     ) -> None:
         self._broadcasts = broadcasts
         self._engine = engine
         self._catalogue = catalogue
         self._on_job_started = on_job_started
+        self._lessons = lessons
+        self._matcher = matcher
 
     async def command(self, turn: Turn, name: str, argument: str) -> bool:
         if name in ("guithongbao", "broadcast"):
@@ -125,9 +141,18 @@ class StaffConversation:
         if name in ("thongke", "stats"):
             await self._guarded(turn, self._statistics(turn, argument))
             return True
+        if name in ("day", "teach") and self._lessons is not None:
+            if argument.strip():
+                await self._guarded(turn, self._teach_typed(turn, argument))
+            else:
+                await self._guarded(turn, self._questions_to_teach(turn))
+            return True
         return False
 
     async def button(self, turn: Turn, action: Action) -> None:
+        if action.kind == "tq":
+            await self._guarded(turn, self._teach(turn, action))
+            return
         if len(action.args) != 2:
             turn.say_text(texts.UNKNOWN_BUTTON)
             return
@@ -260,6 +285,73 @@ class StaffConversation:
         }
         turn.update(extra=extra)
 
+    # --- teaching --------------------------------------------------------------------
+
+    async def _questions_to_teach(self, turn: Turn) -> None:
+        self._broadcasts.check_staff(self._requester(turn), "teach")
+        assert self._lessons is not None
+        since = turn.now - dt.timedelta(days=TEACH_DAYS)
+        found = await questions_to_teach(
+            self._engine, since, limit=TEACH_QUESTIONS, taught=await self._lessons.current()
+        )
+        if not found:
+            turn.say_text(texts.TEACH_NOTHING.format(days=TEACH_DAYS))
+            return
+        turn.say_text(texts.TEACH_INTRO.format(count=len(found)))
+        for question in found:
+            guesses = self._matcher.search(question.text).candidates if self._matcher else ()
+            rows = [
+                (
+                    Button(
+                        _label(c.procedure.name), actions.teach(question.row_id, c.procedure.code)
+                    ),
+                )
+                for c in guesses[:TEACH_GUESSES]
+            ]
+            rows.append((Button(texts.BUTTON_NOT_OURS, actions.teach(question.row_id, None)),))
+            line = texts.TEACH_QUESTION.format(
+                row=question.row_id, text=question.text[:300], count=question.count
+            )
+            turn.say(Reply((Section(lines=(line,)),), tuple(rows)))
+
+    async def _teach(self, turn: Turn, action: Action) -> None:
+        self._broadcasts.check_staff(self._requester(turn), "teach")
+        if len(action.args) != 2 or not action.args[0].isdigit():
+            turn.say_text(texts.UNKNOWN_BUTTON)
+            return
+        await self._store_lesson(turn, int(action.args[0]), action.args[1])
+
+    async def _teach_typed(self, turn: Turn, argument: str) -> None:
+        """/day ROW CODE (or /day ROW - for "not ours"): for a question whose right
+        procedure is not among the guesses."""
+        self._broadcasts.check_staff(self._requester(turn), "teach")
+        parts = argument.split()
+        if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
+            turn.say_text(texts.TEACH_USAGE)
+            return
+        await self._store_lesson(turn, int(parts[0].lstrip("#")), parts[1])
+
+    async def _store_lesson(self, turn: Turn, row: int, target: str) -> None:
+        assert self._lessons is not None
+        question = await asked_question(self._engine, row)
+        if question is None:  # no such row, or erased after the retention period
+            turn.say_text(texts.TEACH_UNKNOWN_QUESTION.format(row=row))
+            return
+        taught_by = f"{turn.message.chat.channel.value}:{turn.message.user_id}"
+        if target == "-":
+            await self._lessons.teach(question, LessonKind.NOT_OURS, taught_by=taught_by)
+            meaning = texts.TEACH_MEANING_NOT_OURS
+        else:
+            procedure = self._catalogue.get(target)
+            if procedure is None:
+                turn.say_text(texts.TEACH_UNKNOWN_PROCEDURE.format(code=target))
+                return
+            await self._lessons.teach(
+                question, LessonKind.PROCEDURE, procedure.code, taught_by=taught_by
+            )
+            meaning = procedure.name
+        turn.say_text(texts.TEACH_DONE.format(text=question[:300], meaning=meaning))
+
     # --- statistics ------------------------------------------------------------------
 
     async def _statistics(self, turn: Turn, argument: str) -> None:
@@ -273,6 +365,10 @@ class StaffConversation:
         # Drawing takes a noticeable moment; keep the event loop free for other chats.
         chart = await asyncio.to_thread(render_chart, stats, CHART_LABELS)
         turn.say(statistics_reply(stats, Image(chart, "thong-ke.png")))
+
+
+def _label(name: str) -> str:
+    return "→ " + (name if len(name) <= 50 else name[:47].rstrip() + "…")
 
 
 def _share(value: float | None) -> str:

@@ -28,7 +28,7 @@ import dataclasses
 import itertools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -47,6 +47,7 @@ from bot.search.intent import (
     question_word_pairs,
     question_words,
 )
+from bot.search.lessons import Lesson, LessonKind, Lessons
 from bot.search.normalize import canonical_text, clauses, tokens, words
 from bot.search.phrases import Pair, PhraseSet, same_word
 from bot.search.spelling import SpellingCorrector
@@ -71,6 +72,8 @@ class DeclineReason(StrEnum):
     # A life event the catalogue has no procedure for ("ly hôn": the court's): the event
     # says where the matter belongs.
     REFER = "refer"
+    # Staff taught the bot that this question is no matter of the center (bot.search.lessons).
+    NOT_OURS = "not_ours"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class SearchResult:
     asked: tuple[Intent, ...] = ()
     # The life event the message describes, when the choices (or the referral) come from it.
     event: LifeEvent | None = None
+    taught: bool = False  # decided by a lesson staff taught (bot.search.lessons)
 
     @property
     def parts(self) -> tuple[Intent, ...]:
@@ -184,6 +188,8 @@ _EVENT_BASE = 0.36
 _EVENT_ORDER_STEP = 0.03
 _EVENT_KEEP = 0.5
 _MAX_EVENTS = 3  # events per message that may add candidates
+# "Không phải": further candidates must score at least this share of the best match.
+_ALTERNATIVE_SHARE = 0.35
 # How sure a phrase is, by its length in words: "khai sinh" alone may be said in passing,
 # "vợ mới sanh em bé" is the situation.
 _EVENT_PHRASE_WEIGHT = {1: 0.6, 2: 0.85}
@@ -430,6 +436,7 @@ class Matcher:
         self._doc_for_staff = [name in staff_names for name in index.base_names]
         self._name_words = [_quotable_names(p.name) for p in index.procedures]
         self._events = EventFinder(vocabulary.events)
+        self._events_by_id = {event.id: event for event in vocabulary.events}
         self._event_docs = _event_docs(vocabulary.events, index)
 
     @classmethod
@@ -477,15 +484,112 @@ class Matcher:
 
     # --- searching ----------------------------------------------------------------------
 
-    def search(self, text: str) -> SearchResult:
-        """Rank procedures for `text` and decide; never raises, whatever the input."""
+    def search(self, text: str, lessons: Lessons | None = None) -> SearchResult:
+        """Rank procedures for `text` and decide; never raises, whatever the input. What
+        staff taught (`lessons`) decides the questions it was taught on."""
         try:
-            return self._search(text if isinstance(text, str) else "")
+            result = self._search(text if isinstance(text, str) else "")
+            lesson = lessons.find(text) if lessons else None
+            return result if lesson is None else self._taught(result, lesson)
         except Exception:  # the bot must keep talking; a bug here is logged, not fatal
             log.exception("search failed for a message of %d characters", len(text or ""))
             return SearchResult(
                 Decision.DECLINE, Intent.GENERAL, (), False, DeclineReason.NO_MATCH
             )
+
+    def alternatives(
+        self, text: str, exclude: Collection[str], limit: int = 5
+    ) -> tuple[Procedure, ...]:
+        """Other procedures the question may mean, beyond those in `exclude` (already shown
+        and turned down: "không phải"): the next best-ranked ones, at any depth of the
+        ranking, as long as they fit the question at least a fair part as well as its best
+        match did. Never raises."""
+        try:
+            text = (text if isinstance(text, str) else "")[:MAX_MESSAGE_CHARS]
+            found, clause_starts = clauses(text)
+            pairs = self._question_word_slips(found[:MAX_WORDS])
+            query = self._analyse(pairs, intent_of_tokens([f for f, _ in pairs]), clause_starts)
+            query.events = self._events_in(pairs)
+            ranked = self._rank(query)
+        except Exception:
+            log.exception("alternatives failed for a message of %d characters", len(text))
+            return ()
+        if not ranked:
+            return ()
+        floor = ranked[0].score * _ALTERNATIVE_SHARE
+        turned_down = self._docs_of(exclude)
+        excluded = {self.index.base_names[doc] for doc in turned_down}
+        # The siblings of what was turned down come first ("Đăng ký xe lần đầu" -> "Sang
+        # tên xe", "Cấp lại chứng nhận đăng ký xe"), then what else fits nearly as well.
+        fields = {self.index.procedures[doc].field for doc in turned_down}
+        remaining = [i for i in ranked if self.index.base_names[i.doc] not in excluded]
+        siblings = [i for i in remaining if self.index.procedures[i.doc].field in fields]
+        others = [i for i in remaining if i not in siblings and i.score >= floor]
+        return tuple(self.index.procedures[i.doc] for i in [*siblings, *others])[:limit]
+
+    def _docs_of(self, codes: Collection[str]) -> list[int]:
+        wanted = set(codes)
+        return [
+            doc
+            for doc, procedure in enumerate(self.index.procedures)
+            if procedure.code in wanted or procedure.code[:8] in wanted
+        ]
+
+    def _events_in(self, pairs: list[Pair]) -> list[EventHit]:
+        """The events the words describe that this catalogue can offer or refer."""
+        return [
+            hit
+            for hit in self._events.find([f for f, _ in pairs])
+            if hit.event.id in self._event_docs or hit.event.refer
+        ][:_MAX_EVENTS]
+
+    def _taught(self, result: SearchResult, lesson: Lesson) -> SearchResult:
+        """The result as staff taught it; the search's own candidates follow (for "không
+        phải"). A lesson naming what this catalogue lacks is ignored."""
+        taught = dataclasses.replace(result, taught=True, names_procedure=True)
+        if lesson.kind is LessonKind.NOT_OURS:
+            return dataclasses.replace(
+                taught,
+                decision=Decision.DECLINE,
+                candidates=(),
+                decline_reason=DeclineReason.NOT_OURS,
+                event=None,
+            )
+        if lesson.kind is LessonKind.PROCEDURE:
+            procedure = self.catalogue.get(lesson.target) or self._by_national_code.get(
+                lesson.target[:8]
+            )
+            if procedure is None:
+                return result
+            others = tuple(c for c in result.candidates if c.procedure.code != procedure.code)
+            return dataclasses.replace(
+                taught,
+                decision=Decision.ANSWER,
+                candidates=(Candidate(procedure, 1.0), *others),
+                decline_reason=None,
+                event=None,
+            )
+        event = self._events_by_id.get(lesson.target)
+        docs = self._event_docs.get(lesson.target)
+        if event is None or docs is None:
+            return result
+        ids, places = docs
+        # In the event's order, each procedure once, at the center's preferred level.
+        ordered = sorted(
+            zip(places.tolist(), self.index.level_rank[ids].tolist(), ids.tolist(), strict=True)
+        )
+        chosen: dict[str, Procedure] = {}
+        for _place, _level, doc in ordered:
+            chosen.setdefault(self.index.base_names[doc], self.index.procedures[doc])
+        choices = tuple(Candidate(procedure, 1.0) for procedure in chosen.values())
+        return dataclasses.replace(
+            taught,
+            decision=Decision.CLARIFY,
+            candidates=choices,
+            clarify_count=min(len(choices), self.max_choices),
+            decline_reason=None,
+            event=event,
+        )
 
     def _search(self, text: str) -> SearchResult:
         text = text[:MAX_MESSAGE_CHARS]
@@ -502,11 +606,7 @@ class Matcher:
         if coded is not None:
             return SearchResult(Decision.ANSWER, intent, (Candidate(coded, 1.0),), True)
         query = self._analyse(pairs, intent, clause_starts)
-        query.events = [
-            hit
-            for hit in self._events.find([f for f, _ in pairs])
-            if hit.event.id in self._event_docs or hit.event.refer
-        ][:_MAX_EVENTS]
+        query.events = self._events_in(pairs)
         # Complaints about a person and requests for someone's data are never answered
         # with a procedure, whatever else the message says.
         if query.decline in (DeclineReason.COMPLAINT, DeclineReason.PRIVATE_DATA):

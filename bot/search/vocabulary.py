@@ -27,8 +27,9 @@ sections:
 Every value is matched without diacritics and case, so "sổ đỏ" also covers "so do".
 
 Beside the file, the folder `_events/` holds the life events (bot.search.events): the
-situations citizens describe and the procedures each leads to. They are read with the
-vocabulary; a broken event is logged and left out, like a broken procedure file.
+situations citizens describe and the procedures each leads to; `_taught.toml` holds the
+questions staff taught (bot.search.lessons). Both are read with the vocabulary; a broken
+entry is logged and left out, like a broken procedure file.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from typing import Any
 from bot.catalogue.files import Problem, Severity
 from bot.catalogue.model import Catalogue, SourceLocation, code_shape
 from bot.search.events import LifeEvent, check_life_events, read_life_events
+from bot.search.lessons import TAUGHT_FILE, Lesson, read_taught_file
 from bot.search.normalize import tokens
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class Vocabulary:
     # DECLINE_KINDS -> phrases
     decline: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     events: tuple[LifeEvent, ...] = ()
+    lessons: tuple[Lesson, ...] = ()  # what staff taught, exported for review
     source: str = ""
 
 
@@ -109,7 +112,10 @@ def load_vocabulary(path: Path) -> Vocabulary:
     for problem in event_problems:
         if problem.severity is Severity.ERROR:
             log.warning("life event left out: %s", problem)
-    return dataclasses.replace(vocabulary, events=events)
+    lessons, lesson_problems = read_taught_file(path.parent / TAUGHT_FILE)
+    for problem in lesson_problems:
+        log.warning("taught question left out: %s", problem)
+    return dataclasses.replace(vocabulary, events=events, lessons=tuple(lessons))
 
 
 def check_vocabulary(path: Path, catalogue: Catalogue | None = None) -> list[Problem]:
@@ -119,6 +125,7 @@ def check_vocabulary(path: Path, catalogue: Catalogue | None = None) -> list[Pro
     """
     vocabulary, problems = _read(path)
     problems.extend(check_life_events(path.parent / EVENTS_FOLDER, catalogue))
+    problems.extend(read_taught_file(path.parent / TAUGHT_FILE)[1])
     if vocabulary is None or catalogue is None:
         return problems
     for code in vocabulary.aliases:

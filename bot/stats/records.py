@@ -49,6 +49,9 @@ class QuestionDecision(StrEnum):
     ANSWER = "answer"  # one procedure was confident enough to answer
     CLARIFY = "clarify"  # candidates offered as choices
     DECLINE = "decline"  # no match: the bot said what it can do (an "unanswered" question)
+    # "Không phải": the citizen turned down the procedure (`procedure_code`) the bot gave
+    # for this question; recorded beside the question's own row.
+    REJECTED = "rejected"
 
 
 class InvalidRating(ValueError):
