@@ -156,12 +156,13 @@ def test_events_are_checked_with_the_vocabulary(vocabulary_dir: Path, tmp_path: 
     copy = tmp_path / "v"
     shutil.copytree(vocabulary_dir, copy)
     (copy / "_events" / "other.toml").write_text(
-        '[[event]]\nid = "x.y"\ntitle = "x"\nsays = ["cá sấu"]\nprocedures = ["9.999999"]\n',
+        '[[event]]\nid = "x.y"\ntitle = "x"\nsays = ["(cá sấu|)"]\nprocedures = ["9.999999"]\n',
         encoding="utf-8",
     )
     problems = check_vocabulary(copy / "_vocabulary.toml", catalogue)
-    assert [p.severity for p in problems] == [Severity.WARNING]
-    assert "none of its procedures is in the catalogue" in str(problems[0])
+    assert [p.severity for p in problems] == [Severity.ERROR]
+    assert f"{copy / '_events' / 'other.toml'}:1" in str(problems[0])
+    assert "malformed" in str(problems[0])
 
 
 def test_the_catalogue_does_not_read_the_events_folder(

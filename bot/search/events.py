@@ -140,27 +140,9 @@ def load_life_events(folder: Path) -> tuple[LifeEvent, ...]:
 
 
 def check_life_events(folder: Path, catalogue: Catalogue | None = None) -> list[Problem]:
-    """Every problem of the events files. With a catalogue, an event none of whose
-    procedures the catalogue holds is a warning: it can never be offered."""
-    events, problems = read_life_events(folder)
-    if catalogue is None:
-        return problems
-    for event in events:
-        if event.codes and not any(_in_catalogue(catalogue, code) for code in event.codes):
-            problems.append(
-                Problem(
-                    event.location,
-                    f"event '{event.id}': none of its procedures is in the catalogue",
-                    Severity.WARNING,
-                )
-            )
-    return problems
-
-
-def _in_catalogue(catalogue: Catalogue, code: str) -> bool:
-    return catalogue.get(code) is not None or any(
-        p.code.startswith(f"{code}.") for p in catalogue.procedures
-    )
+    """Every problem of the events files. (Events are written for the national catalogue;
+    one whose procedures a smaller catalogue lacks is simply never offered there.)"""
+    return read_life_events(folder)[1]
 
 
 def _read_file(path: Path) -> tuple[list[LifeEvent], list[Problem]]:

@@ -198,6 +198,13 @@ _EVENT_PHRASE_WEIGHT = {1: 0.6, 2: 0.85}
 # that clause has at least this many words of procedure names of its own.
 _BACKSTORY_WEIGHT = 0.6
 _FOCUS_CONTENT_WORDS = 2
+# After a procedure said to be done: what follows asks about something else when it has
+# this many words of its own and its best match scores under this.
+_FOLLOWING_OWN_WORDS = 2
+_FOLLOWING_NAMES_PROCEDURE = 0.45
+_FOLLOWING_STILL_FITS = 0.2  # ... unless the message's answer is among its first matches
+_FOLLOWING_POOL = 5
+
 # Last words that make a clause a question ("... có phải khai báo hông", "... xong chưa").
 _QUESTION_ENDINGS = frozenset(
     {"khong", "hong", "hok", "ko", "k", "kg", "chua", "ha", "hả", "vay", "z", "dzay", "day"}
@@ -614,12 +621,23 @@ class Matcher:
         if not query.content and not query.events:
             reason = query.decline or DeclineReason.EMPTY
             return SearchResult(Decision.DECLINE, intent, (), False, reason)
-        result = self._decide(self._rank(query), query)
+        ranked = self._rank(query)
+        result = self._decide(ranked, query)
         # Small talk ("thời tiết", "khám bệnh ở bệnh viện") may mention a procedure's
         # words in passing; only a clear answer overrides it (not the only name that
         # happens to share a word: "bạn khỏe không" and "... sức khỏe").
         clear = result.decision is Decision.ANSWER and result.candidates[0].score >= _ANSWER_AT
         if query.decline is DeclineReason.SMALL_TALK and not clear:
+            return SearchResult(
+                Decision.DECLINE, intent, result.candidates, True, DeclineReason.SMALL_TALK
+            )
+        # "Làm khai sinh xong rồi, giờ đặt tên sao cho hợp tuổi": the procedure is done;
+        # what is asked after it is another matter, unless it names a procedure too.
+        if (
+            result.decision is not Decision.DECLINE
+            and ranked
+            and self._asks_what_follows(pairs, clause_starts, ranked[0].doc)
+        ):
             return SearchResult(
                 Decision.DECLINE, intent, result.candidates, True, DeclineReason.SMALL_TALK
             )
@@ -950,6 +968,48 @@ class Matcher:
             if self._decline[kind].found_in(where):
                 return DeclineReason(kind)
         return None
+
+    def _asks_what_follows(
+        self, pairs: list[Pair], clause_starts: frozenset[int], answer_doc: int
+    ) -> bool:
+        """Whether the message says a procedure is done and then asks, in words of its
+        own, about something that names no procedure ("sổ đỏ có rồi, giờ bán ruộng được
+        bao nhiêu một công"). A bare "giờ phải làm sao" after it asks about the procedure;
+        "xong chưa" asks whether it is done."""
+        done = self._decline["done"]
+        end = None
+        for i in range(len(pairs)):
+            length = done.match_at(pairs, i)
+            # A clause ending in "rồi" says what is done too ("làm khai tử rồi, đám tang...").
+            if not length and pairs[i][0] == "roi" and i + 1 in clause_starts:
+                length = 1
+            if length and (i + length >= len(pairs) or pairs[i + length][0] != "chua"):
+                end = i + length
+                break
+        if end is None:
+            return False
+        rest = pairs[end:]
+        rest_words = [f for f, _ in rest]
+        own = [
+            w
+            for w in rest_words
+            if w not in self.question_words and w not in _WEAK_WORDS and len(w) > 1
+        ]
+        if len(own) < _FOLLOWING_OWN_WORDS or self._events_in(rest):
+            return False
+        query = self._analyse(rest, intent_of_tokens(rest_words))
+        if not query.content:
+            return False
+        ranked = self._rank(query)
+        if ranked and ranked[0].score >= _FOLLOWING_NAMES_PROCEDURE:
+            return False
+        # What follows still asks about the procedure the whole message found ("mua đất
+        # viết giấy tay rồi, giờ ra xã chứng thực hợp đồng mua bán cần mang gì").
+        found = self.index.base_names[answer_doc]
+        return not any(
+            self.index.base_names[item.doc] == found and item.score >= _FOLLOWING_STILL_FITS
+            for item in ranked[:_FOLLOWING_POOL]
+        )
 
     def _focus(self, folded: list[str], clause_starts: frozenset[int]) -> tuple[int, int]:
         """Word positions of the clause that asks: the last one with a question phrase or

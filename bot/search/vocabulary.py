@@ -22,7 +22,9 @@ sections:
     [decline]      greeting / small_talk / complaint / private_data = [...]: phrases that
                    mark a message the bot should not answer with a procedure;
                    elsewhere = [...]: services of other agencies that this catalogue does
-                   not hold ("trợ cấp thất nghiệp"), answered as "no such procedure here"
+                   not hold ("trợ cấp thất nghiệp"), answered as "no such procedure here";
+                   done = [...]: a procedure already done ("xong rồi"): what the message
+                   asks after it must name a procedure itself to be answered
 
 Every value is matched without diacritics and case, so "sổ đỏ" also covers "so do".
 
@@ -67,7 +69,7 @@ class Term:
     line: int = 1
 
 
-DECLINE_KINDS = ("greeting", "small_talk", "complaint", "private_data", "elsewhere")
+DECLINE_KINDS = ("greeting", "small_talk", "complaint", "private_data", "elsewhere", "done")
 QUALIFIER_KINDS = ("who", "how", "what", "citizens", "staff_agencies", "members")
 
 
