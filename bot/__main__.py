@@ -52,13 +52,24 @@ def _catalogue_import(args: argparse.Namespace, config: Config) -> int:
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
-    from bot.search.evaluation import run_eval
+    from bot.search.evaluation import run_calibrate, run_eval
 
     catalogue = Path(args.catalogue) if args.catalogue else config.catalogue.path
+    if args.calibrate:
+        return run_calibrate(
+            config,
+            catalogue_path=catalogue,
+            question_paths=[Path(q) for q in args.questions],
+            into=Path(args.calibrate),
+            out=sys.stdout,
+        )
+    if len(args.questions) != 1:
+        print("bot eval: give one --questions file (several only with --calibrate)")
+        return 2
     return run_eval(
         config,
         catalogue_path=catalogue,
-        questions_path=Path(args.questions),
+        questions_path=Path(args.questions[0]),
         as_json=args.json,
         show_failures=args.failures,
         out=sys.stdout,
@@ -187,7 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="procedures folder, national JSONL or provincial XLSX/CSV",
     )
     evaluation.add_argument(
-        "--questions", required=True, metavar="FILE", help="JSONL questions with expected codes"
+        "--questions",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="JSONL questions with expected codes (repeat it with --calibrate)",
+    )
+    evaluation.add_argument(
+        "--calibrate",
+        metavar="OUT.toml",
+        help="fit the confidence model on the questions and write it (e.g. "
+        "procedures/_confidence.toml)",
     )
     evaluation.add_argument("--json", action="store_true", help="print one JSON object")
     evaluation.add_argument(

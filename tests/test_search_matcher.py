@@ -489,3 +489,41 @@ def test_search_never_raises_and_always_decides(matcher: Matcher, text: str) -> 
     else:
         assert result.shown == () and result.decline_reason is not None
     assert all(0.0 <= c.score <= 1.0 for c in result.candidates)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "làm giấy khai sinh cho con xong rồi, giờ đặt tên ở nhà sao cho dễ nuôi",
+        "đăng ký kết hôn xong, giờ coi ngày cưới được không",
+        "có căn cước gắn chip rồi mà app ngân hàng báo lỗi hoài là sao",
+    ],
+)
+def test_a_procedure_done_and_then_another_matter_is_declined(
+    matcher: Matcher, question: str
+) -> None:
+    result = matcher.search(question)
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.SMALL_TALK
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # What follows names another procedure: that one is asked about.
+        ("làm giấy khai sinh xong rồi, giờ làm bhyt cho bé ở đâu", "1.001939"),
+        # The procedure found comes from what is asked, not from what is done.
+        (
+            "mua đất viết giấy tay rồi, giờ ra xã chứng thực hợp đồng mua bán cần mang gì",
+            "2.001035",
+        ),
+        # Nothing of its own after "rồi": still about the procedure.
+        ("đăng ký tạm trú xong rồi thì bao lâu có kết quả", "1.004194"),
+    ],
+)
+def test_a_procedure_done_and_then_a_procedure_question_is_answered(
+    matcher: Matcher, question: str, code: str
+) -> None:
+    result = matcher.search(question)
+    assert result.decision is not Decision.DECLINE
+    assert codes(result)[0] == code

@@ -13,6 +13,7 @@ would show (`SearchResult.shown`): the answer, the clarify choices in order, or 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import defaultdict
@@ -24,7 +25,8 @@ from typing import Any, TextIO
 from bot.catalogue.files import CatalogueError, load_catalogue
 from bot.catalogue.model import Catalogue
 from bot.config import Config
-from bot.search.matcher import Decision, Matcher, SearchResult
+from bot.search.confidence import Example, confidence_text, fit_confidence
+from bot.search.matcher import Decision, DeclineReason, Matcher, SearchResult
 from bot.search.vocabulary import VocabularyError, load_vocabulary
 
 
@@ -131,6 +133,9 @@ def evaluate(matcher: Matcher, questions: Sequence[Question]) -> Report:
 
 def _figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     figures = _quality(outcomes)
+    curve = _curve(outcomes)
+    if curve:
+        figures["curve"] = curve
     latencies = sorted(o.latency_ms for o in outcomes)
     figures["latency_ms_p50"] = round(_percentile(latencies, 50), 3)
     figures["latency_ms_p99"] = round(_percentile(latencies, 99), 3)
@@ -169,6 +174,62 @@ def _quality(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "answered_wrong": _share(answered_wrong, len(in_scope)),
         "declined_out_of_scope": _share(declined, len(out_of_scope)),
     }
+
+
+# Declines that no confidence threshold changes: the message is not a procedure question.
+_RULED = frozenset(
+    {
+        DeclineReason.GREETING,
+        DeclineReason.SMALL_TALK,
+        DeclineReason.COMPLAINT,
+        DeclineReason.PRIVATE_DATA,
+        DeclineReason.EMPTY,
+        DeclineReason.REFER,
+        DeclineReason.NOT_OURS,
+    }
+)
+
+
+def _curve(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """Precision against coverage as the offering threshold moves (with a fitted
+    confidence model): at each threshold, the share of real questions offered choices or
+    an answer (coverage), the share of those whose first three candidates hold a right one
+    (precision), and the share of out-of-scope messages declined."""
+    scored = [o for o in outcomes if o.result.features]
+    if not scored or all(o.result.confidence == 0.0 for o in scored):
+        return []
+    real = [o for o in outcomes if o.in_scope]
+    other = [o for o in outcomes if not o.in_scope]
+    points: list[dict[str, Any]] = []
+    for step in range(1, 10):
+        at = step / 10
+
+        def offered(o: Outcome, at: float = at) -> bool:
+            if o.result.decline_reason in _RULED:
+                return False
+            return o.result.taught or (bool(o.result.features) and o.result.confidence >= at)
+
+        covered = [o for o in real if offered(o)]
+        right = [o for o in covered if _rank_in(o, 3)]
+        points.append(
+            {
+                "at": at,
+                "coverage": _share(len(covered), len(real)),
+                "precision": _share(len(right), len(covered)),
+                "declined_out_of_scope": _share(
+                    sum(1 for o in other if not offered(o)), len(other)
+                ),
+            }
+        )
+    return points
+
+
+def _rank_in(outcome: Outcome, places: int) -> bool:
+    """Whether a right procedure is among the first `places` candidates."""
+    return any(
+        acceptable(c.procedure.code, outcome.question.expected)
+        for c in outcome.result.candidates[:places]
+    )
 
 
 def _share(count: float, total: int) -> float | None:
@@ -269,6 +330,14 @@ def _print_table(report: Report, out: TextIO) -> None:
     ):
         if key in figures:
             print(f"{key:24} {_show(figures[key])}", file=out)
+    if figures.get("curve"):
+        print("\nconfidence curve: at  coverage  precision  declined_out_of_scope", file=out)
+        for point in figures["curve"]:
+            print(
+                f"  {point['at']:>19.1f}  {_show(point['coverage']):>8}  "
+                f"{_show(point['precision']):>9}  {_show(point['declined_out_of_scope']):>8}",
+                file=out,
+            )
     for group in ("by_intent", "by_style"):
         if group not in figures:
             continue
@@ -313,3 +382,60 @@ def _print_failures(outcomes: Iterable[Outcome], out: TextIO) -> None:
                 f"{candidate.procedure.name[:90]}",
                 file=out,
             )
+
+
+def run_calibrate(
+    config: Config,
+    catalogue_path: Path,
+    question_paths: Sequence[Path],
+    into: Path,
+    out: TextIO,
+) -> int:
+    """`bot eval --calibrate FILE`: fit the confidence model on question sets with known
+    answers and write it (bot.search.confidence); prints what it keeps on them."""
+    try:
+        catalogue = load_catalogue_source(catalogue_path)
+        vocabulary = load_vocabulary(config.catalogue.vocabulary)
+        sets = [read_questions(path) for path in question_paths]
+    except (CatalogueError, VocabularyError, QuestionsError) as exc:
+        print(f"bot eval: {exc}", file=out)
+        return 2
+    # Fitted on the fixed floors' candidates: the model only decides, it does not rank.
+    matcher = Matcher.build(
+        catalogue,
+        dataclasses.replace(vocabulary, confidence=None),
+        preferred_levels=config.search.preferred_levels,
+        max_choices=config.search.max_choices,
+    )
+    examples: list[Example] = []
+    for questions in sets:
+        for question in questions:
+            result = matcher.search(question.text)
+            # Decided by a rule (a code, small talk, ...) whatever the confidence.
+            ruled = not result.features or result.decline_reason in _RULED
+            rank = next(
+                (
+                    place
+                    for place, c in enumerate(result.candidates, start=1)
+                    if acceptable(c.procedure.code, question.expected)
+                ),
+                None,
+            )
+            examples.append(Example(result.features, rank, bool(question.expected), ruled))
+    names = ", ".join(path.name for path in question_paths)
+    try:
+        model = fit_confidence(examples, trained_on=f"{catalogue_path.name}: {names}")
+    except ValueError as exc:
+        print(f"bot eval: {exc}", file=out)
+        return 2
+    try:
+        into.write_text(confidence_text(model), encoding="utf-8")
+    except OSError as exc:
+        print(f"bot eval: cannot write {into}: {exc.strerror}", file=out)
+        return 1
+    print(
+        f"fitted on {len(examples)} questions; answer at p >= {model.answer_at:.2f}, "
+        f"offer choices at p >= {model.offer_at:.2f}; written to {into}",
+        file=out,
+    )
+    return 0

@@ -111,6 +111,7 @@ _CUES: tuple[tuple[str, Intent, int], ...] = (
     ("thoi gian", Intent.TIME, _STRONG),
     ("thoi han", Intent.TIME, _WEAK),
     ("lau khong", Intent.TIME, _STRONG),
+    ("co ket qua", Intent.TIME, _STRONG),  # "bao lâu có kết quả", "mấy ngày có kết quả"
     ("lau ko", Intent.TIME, _STRONG),
     # where
     ("o dau", Intent.WHERE, _STRONG),

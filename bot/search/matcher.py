@@ -25,8 +25,10 @@ Pure and I/O-free: `Matcher.build` once, then `search` from any channel; it neve
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
+import math
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +98,10 @@ class SearchResult:
     # The life event the message describes, when the choices (or the referral) come from it.
     event: LifeEvent | None = None
     taught: bool = False  # decided by a lesson staff taught (bot.search.lessons)
+    # How likely the choices shown hold the procedure meant (bot.search.confidence), and
+    # the signals that said so; 0 and () when decided otherwise (a code, small talk).
+    confidence: float = 0.0
+    features: tuple[float, ...] = ()
 
     @property
     def parts(self) -> tuple[Intent, ...]:
@@ -201,9 +207,8 @@ _FOCUS_CONTENT_WORDS = 2
 # After a procedure said to be done: what follows asks about something else when it has
 # this many words of its own and its best match scores under this.
 _FOLLOWING_OWN_WORDS = 2
-_FOLLOWING_NAMES_PROCEDURE = 0.45
-_FOLLOWING_STILL_FITS = 0.2  # ... unless the message's answer is among its first matches
-_FOLLOWING_POOL = 5
+_FOLLOWING_NAMES_PROCEDURE = 0.35
+_FOLLOWING_CLOSE = 0.8
 
 # Last words that make a clause a question ("... có phải khai báo hông", "... xong chưa").
 _QUESTION_ENDINGS = frozenset(
@@ -444,6 +449,7 @@ class Matcher:
         self._name_words = [_quotable_names(p.name) for p in index.procedures]
         self._events = EventFinder(vocabulary.events)
         self._events_by_id = {event.id: event for event in vocabulary.events}
+        self.confidence = vocabulary.confidence
         self._event_docs = _event_docs(vocabulary.events, index)
 
     @classmethod
@@ -623,30 +629,45 @@ class Matcher:
             return SearchResult(Decision.DECLINE, intent, (), False, reason)
         ranked = self._rank(query)
         result = self._decide(ranked, query)
+        if ranked and not result.features:
+            result = dataclasses.replace(result, features=self._features(ranked, query))
+        declined = functools.partial(
+            dataclasses.replace, result, decision=Decision.DECLINE, clarify_count=0, event=None
+        )
         # Small talk ("thời tiết", "khám bệnh ở bệnh viện") may mention a procedure's
         # words in passing; only a clear answer overrides it (not the only name that
         # happens to share a word: "bạn khỏe không" and "... sức khỏe").
         clear = result.decision is Decision.ANSWER and result.candidates[0].score >= _ANSWER_AT
         if query.decline is DeclineReason.SMALL_TALK and not clear:
-            return SearchResult(
-                Decision.DECLINE, intent, result.candidates, True, DeclineReason.SMALL_TALK
-            )
+            return declined(decline_reason=DeclineReason.SMALL_TALK)
         # "Làm khai sinh xong rồi, giờ đặt tên sao cho hợp tuổi": the procedure is done;
-        # what is asked after it is another matter, unless it names a procedure too.
-        if (
-            result.decision is not Decision.DECLINE
-            and ranked
-            and self._asks_what_follows(pairs, clause_starts, ranked[0].doc)
-        ):
-            return SearchResult(
-                Decision.DECLINE, intent, result.candidates, True, DeclineReason.SMALL_TALK
-            )
+        # what is asked after it is another matter, or another procedure ("... xong rồi,
+        # giờ làm bhyt cho bé"), judged on its own words.
+        if result.decision is not Decision.DECLINE and ranked:
+            rest = self._after_done(pairs, clause_starts, ranked[0].doc)
+            if rest is not None:
+                following = self._analyse(rest, intent)
+                done = self.index.base_names[ranked[0].doc]
+                next_ranked = self._rank(following) if following.content else []
+                if next_ranked and self.index.base_names[next_ranked[0].doc] == done:
+                    # Still about the procedure done ("... xong, giờ coi ngày cưới"): only a
+                    # procedure of another field fitting nearly as well is asked about
+                    # ("làm khai sinh xong rồi, giờ làm bhyt cho bé").
+                    best = next_ranked[0].score
+                    field = self.index.procedures[next_ranked[0].doc].field
+                    next_ranked = [
+                        item
+                        for item in next_ranked
+                        if self.index.procedures[item.doc].field != field
+                        and item.score >= best * _FOLLOWING_CLOSE
+                    ]
+                if not next_ranked or next_ranked[0].score < _FOLLOWING_NAMES_PROCEDURE:
+                    return declined(decline_reason=DeclineReason.SMALL_TALK)
+                return self._decide(next_ranked, following)
         # So may a service another agency handles ("trợ cấp thất nghiệp" shares words with
         # "bảo hiểm thất nghiệp"): there is no such procedure here.
         if query.elsewhere and not clear:
-            return SearchResult(
-                Decision.DECLINE, intent, result.candidates, True, DeclineReason.NO_MATCH
-            )
+            return declined(decline_reason=DeclineReason.NO_MATCH)
         return result
 
     def _question_word_slips(self, pairs: list[Pair]) -> list[Pair]:
@@ -969,47 +990,42 @@ class Matcher:
                 return DeclineReason(kind)
         return None
 
-    def _asks_what_follows(
+    def _after_done(
         self, pairs: list[Pair], clause_starts: frozenset[int], answer_doc: int
-    ) -> bool:
-        """Whether the message says a procedure is done and then asks, in words of its
-        own, about something that names no procedure ("sổ đỏ có rồi, giờ bán ruộng được
-        bao nhiêu một công"). A bare "giờ phải làm sao" after it asks about the procedure;
-        "xong chưa" asks whether it is done."""
+    ) -> list[Pair] | None:
+        """What the message asks after saying the procedure it found is done ("đăng ký
+        kết hôn xong, giờ coi ngày cưới", "làm khai sinh xong rồi, giờ làm bhyt cho bé"):
+        its words, when they ask in words of their own about something else; None when
+        the message asks about that procedure itself ("... xong rồi, giờ phải làm sao"),
+        when the procedure found comes from what is asked ("mua đất viết giấy tay rồi,
+        giờ chứng thực hợp đồng"), or when nothing is said to be done ("xong chưa" asks)."""
         done = self._decline["done"]
-        end = None
+        start = end = None
         for i in range(len(pairs)):
             length = done.match_at(pairs, i)
             # A clause ending in "rồi" says what is done too ("làm khai tử rồi, đám tang...").
             if not length and pairs[i][0] == "roi" and i + 1 in clause_starts:
                 length = 1
             if length and (i + length >= len(pairs) or pairs[i + length][0] != "chua"):
-                end = i + length
+                start, end = i, i + length
                 break
-        if end is None:
-            return False
+        if start is None or end is None:
+            return None
         rest = pairs[end:]
         rest_words = [f for f, _ in rest]
+        asking = {i for a, b, _kept in question_cue_spans(rest_words) for i in range(a, b)}
         own = [
             w
-            for w in rest_words
-            if w not in self.question_words and w not in _WEAK_WORDS and len(w) > 1
+            for i, w in enumerate(rest_words)
+            if i not in asking and w not in _WEAK_WORDS and len(w) > 1
         ]
         if len(own) < _FOLLOWING_OWN_WORDS or self._events_in(rest):
-            return False
-        query = self._analyse(rest, intent_of_tokens(rest_words))
-        if not query.content:
-            return False
-        ranked = self._rank(query)
-        if ranked and ranked[0].score >= _FOLLOWING_NAMES_PROCEDURE:
-            return False
-        # What follows still asks about the procedure the whole message found ("mua đất
-        # viết giấy tay rồi, giờ ra xã chứng thực hợp đồng mua bán cần mang gì").
+            return None
+        said_done = self._rank(self._analyse(pairs[:start], Intent.GENERAL))
         found = self.index.base_names[answer_doc]
-        return not any(
-            self.index.base_names[item.doc] == found and item.score >= _FOLLOWING_STILL_FITS
-            for item in ranked[:_FOLLOWING_POOL]
-        )
+        if not said_done or self.index.base_names[said_done[0].doc] != found:
+            return None
+        return rest
 
     def _focus(self, folded: list[str], clause_starts: frozenset[int]) -> tuple[int, int]:
         """Word positions of the clause that asks: the last one with a question phrase or
@@ -1189,12 +1205,40 @@ class Matcher:
                 return hit.event
         return None
 
+    def _features(self, ranked: list[_Ranked], query: _Query) -> tuple[float, ...]:
+        """The signals of bot.search.confidence.FEATURES, in that order."""
+        if not ranked:
+            return ()
+        top = ranked[0]
+        best = min(top.score, 1.5)
+        second = min(ranked[1].score, 1.5) if len(ranked) > 1 else 0.0
+        mass = max(query.required_mass, 1e-6)
+        fields = [self.index.procedures[item.doc].field for item in ranked[:3]]
+        focus = query.words[query.focus[0] : query.focus[1]]
+        return (
+            best,
+            best - second,
+            second / best if best > 0 else 1.0,
+            top.recall,
+            top.precision,
+            math.log1p(query.required_mass),
+            min(query.unknown_mass / mass, 1.0),
+            1.0 if self._event_of(top.doc, query) is not None else 0.0,
+            sum(1 for f in fields if f == fields[0]) / len(fields),
+            1.0 if query.vocabulary_used else 0.0,
+            1.0 if query.decline is DeclineReason.SMALL_TALK else 0.0,
+            1.0 if query.elsewhere else 0.0,
+            1.0 if self._names_something(focus) else 0.0,
+        )
+
     def _decide(self, ranked: list[_Ranked], query: _Query) -> SearchResult:
         procedures = self.index.procedures
         candidates = tuple(
             Candidate(procedures[item.doc], round(min(max(item.score, 0.0), 1.0), 4))
             for item in ranked[: self.max_choices + 1]
         )
+        if self.confidence is not None and ranked:
+            return self._decide_by_confidence(ranked, query, candidates)
         intent = query.intent
         best = candidates[0].score if candidates else 0.0
         second = candidates[1].score if len(candidates) > 1 else 0.0
@@ -1238,6 +1282,43 @@ class Matcher:
         # much more easily than rephrases the question.
         count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
         return SearchResult(Decision.CLARIFY, intent, candidates, True, clarify_count=count)
+
+    def _decide_by_confidence(
+        self, ranked: list[_Ranked], query: _Query, candidates: tuple[Candidate, ...]
+    ) -> SearchResult:
+        """Answer, offer choices or decline by how likely each is right (see
+        bot.search.confidence); a described life event always offers its procedures."""
+        assert self.confidence is not None
+        intent = query.intent
+        features = self._features(ranked, query)
+        p_answer, p_offer = self.confidence.predict(features)
+        decided = functools.partial(
+            SearchResult,
+            intent=intent,
+            candidates=candidates,
+            names_procedure=True,
+            confidence=round(p_offer, 4),
+            features=features,
+        )
+        if p_answer >= self.confidence.answer_at or len(candidates) == 1:
+            return decided(Decision.ANSWER)
+        event = self._event_of(ranked[0].doc, query)
+        if event is not None:
+            docs = set(self._event_docs[event.id][0].tolist())
+            leading = next(
+                (i for i, item in enumerate(ranked) if item.doc not in docs), len(ranked)
+            )
+            count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, leading))
+            return decided(Decision.CLARIFY, clarify_count=count, event=event)
+        referral = next((hit.event for hit in query.events if hit.event.refer), None)
+        if referral is not None:
+            return decided(Decision.DECLINE, decline_reason=DeclineReason.REFER, event=referral)
+        if p_offer < self.confidence.offer_at:
+            return decided(Decision.DECLINE, decline_reason=DeclineReason.NO_MATCH)
+        best = candidates[0].score
+        close = [c for c in candidates[: self.max_choices] if c.score >= best * _CLARIFY_RATIO]
+        count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
+        return decided(Decision.CLARIFY, clarify_count=count)
 
 
 def _event_docs(

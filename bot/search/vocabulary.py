@@ -47,6 +47,12 @@ from typing import Any
 
 from bot.catalogue.files import Problem, Severity
 from bot.catalogue.model import Catalogue, SourceLocation, code_shape
+from bot.search.confidence import (
+    CONFIDENCE_FILE,
+    ConfidenceError,
+    ConfidenceModel,
+    read_confidence,
+)
 from bot.search.events import LifeEvent, check_life_events, read_life_events
 from bot.search.lessons import TAUGHT_FILE, Lesson, read_taught_file
 from bot.search.normalize import tokens
@@ -85,6 +91,7 @@ class Vocabulary:
     decline: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     events: tuple[LifeEvent, ...] = ()
     lessons: tuple[Lesson, ...] = ()  # what staff taught, exported for review
+    confidence: ConfidenceModel | None = None  # fitted decision model (bot.search.confidence)
     source: str = ""
 
 
@@ -117,7 +124,15 @@ def load_vocabulary(path: Path) -> Vocabulary:
     lessons, lesson_problems = read_taught_file(path.parent / TAUGHT_FILE)
     for problem in lesson_problems:
         log.warning("taught question left out: %s", problem)
-    return dataclasses.replace(vocabulary, events=events, lessons=tuple(lessons))
+    try:
+        confidence = read_confidence(path.parent / CONFIDENCE_FILE)
+    except ConfidenceError as exc:
+        # The fixed score floors still decide; staff are told to fit the model again.
+        log.warning("confidence model not used: %s", exc)
+        confidence = None
+    return dataclasses.replace(
+        vocabulary, events=events, lessons=tuple(lessons), confidence=confidence
+    )
 
 
 def check_vocabulary(path: Path, catalogue: Catalogue | None = None) -> list[Problem]:
@@ -128,6 +143,10 @@ def check_vocabulary(path: Path, catalogue: Catalogue | None = None) -> list[Pro
     vocabulary, problems = _read(path)
     problems.extend(check_life_events(path.parent / EVENTS_FOLDER, catalogue))
     problems.extend(read_taught_file(path.parent / TAUGHT_FILE)[1])
+    try:
+        read_confidence(path.parent / CONFIDENCE_FILE)
+    except ConfidenceError as exc:
+        problems.append(Problem(SourceLocation(str(path.parent / CONFIDENCE_FILE)), str(exc)))
     if vocabulary is None or catalogue is None:
         return problems
     for code in vocabulary.aliases:
