@@ -158,6 +158,17 @@ FEEDBACK_SORRY = (
 
 # --- dossiers ---------------------------------------------------------------------------
 
+# "Hồ sơ của tôi tới đâu rồi" without a code: what to send, and where it is on the slip.
+DOSSIER_ASK_CODE = (
+    "Để xem hồ sơ đang ở bước nào, bạn gửi mã hồ sơ in ở phần trên của phiếu tiếp nhận và "
+    "hẹn trả kết quả (dòng “Mã hồ sơ”), ví dụ 000.00.12.H58-251120-0001. Nếu phiếu có mã QR, "
+    "bạn có thể chụp ảnh phiếu gửi vào đây."
+)
+THANKS_REPLY = "Không có gì ạ! Bạn cần hỏi thêm thủ tục nào cứ nhắn cho tôi nhé."
+HUMAN_UNAVAILABLE = (
+    "Trợ lý này là máy trả lời tự động. Để nói chuyện với cán bộ, bạn gọi đường dây nóng "
+    "{hotline} hoặc đến {center_name}, {address} trong giờ làm việc ({hours})."
+)
 DOSSIER_PROMPT = (
     "Bạn hãy gửi mã hồ sơ ghi trên phiếu tiếp nhận và hẹn trả kết quả, "
     "ví dụ 000.00.12.H58-251120-0001."

@@ -400,3 +400,41 @@ async def test_staff_commands_are_refused_to_citizens(core: CoreServices) -> Non
     assert text_of(await say(core, "/guithongbao Nghỉ lễ", chat=telegram)) == texts.STAFF_ONLY
     assert text_of(await say(core, "/thongke", chat=telegram)) == texts.STAFF_ONLY
     assert text_of(await say(core, action="bc:send:abcd", chat=telegram)) == texts.STAFF_ONLY
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "tra cứu hồ sơ",
+        "tra cuu ho so",
+        "kiểm tra hồ sơ giúp tôi",
+        "hồ sơ của tôi tới đâu rồi",
+        "hồ sơ sổ đỏ của tôi xong chưa vậy",
+    ],
+)
+async def test_asking_about_ones_dossier_without_a_code_asks_for_it(
+    core: CoreServices, question: str
+) -> None:
+    await say(core, "/start")
+    assert text_of(await say(core, question)) == texts.DOSSIER_ASK_CODE
+
+
+async def test_what_people_ask_of_the_center_itself(core: CoreServices) -> None:
+    center = core.config.center
+    await say(core, "/start")
+    for question in ("địa chỉ trung tâm ở đâu", "thứ bảy có làm việc không", "số hotline"):
+        reply = text_of(await say(core, question))
+        assert center.address in reply and center.hours in reply, question
+    assert text_of(await say(core, "cảm ơn nhiều nha")) == texts.THANKS_REPLY
+    # Thanks with a question is a question.
+    assert "căn cước" in text_of(await say(core, "cảm ơn, cho hỏi làm căn cước ở đâu")).lower()
+    complaint = text_of(await say(core, "cán bộ làm chậm quá, tôi muốn khiếu nại"))
+    assert complaint == texts.DECLINE_COMPLAINT.format(hotline=center.hotline)
+    private = text_of(await say(core, "xem giúp hồ sơ của hàng xóm tôi"))
+    assert private == texts.DECLINE_PRIVATE_DATA
+    for question in ("gặp cán bộ", "cho tôi nói chuyện với người thật"):
+        reply = text_of(await say(core, question))
+        assert center.hotline in reply and center.hours in reply, question
+    # A procedure question that says "hồ sơ" is still a procedure question.
+    answer = await say(core, "hồ sơ đăng ký kết hôn gồm những gì")
+    assert "Đăng ký kết hôn" in answer[0].sections[0].heading

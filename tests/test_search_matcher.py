@@ -78,7 +78,7 @@ def test_an_exact_procedure_code_answers_that_procedure(matcher: Matcher) -> Non
     ("text", "reason"),
     [
         ("xin chào ad", DeclineReason.GREETING),
-        ("cảm ơn nhiều nha", DeclineReason.GREETING),
+        ("cảm ơn nhiều nha", DeclineReason.THANKS),
         ("thời tiết hôm nay thế nào", DeclineReason.SMALL_TALK),
         ("giá vàng hôm nay bao nhiêu", DeclineReason.SMALL_TALK),
         ("cán bộ xã hạch sách, đòi tiền mới nhận hồ sơ", DeclineReason.COMPLAINT),

@@ -334,6 +334,24 @@ class Dialogue:
             turn.say_text(texts.DECLINE_PRIVATE_DATA)
         elif reason is DeclineReason.EMPTY:
             turn.say_text(texts.EMPTY_MESSAGE)
+        elif reason is DeclineReason.DOSSIER_STATUS:
+            if self._s.dossiers is None:
+                turn.say_text(texts.DOSSIER_DISABLED.format(hotline=center.hotline))
+            else:
+                turn.say_text(texts.DOSSIER_ASK_CODE)
+        elif reason is DeclineReason.CENTER_INFO:
+            turn.say(self._contact())
+        elif reason is DeclineReason.THANKS:
+            turn.say_text(texts.THANKS_REPLY)
+        elif reason is DeclineReason.HUMAN:
+            turn.say_text(
+                texts.HUMAN_UNAVAILABLE.format(
+                    hotline=center.hotline,
+                    center_name=center.name,
+                    address=center.address,
+                    hours=center.hours,
+                )
+            )
         elif reason is DeclineReason.NOT_OURS:
             turn.say_text(texts.DECLINE_NOT_OURS.format(hotline=center.hotline))
         elif reason is DeclineReason.REFER and result.event is not None:

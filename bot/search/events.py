@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,7 +264,7 @@ class EventFinder:
         best: dict[str, EventHit] = {}
         for start, word in enumerate(words):
             for event, phrase in self._by_first.get(word, ()):
-                end = _match(phrase.slots, words, start)
+                end = phrase_end(phrase.slots, words, start)
                 if end is None:
                     continue
                 hit = EventHit(event, phrase, start, end)
@@ -274,7 +274,7 @@ class EventFinder:
         return sorted(best.values(), key=lambda h: (-h.phrase.words, h.span, h.start))
 
 
-def _match(slots: Sequence[Slot], words: Sequence[str], start: int) -> int | None:
+def phrase_end(slots: Sequence[Slot], words: Sequence[str], start: int) -> int | None:
     """End of the phrase matched from `start` (its first word there), None if it does not
     match; gaps of at most MAX_GAP words between slots, tried in every way they allow."""
 
@@ -292,3 +292,29 @@ def _match(slots: Sequence[Slot], words: Sequence[str], start: int) -> int | Non
         return None
 
     return from_slot(0, start, True)
+
+
+class PhraseFinder:
+    """Phrases in the events' syntax ("(a|b) c", gaps allowed), by kind: which kind a
+    message says first. For what people ask of the center itself (bot.search.vocabulary
+    [conversation]): where their dossier is, the center's hours, a person to talk to."""
+
+    def __init__(self, phrases_by_kind: Mapping[str, Sequence[str]]) -> None:
+        by_first: dict[str, list[tuple[str, tuple[Slot, ...]]]] = defaultdict(list)
+        for kind, phrases in phrases_by_kind.items():
+            for text in phrases:
+                slots = parse_phrase(text)
+                if slots is None:
+                    continue
+                for alternative in slots[0]:
+                    by_first[alternative[0]].append((kind, slots))
+        self._by_first = dict(by_first)
+
+    def find(self, words: Sequence[str]) -> tuple[str, int, int] | None:
+        """(kind, start, end) of the first phrase found, None when none is."""
+        for start, word in enumerate(words):
+            for kind, slots in self._by_first.get(word, ()):
+                end = phrase_end(slots, words, start)
+                if end is not None:
+                    return kind, start, end
+        return None

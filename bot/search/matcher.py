@@ -39,7 +39,7 @@ import numpy as np
 from rapidfuzz.distance import LCSseq
 
 from bot.catalogue.model import Catalogue, Procedure, code_shape
-from bot.search.events import EventFinder, EventHit, LifeEvent
+from bot.search.events import EventFinder, EventHit, LifeEvent, PhraseFinder
 from bot.search.index import LEVEL_PHRASE, FloatArray, IdArray, SearchIndex, terms_of
 from bot.search.intent import (
     Intent,
@@ -76,6 +76,11 @@ class DeclineReason(StrEnum):
     REFER = "refer"
     # Staff taught the bot that this question is no matter of the center (bot.search.lessons).
     NOT_OURS = "not_ours"
+    # Asked of the center itself ([conversation] of the vocabulary): not a procedure.
+    DOSSIER_STATUS = "dossier_status"  # "hồ sơ của tôi tới đâu rồi" (no receipt code)
+    CENTER_INFO = "center_info"  # address, opening hours, hotline
+    THANKS = "thanks"
+    HUMAN = "human"  # a person to talk to
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,6 +453,7 @@ class Matcher:
         self._doc_for_staff = [name in staff_names for name in index.base_names]
         self._name_words = [_quotable_names(p.name) for p in index.procedures]
         self._events = EventFinder(vocabulary.events)
+        self._conversation = PhraseFinder(vocabulary.conversation)
         self._events_by_id = {event.id: event for event in vocabulary.events}
         self.confidence = vocabulary.confidence
         self._event_docs = _event_docs(vocabulary.events, index)
@@ -618,6 +624,9 @@ class Matcher:
         coded = self._by_code(text)
         if coded is not None:
             return SearchResult(Decision.ANSWER, intent, (Candidate(coded, 1.0),), True)
+        talk = self._talk(pairs)
+        if talk is not None:
+            return SearchResult(Decision.DECLINE, intent, (), False, talk)
         query = self._analyse(pairs, intent, clause_starts)
         query.events = self._events_in(pairs)
         # Complaints about a person and requests for someone's data are never answered
@@ -669,6 +678,27 @@ class Matcher:
         if query.elsewhere and not clear:
             return declined(decline_reason=DeclineReason.NO_MATCH)
         return result
+
+    def _talk(self, pairs: list[Pair]) -> DeclineReason | None:
+        """What the message asks of the center itself ([conversation]), if that is what it
+        asks: its dossier, the center's details, a person; thanks when nothing else is said.
+        """
+        found = self._conversation.find([f for f, _ in pairs])
+        if found is None:
+            return None
+        if self._decline["private_data"].found_in(pairs):
+            return DeclineReason.PRIVATE_DATA  # "hồ sơ của hàng xóm": not theirs to see
+        kind, start, end = found
+        if kind == "thanks":
+            # "Cảm ơn, cho hỏi thêm làm căn cước ở đâu" is a question, not only thanks.
+            rest = [*pairs[:start], *pairs[end:]]
+            said = [
+                f
+                for f, _ in self._fillers.strip(self._decline["greeting"].strip(rest))
+                if f not in _FINAL_PARTICLES and f not in _WEAK_WORDS
+            ]
+            return DeclineReason.THANKS if len(said) <= 1 else None
+        return DeclineReason(kind)
 
     def _question_word_slips(self, pairs: list[Pair]) -> list[Pair]:
         """Unknown words one slip away from a question word, next to the rest of that

@@ -25,6 +25,10 @@ sections:
                    not hold ("trợ cấp thất nghiệp"), answered as "no such procedure here";
                    done = [...]: a procedure already done ("xong rồi"): what the message
                    asks after it must name a procedure itself to be answered
+    [conversation] dossier_status / center_info / thanks / human = [...]: what people
+                   ask of the center itself (where their dossier is, its hours, a person
+                   to talk to), in the life events' phrase syntax: "(a|b) c", words in
+                   order with up to two others between them
 
 Every value is matched without diacritics and case, so "sổ đỏ" also covers "so do".
 
@@ -53,7 +57,7 @@ from bot.search.confidence import (
     ConfidenceModel,
     read_confidence,
 )
-from bot.search.events import LifeEvent, check_life_events, read_life_events
+from bot.search.events import LifeEvent, check_life_events, parse_phrase, read_life_events
 from bot.search.lessons import TAUGHT_FILE, Lesson, read_taught_file
 from bot.search.normalize import tokens
 
@@ -76,6 +80,9 @@ class Term:
 
 
 DECLINE_KINDS = ("greeting", "small_talk", "complaint", "private_data", "elsewhere", "done")
+# What people ask of the center itself, not of a procedure (bot.search.matcher answers
+# these before searching): their dossier, the center's address and hours, thanks, a person.
+CONVERSATION_KINDS = ("dossier_status", "center_info", "thanks", "human")
 QUALIFIER_KINDS = ("who", "how", "what", "citizens", "staff_agencies", "members")
 
 
@@ -89,6 +96,8 @@ class Vocabulary:
     context: tuple[str, ...] = ()
     # DECLINE_KINDS -> phrases
     decline: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # CONVERSATION_KINDS -> phrases in the life events' syntax ("hồ sơ (của tôi|của em)")
+    conversation: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     events: tuple[LifeEvent, ...] = ()
     lessons: tuple[Lesson, ...] = ()  # what staff taught, exported for review
     confidence: ConfidenceModel | None = None  # fitted decision model (bot.search.confidence)
@@ -101,11 +110,13 @@ _SECTIONS = {
     "qualifiers": "a table with " + ", ".join(f"{kind} = [...]" for kind in QUALIFIER_KINDS),
     "fillers": "a table with phrases = [...] and context = [...]",
     "decline": "a table with " + ", ".join(f"{kind} = [...]" for kind in DECLINE_KINDS),
+    "conversation": "a table with " + ", ".join(f"{kind} = [...]" for kind in CONVERSATION_KINDS),
 }
 _LIST_SECTION_KEYS = {
     "qualifiers": QUALIFIER_KINDS,
     "fillers": ("phrases", "context"),
     "decline": DECLINE_KINDS,
+    "conversation": CONVERSATION_KINDS,
 }
 _TOML_LINE = re.compile(r"at line (\d+)")
 
@@ -220,6 +231,9 @@ class _Parser:
             fillers=lists["fillers"].get("phrases", ()),
             context=lists["fillers"].get("context", ()),
             decline={kind: lists["decline"].get(kind, ()) for kind in DECLINE_KINDS},
+            conversation={
+                kind: lists["conversation"].get(kind, ()) for kind in CONVERSATION_KINDS
+            },
             source=self.path,
         )
 
@@ -288,6 +302,11 @@ class _Parser:
             if empty:
                 self.problem(line, f"[{section}] {key} has an entry with no words: {empty[0]!r}")
                 continue
+            if section == "conversation":
+                broken = [p for p in phrases if parse_phrase(p) is None]
+                if broken:
+                    self.problem(line, f"[{section}] {key}: {broken[0]!r} is malformed")
+                    continue
             lists[key] = tuple(phrases)
         return lists
 
