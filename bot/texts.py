@@ -126,6 +126,11 @@ NO_OTHER_CANDIDATES = (
     "hoặc gọi đường dây nóng {hotline}."
 )
 NOTHING_TO_REJECT = "Bạn hãy gõ câu hỏi về thủ tục trước nhé."
+# Words that name no procedure ("làm giấy tờ", "hỏi chút"): what to type instead.
+VAGUE_QUESTION = (
+    "Bạn cần làm thủ tục gì? Hãy gõ việc cần làm, ví dụ “làm giấy khai sinh cho con”, "
+    "“cấp lại sổ đỏ bị mất”, “đổi bằng lái xe”; hoặc gửi mã hồ sơ để tra cứu."
+)
 FOLLOWUP_NEEDS_PROCEDURE = (
     "Bạn đang hỏi về thủ tục nào? Hãy gõ tên thủ tục, ví dụ “lệ phí đăng ký kết hôn”."
 )

@@ -438,3 +438,20 @@ async def test_what_people_ask_of_the_center_itself(core: CoreServices) -> None:
     # A procedure question that says "hồ sơ" is still a procedure question.
     answer = await say(core, "hồ sơ đăng ký kết hôn gồm những gì")
     assert "Đăng ký kết hôn" in answer[0].sections[0].heading
+
+
+async def test_a_new_chat_typing_something_vague_is_told_what_to_type(
+    core: CoreServices,
+) -> None:
+    replies = {}
+    for number, text in enumerate(
+        ("làm giấy tờ", "mất bao lâu", "còn lệ phí?", "không phải", "hỏi chút")
+    ):
+        chat = ChatRef(Channel.WEB, f"new-{number}")
+        await say(core, "/start", chat=chat)
+        replies[text] = text_of(await say(core, text, chat=chat))
+    assert texts.EMPTY_MESSAGE not in replies.values()
+    assert replies["mất bao lâu"] == texts.FOLLOWUP_NEEDS_PROCEDURE
+    assert replies["còn lệ phí?"] == texts.FOLLOWUP_NEEDS_PROCEDURE
+    assert replies["không phải"] == texts.NOTHING_TO_REJECT
+    assert replies["hỏi chút"] == texts.VAGUE_QUESTION

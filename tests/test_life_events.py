@@ -61,7 +61,9 @@ def test_phrase_syntax() -> None:
     slots = parse_phrase("mất (căn cước|cccd) rồi")
     assert slots == ((("mat",),), (("can", "cuoc"), ("cccd",)), (("roi",),))
     assert parse_phrase("(mới|vừa sinh") is None  # unbalanced
-    assert parse_phrase("(|con)") is None  # an empty alternative
+    assert parse_phrase("(|con) sinh") is None  # the first word cannot be optional
+    assert parse_phrase("(,|con) sinh") is None  # an alternative with no word
+    assert parse_phrase("sinh (con|)") == ((("sinh",),), (("con",), ()))
     assert parse_phrase("   ") is None
 
 
@@ -74,6 +76,13 @@ def test_a_phrase_matches_in_order_with_small_gaps() -> None:
     assert not finder.find(tokens("con em bé mới sinh"))  # order matters
     hit = finder.find(tokens("nhà tui vừa đẻ bé"))[0]
     assert (hit.start, hit.end) == (2, 5)
+
+
+def test_an_optional_word_may_be_there_or_not() -> None:
+    finder = EventFinder([event("fire", "rừng (trồng|) bị cháy")])
+    assert finder.find(tokens("rừng bị cháy rồi"))
+    assert finder.find(tokens("rừng trồng nhà tui bị cháy"))
+    assert not finder.find(tokens("rừng trồng nhà tui ở xa bị cháy"))
 
 
 def test_the_longest_phrase_of_an_event_is_its_hit() -> None:
@@ -156,7 +165,7 @@ def test_events_are_checked_with_the_vocabulary(vocabulary_dir: Path, tmp_path: 
     copy = tmp_path / "v"
     shutil.copytree(vocabulary_dir, copy)
     (copy / "_events" / "other.toml").write_text(
-        '[[event]]\nid = "x.y"\ntitle = "x"\nsays = ["(cá sấu|)"]\nprocedures = ["9.999999"]\n',
+        '[[event]]\nid = "x.y"\ntitle = "x"\nsays = ["(cá sấu|"]\nprocedures = ["9.999999"]\n',
         encoding="utf-8",
     )
     problems = check_vocabulary(copy / "_vocabulary.toml", catalogue)

@@ -152,8 +152,11 @@ class Dialogue:
             text = text[:MAX_QUESTION_CHARS]
         if self._s.dossiers is not None and await self._s.dossiers.handle_text(turn, text):
             return
-        if _NOT_THIS_ONE.match(_fold(text)) and turn.context.candidate_codes:
-            self._other_candidates(turn)
+        if _NOT_THIS_ONE.match(_fold(text)):
+            if turn.context.candidate_codes or turn.context.last_question:
+                self._other_candidates(turn)
+            else:
+                turn.say_text(texts.NOTHING_TO_REJECT)
             return
         await self._question(turn, text)
 
@@ -332,8 +335,12 @@ class Dialogue:
             turn.say_text(texts.DECLINE_COMPLAINT.format(hotline=center.hotline))
         elif reason is DeclineReason.PRIVATE_DATA:
             turn.say_text(texts.DECLINE_PRIVATE_DATA)
+        elif reason is DeclineReason.EMPTY and result.intent.value != Part.GENERAL.value:
+            # "mất bao lâu", "còn lệ phí?" with no procedure in the conversation.
+            turn.say_text(texts.FOLLOWUP_NEEDS_PROCEDURE)
         elif reason is DeclineReason.EMPTY:
-            turn.say_text(texts.EMPTY_MESSAGE)
+            # Something was typed, but nothing that names a procedure ("làm giấy tờ").
+            turn.say_text(texts.VAGUE_QUESTION)
         elif reason is DeclineReason.DOSSIER_STATUS:
             if self._s.dossiers is None:
                 turn.say_text(texts.DOSSIER_DISABLED.format(hotline=center.hotline))

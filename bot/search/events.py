@@ -15,7 +15,8 @@ reviewed data files, `procedures/_events/*.toml`, one `[[event]]` table each:
 
 A phrase matches a message when its words occur in it in this order, with at most
 `MAX_GAP` other words between two of them, compared without diacritics or case;
-"(a|b c)" is one word (or consecutive words) out of several.
+"(a|b c)" is one word (or consecutive words) out of several; "(a|)" makes a word
+optional (not the first).
 
 `EventFinder.find` is pure and cheap (phrases are looked up by their first word).
 """
@@ -99,9 +100,14 @@ def parse_phrase(text: str) -> tuple[Slot, ...] | None:
     for match in _GROUP.finditer(text):
         group, word = match.group(1), match.group(2)
         if group is not None:
+            # "(a|b|)": an empty alternative makes the word optional, except first.
             alternatives = tuple(tuple(tokens(a)) for a in group.split("|"))
-            if not alternatives or any(not a for a in alternatives):
+            if not any(alternatives) or (not slots and not all(alternatives)):
                 return None
+            if any(
+                not a for a, raw in zip(alternatives, group.split("|"), strict=True) if raw.strip()
+            ):
+                return None  # an alternative of punctuation only
             slots.append(tuple(dict.fromkeys(alternatives)))
         else:
             slots.extend(((w,),) for w in tokens(word))
@@ -281,11 +287,15 @@ def phrase_end(slots: Sequence[Slot], words: Sequence[str], start: int) -> int |
     def from_slot(index: int, position: int, first: bool) -> int | None:
         if index == len(slots):
             return position
+        if () in slots[index]:  # an optional word, left out
+            found = from_slot(index + 1, position, first)
+            if found is not None:
+                return found
         last = position if first else min(len(words), position + MAX_GAP)
         for at in range(position, last + 1):
             for alternative in slots[index]:
                 end = at + len(alternative)
-                if end <= len(words) and tuple(words[at:end]) == alternative:
+                if alternative and end <= len(words) and tuple(words[at:end]) == alternative:
                     found = from_slot(index + 1, end, False)
                     if found is not None:
                         return found
