@@ -1330,7 +1330,11 @@ class Matcher:
             confidence=round(p_offer, 4),
             features=features,
         )
-        if p_answer >= self.confidence.answer_at or len(candidates) == 1:
+        best, second = candidates[0].score, (candidates[1].score if len(candidates) > 1 else 0.0)
+        # An answer needs both the model's confidence and a clear lead over the next name:
+        # a wrong answer costs a citizen more than one more tap on a choice.
+        clear = best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN
+        if (p_answer >= self.confidence.answer_at and clear) or len(candidates) == 1:
             return decided(Decision.ANSWER)
         event = self._event_of(ranked[0].doc, query)
         if event is not None:
@@ -1345,7 +1349,6 @@ class Matcher:
             return decided(Decision.DECLINE, decline_reason=DeclineReason.REFER, event=referral)
         if p_offer < self.confidence.offer_at:
             return decided(Decision.DECLINE, decline_reason=DeclineReason.NO_MATCH)
-        best = candidates[0].score
         close = [c for c in candidates[: self.max_choices] if c.score >= best * _CLARIFY_RATIO]
         count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
         return decided(Decision.CLARIFY, clarify_count=count)
