@@ -57,6 +57,9 @@ class Incoming:
     # The text of the message this one replies to, where the platform has replies
     # (staff broadcast the message they reply to).
     quoted_text: str = ""
+    # The sender's network address, where the channel sees it (the web chat): dossier
+    # lookups count failed attempts per address too.
+    network_address: str = ""
 
 
 @dataclass(frozen=True, slots=True)

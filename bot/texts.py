@@ -199,6 +199,18 @@ DOSSIER_LOCKED = (
     "Bạn đã tra cứu sai hoặc quá nhiều lần. Vui lòng thử lại sau {wait}, "
     "hoặc gọi đường dây nóng {hotline}."
 )
+# The dossier itself must wait (many wrong digits, from anyone): the owner is told what to
+# do meanwhile. The same sentence whether such a dossier exists or not.
+DOSSIER_GUARDED = (
+    "Hồ sơ {code} đang tạm khóa tra cứu vì đã có nhiều lần nhập sai thông tin xác minh. "
+    "Bạn vui lòng thử lại sau {wait}.\n"
+    "Nếu đây là hồ sơ của bạn và bạn cần biết ngay, hãy gọi đường dây nóng {hotline} "
+    "hoặc mang phiếu hẹn và giấy tờ tùy thân đến quầy tiếp nhận để được tra cứu trực tiếp."
+)
+DOSSIER_LOOKUPS_PAUSED = (
+    "Để bảo vệ thông tin, việc tra cứu hồ sơ mới đang tạm dừng vì có quá nhiều lần nhập "
+    "sai. Bạn vui lòng thử lại sau {wait}, hoặc gọi đường dây nóng {hotline}."
+)
 DOSSIER_UNAVAILABLE = (
     "Xin lỗi, hệ thống tra cứu hồ sơ đang tạm gián đoạn. Bạn vui lòng thử lại sau, "
     "hoặc gọi {hotline}. Các câu hỏi về thủ tục tôi vẫn trả lời bình thường."
@@ -278,6 +290,7 @@ STATUS_PLAIN = {
 # Durations for lockouts.
 DURATION_MINUTES = "{minutes} phút"
 DURATION_SECONDS = "{seconds} giây"
+DURATION_HOURS = "{hours} giờ"
 
 # --- notices (subscriptions) ------------------------------------------------------------
 
@@ -350,6 +363,10 @@ STATS_SUBSCRIBERS = (
 )
 STATS_BROADCASTS = "Thông báo đã gửi: {jobs} đợt, {sent}/{recipients} tin thành công."
 STATS_NONE = "chưa có"
+STATS_GUESSING_HEADING = "⚠️ Hồ sơ bị dò mã xác minh (nhập sai từ nhiều cuộc trò chuyện)"
+STATS_GUESSING_LINE = (
+    "• {code}: sai {failures} lần từ {chats} cuộc trò chuyện; địa chỉ: {addresses}"
+)
 STATS_NO_DATA = "Chưa có dữ liệu thống kê."
 CHART_QUESTIONS_TITLE = "Câu hỏi mỗi ngày"
 CHART_ANSWERED = "trả lời được"

@@ -312,7 +312,7 @@ class WebChat:
             if chat is None:
                 chat, _ = self._chat_for(None)
                 await socket.send_json({"type": "session", "chat_id": chat.chat_id})
-            incoming = self._incoming(chat, message)
+            incoming = self._incoming(chat, message, address)
             if incoming is None:
                 continue
             now = time.monotonic()
@@ -331,7 +331,7 @@ class WebChat:
         return ChatRef(Channel.WEB, secrets.token_urlsafe(18)), True
 
     @staticmethod
-    def _incoming(chat: ChatRef, message: dict[str, Any]) -> Incoming | None:
+    def _incoming(chat: ChatRef, message: dict[str, Any], address: str) -> Incoming | None:
         kind = message.get("type")
         if kind == "text":
             text = message.get("text")
@@ -339,12 +339,14 @@ class WebChat:
                 return None
             # An empty message is answered too (the dialogue says what to type), not
             # dropped: a citizen who pressed send must see something happen.
-            return Incoming(chat, chat.chat_id, text.strip())
+            return Incoming(chat, chat.chat_id, text.strip(), network_address=address)
         if kind == "button":
             action, label = message.get("action"), message.get("label", "")
             if not isinstance(action, str) or not action or not isinstance(label, str):
                 return None
-            return Incoming(chat, chat.chat_id, label[:200], action=action[:64])
+            return Incoming(
+                chat, chat.chat_id, label[:200], action=action[:64], network_address=address
+            )
         return None
 
     async def _turn(self, socket: web.WebSocketResponse, incoming: Incoming) -> None:

@@ -34,6 +34,7 @@ from bot.dossiers.service import (
     HistoryFound,
     HistoryOutcome,
     LockedOut,
+    LockReason,
     LookupOutcome,
     NotFoundOrMismatch,
     SubscribeResult,
@@ -131,7 +132,12 @@ class DossierConversation:
     async def _lookup(self, turn: Turn, code: ReceiptCode, verification: str | None) -> None:
         message = turn.message
         outcome = await self._service.lookup(
-            message.chat, message.user_id, code, verification, now=turn.now
+            message.chat,
+            message.user_id,
+            code,
+            verification,
+            now=turn.now,
+            address=message.network_address,
         )
         if isinstance(outcome, Found):
             turn.update(awaiting=None, pending_code=None)
@@ -166,9 +172,7 @@ class DossierConversation:
             turn.update(awaiting=AWAITING_VERIFICATION, pending_code=str(code))
         elif isinstance(outcome, NotFoundOrMismatch):
             if outcome.locked_until is not None:
-                wait = wait_text(outcome.locked_until, turn.now)
-                turn.say_text(texts.DOSSIER_LOCKED.format(wait=wait, hotline=self._hotline))
-                turn.update(awaiting=None, pending_code=None)
+                self._locked(turn, code, LockedOut(outcome.locked_until, outcome.reason))
                 return
             text = texts.DOSSIER_NOT_FOUND.format(hotline=self._hotline)
             if self._service.verification_factor != "none" and outcome.attempts_left > 0:
@@ -177,12 +181,19 @@ class DossierConversation:
                 turn.update(awaiting=AWAITING_VERIFICATION, pending_code=str(code))
             turn.say_text(text)
         elif isinstance(outcome, LockedOut):
-            wait = wait_text(outcome.until, turn.now)
-            turn.say_text(texts.DOSSIER_LOCKED.format(wait=wait, hotline=self._hotline))
-            turn.update(awaiting=None, pending_code=None)
+            self._locked(turn, code, outcome)
         else:
             turn.say_text(texts.DOSSIER_UNAVAILABLE.format(hotline=self._hotline))
             turn.update(awaiting=None, pending_code=None)
+
+    def _locked(self, turn: Turn, code: ReceiptCode, locked: LockedOut) -> None:
+        template = {
+            LockReason.DOSSIER_GUARDED: texts.DOSSIER_GUARDED,
+            LockReason.LOOKUPS_PAUSED: texts.DOSSIER_LOOKUPS_PAUSED,
+        }.get(locked.reason, texts.DOSSIER_LOCKED)
+        wait = wait_text(locked.until, turn.now)
+        turn.say_text(template.format(code=code, wait=wait, hotline=self._hotline))
+        turn.update(awaiting=None, pending_code=None)
 
     # --- change notices --------------------------------------------------------------
 
