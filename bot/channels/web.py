@@ -132,26 +132,40 @@ class MessageRate:
         self._times: deque[float] = deque()
 
     def allow(self, now: float) -> bool:
-        while self._times and now - self._times[0] >= _RATE_WINDOW_SECONDS:
-            self._times.popleft()
+        self._expire(now)
         if len(self._times) >= self._per_minute:
             return False
         self._times.append(now)
         return True
 
+    def idle(self, now: float) -> bool:
+        """True when no message counts any more: the window can be forgotten."""
+        self._expire(now)
+        return not self._times
+
+    def _expire(self, now: float) -> None:
+        while self._times and now - self._times[0] >= _RATE_WINDOW_SECONDS:
+            self._times.popleft()
+
 
 class AddressLimits:
     """Messages per minute and open connections of all chats from one network address,
-    so that opening more connections does not get round the per-connection limit."""
+    so that opening more connections does not get round the per-connection limit.
+
+    An address's window outlives its connections (closing and reopening one must not
+    restart it); idle windows are forgotten at most once a minute, so memory stays bounded.
+    """
 
     def __init__(self, messages_per_minute: int, connections: int) -> None:
         self._messages_per_minute = messages_per_minute
         self._max_connections = connections
         self._rates: dict[str, MessageRate] = {}
         self._connections: dict[str, int] = {}
+        self._pruned_at = 0.0
 
-    def connect(self, address: str) -> bool:
+    def connect(self, address: str, now: float | None = None) -> bool:
         """Count one more connection from `address`, unless it has as many as allowed."""
+        self._prune(time.monotonic() if now is None else now)
         open_now = self._connections.get(address, 0)
         if self._max_connections and open_now >= self._max_connections:
             return False
@@ -164,7 +178,13 @@ class AddressLimits:
             self._connections[address] = left
         else:
             self._connections.pop(address, None)
-            self._rates.pop(address, None)  # its window restarts with its next connection
+
+    def _prune(self, now: float) -> None:
+        if now - self._pruned_at < _RATE_WINDOW_SECONDS:
+            return
+        self._pruned_at = now
+        for address in [a for a, rate in self._rates.items() if rate.idle(now)]:
+            del self._rates[address]
 
     def allow_message(self, address: str, now: float) -> bool:
         if not self._messages_per_minute:
