@@ -191,6 +191,11 @@ VERIFY_ID = (
     "Để bảo vệ thông tin, bạn hãy gửi 4 số cuối số căn cước (CCCD) của người nộp hồ sơ {code}."
 )
 VERIFY_FORMAT = "Bạn chỉ cần gửi đúng 4 chữ số, ví dụ 1234."
+VERIFY_NEEDS_CODE = (
+    "Nếu đây là số điện thoại (hoặc 4 số cuối) của người nộp hồ sơ, bạn hãy gửi mã hồ sơ "
+    "ghi trên phiếu hẹn trước, ví dụ 000.00.12.H58-251120-0001, rồi tôi sẽ hỏi 4 số cuối. "
+    "Bạn cũng có thể chụp ảnh mã QR trên phiếu hẹn và gửi cho tôi."
+)
 DOSSIER_NOT_FOUND = (
     "Không tìm thấy hồ sơ khớp với mã và thông tin xác minh bạn gửi. "
     "Bạn kiểm tra lại mã trên phiếu hẹn và 4 số cuối, hoặc gọi {hotline}."

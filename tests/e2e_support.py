@@ -1,5 +1,5 @@
 """Helpers shared by the end-to-end tests: the bot's config on temporary databases, a demo
-dossier, and a citizen talking through the fake Bot API."""
+dossier, and citizens talking through the fake Bot API and the fake Zalo OA."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakes import FakeTelegramBotApi, SentMessage
+from fakes import FakeTelegramBotApi, FakeZaloApi, SentMessage
 from sqlalchemy import select
 
 from bot.config import Config, DossierSqlConfig, StorageConfig, WebConfig
@@ -93,3 +93,25 @@ class TelegramCitizen:
         seen = self._seen()
         self.api.add_callback_query(self.chat_id, data, message=message)
         return await self._answer(seen, expect)
+
+
+class ZaloCitizen:
+    """A Zalo OA follower, sending signed events to the bot's webhook through the fake."""
+
+    def __init__(self, zalo: FakeZaloApi, webhook_url: str, user_id: str) -> None:
+        self.zalo = zalo
+        self.webhook_url = webhook_url
+        self.user_id = user_id
+
+    async def send(self, event: dict[str, object], expect: str) -> str:
+        seen = len(self.zalo.messages_to(self.user_id))
+        assert await self.zalo.deliver(self.webhook_url, event) == 200
+
+        def found() -> bool:
+            return any(expect in m.text for m in self.zalo.messages_to(self.user_id)[seen:])
+
+        await self.zalo.wait_until(found)
+        return next(m.text for m in self.zalo.messages_to(self.user_id)[seen:] if expect in m.text)
+
+    async def say(self, text: str, expect: str) -> str:
+        return await self.send(self.zalo.user_text(self.user_id, text), expect)

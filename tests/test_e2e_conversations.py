@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from e2e_support import DemoDossier, TelegramCitizen, base_config, demo_dossier
+from e2e_support import DemoDossier, TelegramCitizen, ZaloCitizen, base_config, demo_dossier
 from fakes import FakeTelegramBotApi, FakeZaloApi
 from playwright.async_api import Page, async_playwright, expect
 
@@ -132,26 +132,6 @@ async def test_telegram_webhook_conversation(config: Config, dossier: DemoDossie
 
 
 # --- Zalo -------------------------------------------------------------------------------------
-
-
-class ZaloCitizen:
-    def __init__(self, zalo: FakeZaloApi, webhook_url: str, user_id: str) -> None:
-        self.zalo = zalo
-        self.webhook_url = webhook_url
-        self.user_id = user_id
-
-    async def send(self, event: dict[str, object], expect: str) -> str:
-        seen = len(self.zalo.messages_to(self.user_id))
-        assert await self.zalo.deliver(self.webhook_url, event) == 200
-
-        def found() -> bool:
-            return any(expect in m.text for m in self.zalo.messages_to(self.user_id)[seen:])
-
-        await self.zalo.wait_until(found)
-        return next(m.text for m in self.zalo.messages_to(self.user_id)[seen:] if expect in m.text)
-
-    async def say(self, text: str, expect: str) -> str:
-        return await self.send(self.zalo.user_text(self.user_id, text), expect)
 
 
 async def test_zalo_conversation_with_signed_events(config: Config, dossier: DemoDossier) -> None:

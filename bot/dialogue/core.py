@@ -417,9 +417,13 @@ class Dialogue:
     ) -> None:
         if self._s.recorder is not None:
             # Written shortly after, with other turns' records: statistics must never
-            # cost a citizen time or an answer.
+            # cost a citizen time or an answer. A withheld text is counted, not kept.
             self._s.recorder.queue_question(
-                turn.message.chat, text, decision, code, followup=followup
+                turn.message.chat,
+                "" if turn.withhold_text else text,
+                decision,
+                code,
+                followup=followup,
             )
 
 

@@ -48,9 +48,28 @@ log = logging.getLogger(__name__)
 
 AWAITING_VERIFICATION = "verification"
 AWAITING_RATING_COMMENT = "rating_comment"
-# A reply of only digits and separators while we wait for the 4 digits is an attempt at
-# them, even when too short; anything else is a new question.
-_DIGITS_ONLY = re.compile(r"^[\d\s.\-]+$")
+# Digits said in words, as people type what they would say on the phone ("không ba năm
+# tám"), after folding the diacritics. Southern "hông", "lăm" in "mười lăm", "tư" for 4.
+_DIGIT_WORDS = {
+    "khong": "0",
+    "ko": "0",
+    "hong": "0",
+    "linh": "0",
+    "mot": "1",
+    "hai": "2",
+    "ba": "3",
+    "bon": "4",
+    "tu": "4",
+    "nam": "5",
+    "lam": "5",
+    "sau": "6",
+    "bay": "7",
+    "tam": "8",
+    "chin": "9",
+}
+_TOKEN = re.compile(r"[^\W\d_]+|\d+")
+# Messages that are a number and nothing else: 4 digits or more, typed or said.
+_MIN_BARE_DIGITS = 4
 
 
 class DossierConversation:
@@ -83,6 +102,12 @@ class DossierConversation:
             return True
         if context.awaiting == AWAITING_VERIFICATION and context.pending_code:
             return await self._verification(turn, context.pending_code, text)
+        bare = bare_number(text)
+        if bare is not None and len(bare) >= _MIN_BARE_DIGITS:
+            # "5633" alone: the last digits of a phone, sent before (or without) the code.
+            # Never searched as a question, so never kept in the statistics either.
+            turn.say_text(texts.VERIFY_NEEDS_CODE)
+            return True
         if context.awaiting == AWAITING_RATING_COMMENT and context.pending_code:
             await self._rating_comment(turn, context.pending_code, text)
             return True
@@ -114,13 +139,15 @@ class DossierConversation:
     # --- lookups ---------------------------------------------------------------------
 
     async def _verification(self, turn: Turn, pending: str, text: str) -> bool:
-        digits = verification_digits(text)
+        digits = spoken_verification_digits(text)
         if digits is None:
-            if _DIGITS_ONLY.match(text.strip()):
+            if bare_number(text) is not None:
                 turn.say_text(texts.VERIFY_FORMAT)
                 return True
-            # Not an answer to our question: forget it and treat the text as a new one.
+            # Not an answer to our question: forget it and treat the text as a new one,
+            # but keep its words out of the statistics (it may hold a name or number).
             turn.update(awaiting=None, pending_code=None)
+            turn.withhold_text = True
             return False
         code = self._service.find_code(pending, turn.now)
         if not isinstance(code, ReceiptCode):
@@ -238,3 +265,48 @@ class DossierConversation:
         if self._ratings is not None:
             await self._ratings.add_rating_comment(turn.message.chat, code, text.strip())
         turn.say_text(texts.RATING_COMMENT_THANKS)
+
+
+def _digit_tokens(text: str) -> list[tuple[str, bool] | None]:
+    """Each word or number of `text`: (its digits, whether it was a word), None for others."""
+    tokens: list[tuple[str, bool] | None] = []
+    for token in _TOKEN.findall(fold_diacritics(text.lower())):
+        if token.isdigit():
+            tokens.append((token, False))
+        elif token in _DIGIT_WORDS:
+            tokens.append((_DIGIT_WORDS[token], True))
+        else:
+            tokens.append(None)
+    return tokens
+
+
+def bare_number(text: str) -> str | None:
+    """The digits of a message that is only a number, typed or said ("5633", "0903 125
+    633", "không ba năm tám"); None when it holds anything else."""
+    tokens = _digit_tokens(text)
+    if not tokens or any(token is None for token in tokens):
+        return None
+    return "".join(token[0] for token in tokens if token is not None)
+
+
+def spoken_verification_digits(text: str) -> str | None:
+    """The 4 digits to verify with, typed ("0903 125 633") or said ("số cuối là không ba
+    năm tám"); None when there are fewer than 4.
+
+    Words count only in a run of consecutive numbers and digit words that holds at least
+    4 digits, so that "ba" (father) or "năm" (year) elsewhere in a sentence do not.
+    """
+    runs: list[tuple[str, bool]] = []
+    digits, spoken = "", False
+    for token in [*_digit_tokens(text), None]:
+        if token is None:
+            if digits:
+                runs.append((digits, spoken))
+            digits, spoken = "", False
+            continue
+        digits += token[0]
+        spoken = spoken or token[1]
+    said = [run for run, has_words in runs if has_words and len(run) >= 4]
+    if said:
+        return said[-1][-4:]
+    return verification_digits(text)
