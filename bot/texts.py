@@ -191,6 +191,23 @@ VERIFY_ID = (
     "Để bảo vệ thông tin, bạn hãy gửi 4 số cuối số căn cước (CCCD) của người nộp hồ sơ {code}."
 )
 VERIFY_FORMAT = "Bạn chỉ cần gửi đúng 4 chữ số, ví dụ 1234."
+PHOTO_CODE_READ = "Mã hồ sơ đọc từ ảnh: {code}"
+PHOTO_NO_CODE = (
+    "Tôi không tìm thấy mã QR hay mã vạch của phiếu hẹn trong ảnh này. Bạn hãy gõ mã hồ sơ "
+    "in trên phiếu, ví dụ 000.00.12.H58-251120-0001, hoặc chụp lại mã QR cho gần, rõ và đủ sáng."
+)
+PHOTO_TOO_LARGE = (
+    "Ảnh quá lớn (tối đa {megabytes} MB). Bạn hãy chụp lại chỉ phần mã QR trên phiếu hẹn, "
+    "hoặc gõ mã hồ sơ in trên phiếu."
+)
+PHOTO_UNREADABLE = (
+    "Tôi không mở được tệp này. Bạn hãy gửi ảnh chụp (JPG hoặc PNG) mã QR trên phiếu hẹn, "
+    "hoặc gõ mã hồ sơ in trên phiếu."
+)
+PHOTO_NOT_RECEIVED = (
+    "Ảnh chưa tải về được. Bạn vui lòng gửi lại ảnh, hoặc gõ mã hồ sơ in trên phiếu hẹn."
+)
+PHOTO_NOT_READ = "Kênh này chưa đọc được ảnh. Bạn hãy gõ câu hỏi, hoặc mã hồ sơ in trên phiếu hẹn."
 VERIFY_NEEDS_CODE = (
     "Nếu đây là số điện thoại (hoặc 4 số cuối) của người nộp hồ sơ, bạn hãy gửi mã hồ sơ "
     "ghi trên phiếu hẹn trước, ví dụ 000.00.12.H58-251120-0001, rồi tôi sẽ hỏi 4 số cuối. "
@@ -398,6 +415,9 @@ WEB_CONVERSATION_LABEL = "Cuộc trò chuyện"
 WEB_INPUT_LABEL = "Câu hỏi của bạn"
 WEB_INPUT_PLACEHOLDER = "Nhập câu hỏi, ví dụ: làm giấy khai sinh cần gì?"
 WEB_SEND = "Gửi"
+WEB_PHOTO_BUTTON = "Chụp hoặc chọn ảnh mã QR trên phiếu hẹn"
+WEB_PHOTO_SENT = "Ảnh phiếu hẹn đã gửi"
+WEB_PHOTO_FAILED = "Chưa gửi được ảnh. Bạn vui lòng thử lại, hoặc gõ mã hồ sơ in trên phiếu hẹn."
 WEB_CONNECTING = "Đang kết nối…"
 WEB_RECONNECTING = "Mất kết nối. Đang kết nối lại…"
 WEB_NOT_CONNECTED = "Chưa kết nối được. Xin vui lòng thử lại sau giây lát."

@@ -7,6 +7,7 @@ import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fakes import FakeTelegramBotApi, FakeZaloApi, SentMessage
 from sqlalchemy import select
@@ -86,6 +87,12 @@ class TelegramCitizen:
     async def say(self, text: str, expect: str) -> SentMessage:
         seen = self._seen()
         self.api.add_message(self.chat_id, text, first_name="Lan")
+        return await self._answer(seen, expect)
+
+    async def send_photo(self, data: bytes, expect: str, **options: Any) -> SentMessage:
+        """Send a photo (options as FakeTelegramBotApi.add_photo's) and wait for a reply."""
+        seen = self._seen()
+        self.api.add_photo(self.chat_id, data, **options)
         return await self._answer(seen, expect)
 
     async def press(self, message: SentMessage, label: str, expect: str) -> SentMessage:

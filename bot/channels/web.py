@@ -12,6 +12,11 @@ reload, and talks JSON over the WebSocket:
                   {"type": "notice", "text": "..."}      (rate limit, message too long)
                   {"type": "done"}                        (every answer to a turn was sent)
 
+A photo of the receipt slip (the page's camera button) goes over HTTP, not the WebSocket
+(whose frames stay small): `POST /photo` with the chat id in `X-Chat-Id` and the picture as
+the body (the page shrinks it to 2,000 px first); the answer is the turn's replies,
+`{"type": "replies", "replies": [<reply>, ...]}`, or a notice with status 429.
+
 Cross-site WebSocket hijacking is prevented by the Origin check (the page's own origin,
 `[web] public_url`, or `[web] allowed_origins`); each connection may send at most
 `[web] messages_per_minute` messages a minute, and all connections from one network address
@@ -40,7 +45,16 @@ from bot import texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.config import WebConfig
-from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
+from bot.messages import (
+    MAX_PHOTO_BYTES,
+    Channel,
+    ChatRef,
+    ConversationHandler,
+    Incoming,
+    Photo,
+    PhotoProblem,
+    Reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +86,7 @@ class ChatPage:
             "input_label": texts.WEB_INPUT_LABEL,
             "input_placeholder": texts.WEB_INPUT_PLACEHOLDER,
             "send": texts.WEB_SEND,
+            "photo_label": texts.WEB_PHOTO_BUTTON,
         }
         in_script = {
             "connecting": texts.WEB_CONNECTING,
@@ -81,6 +96,8 @@ class ChatPage:
             "image": texts.WEB_IMAGE_ALT,
             "you": texts.WEB_YOU,
             "bot": texts.WEB_BOT,
+            "photoSent": texts.WEB_PHOTO_SENT,
+            "photoFailed": texts.WEB_PHOTO_FAILED,
         }
         page = template
         for name, value in in_html.items():
@@ -234,6 +251,7 @@ class WebChat:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.page)
         app.router.add_get("/ws", self.websocket)
+        app.router.add_post("/photo", self.photo_upload)
 
     async def close_all(self) -> None:
         """Close every open chat (on shutdown; the page reconnects to the next process)."""
@@ -300,6 +318,28 @@ class WebChat:
         finally:
             self._addresses.disconnect(address)
         return socket
+
+    async def photo_upload(self, request: web.Request) -> web.Response:
+        """A photo from the page's camera button: read like any message, answered at once."""
+        if not self.origin_allowed(request):
+            log.warning("web chat: refused a photo from origin %r", request.headers["Origin"])
+            return web.Response(status=403, text="origin not allowed")
+        chat_id = request.headers.get("X-Chat-Id", "")
+        if not _CHAT_ID.fullmatch(chat_id):
+            return web.Response(status=400, text="no chat")
+        address = self.client_address(request)
+        if not self._addresses.allow_message(address, time.monotonic()):
+            notice = {"type": "notice", "text": texts.WEB_RATE_LIMITED}
+            return web.json_response(notice, status=429)
+        photo = await _uploaded_photo(request)
+        chat = ChatRef(Channel.WEB, chat_id)
+        incoming = Incoming(chat, chat_id, "", network_address=address, photo=photo)
+        async with self._chat_locks.hold(chat_id):
+            replies = await self._handler.handle(incoming)
+        self._turns += 1
+        return web.json_response(
+            {"type": "replies", "replies": [reply_as_json(reply) for reply in replies]}
+        )
 
     def client_address(self, request: web.Request) -> str:
         if self._config.trust_forwarded_for:
@@ -379,6 +419,19 @@ class WebChat:
             await socket.send_json(reply_as_json(reply))
         if not socket.closed:
             await socket.send_json({"type": "done"})
+
+
+async def _uploaded_photo(request: web.Request) -> Photo:
+    """The request's body as a photo, read no further than MAX_PHOTO_BYTES."""
+    if (request.content_length or 0) > MAX_PHOTO_BYTES:
+        return Photo(problem=PhotoProblem.TOO_LARGE)
+    data = bytearray()
+    # Counted as it arrives (a chunked upload has no length to check first).
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > MAX_PHOTO_BYTES:
+            return Photo(problem=PhotoProblem.TOO_LARGE)
+    return Photo(bytes(data))
 
 
 def _parse(data: str) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 """The dossier conversation: receipt code -> (verification) -> status, history, notices.
 
+    photo of the slip ──> its QR code / barcode read ──> receipt code (as if typed)
     receipt code ──> lookup ──> Found ──────────────> status + [history] [notify me]
                           └──> VerificationNeeded ──> "last 4 digits?"  (awaiting)
     4 digits (awaiting) ──> lookup with them ──> Found | NotFoundOrMismatch | LockedOut
@@ -15,6 +16,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Collection
+from urllib.parse import unquote
 
 from bot import texts
 from bot.catalogue.slug import fold_diacritics
@@ -41,7 +43,8 @@ from bot.dossiers.service import (
     Unavailable,
     VerificationNeeded,
 )
-from bot.messages import Channel, ChatRef
+from bot.dossiers.slip_photo import SlipPhotoReader
+from bot.messages import MAX_PHOTO_BYTES, Channel, ChatRef, Photo, PhotoProblem
 from bot.stats.records import StatsRecorder
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,13 @@ _DIGIT_WORDS = {
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
 # Messages that are a number and nothing else: 4 digits or more, typed or said.
 _MIN_BARE_DIGITS = 4
+_PHOTO_PROBLEMS = {
+    PhotoProblem.TOO_LARGE: texts.PHOTO_TOO_LARGE,
+    PhotoProblem.NOT_RECEIVED: texts.PHOTO_NOT_RECEIVED,
+    PhotoProblem.UNREADABLE: texts.PHOTO_UNREADABLE,
+    # Nothing found in the time allowed: as good as no code.
+    PhotoProblem.TOO_SLOW: texts.PHOTO_NO_CODE,
+}
 
 
 class DossierConversation:
@@ -82,10 +92,13 @@ class DossierConversation:
         zone: dt.tzinfo,
         ratings: StatsRecorder | None = None,
         notify_channels: Collection[Channel] = (),
+        photos: SlipPhotoReader | None = None,
     ) -> None:
         """`notify_channels`: channels that can carry change notices (a live view: channels
-        are added as they start); on others (web chat, terminal) nobody can be told later."""
+        are added as they start); on others (web chat, terminal) nobody can be told later.
+        `photos` reads the codes on photos of receipt slips."""
         self._service = service
+        self._photos = photos or SlipPhotoReader()
         self._notify_channels = notify_channels
         self._hotline = hotline
         self._zone = zone
@@ -112,6 +125,34 @@ class DossierConversation:
             await self._rating_comment(turn, context.pending_code, text)
             return True
         return False
+
+    async def handle_photo(self, turn: Turn, photo: Photo) -> bool:
+        problem = photo.problem
+        reading = None
+        if problem is None:
+            reading = await self._photos.read(photo.data)
+            problem = reading.problem
+        if problem is not None:
+            log.info("photo from %s not read: %s", turn.message.chat, problem.value)
+            turn.say_text(_PHOTO_PROBLEMS[problem].format(megabytes=MAX_PHOTO_BYTES // 2**20))
+            return True
+        assert reading is not None
+        malformed: MalformedReceiptCode | None = None
+        for text in reading.texts:
+            # A QR code may hold a link with the code in its query string, %-escaped.
+            found = self._service.find_code(unquote(text), turn.now)
+            if isinstance(found, ReceiptCode):
+                turn.say_text(texts.PHOTO_CODE_READ.format(code=found))
+                await self._lookup(turn, found, verification=None)
+                return True
+            malformed = malformed or (found if isinstance(found, MalformedReceiptCode) else None)
+        if malformed is not None:
+            turn.say(malformed_code_reply(malformed))
+            return True
+        if turn.message.text.strip():
+            return False  # the caption may say what the photo does not
+        turn.say_text(texts.PHOTO_NO_CODE)
+        return True
 
     async def button(self, turn: Turn, action: Action) -> None:
         if action.kind == "rate" and len(action.args) == 2 and action.args[1].isdigit():
