@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,15 @@ from typing import Any
 from fakes import FakeTelegramBotApi, FakeZaloApi, SentMessage
 from sqlalchemy import select
 
-from bot.config import Config, DossierSqlConfig, StorageConfig, WebConfig
+from bot.app import RunningBot, running_bot
+from bot.config import (
+    Config,
+    DossierSqlConfig,
+    StorageConfig,
+    TelegramConfig,
+    WebConfig,
+    ZaloConfig,
+)
 from bot.dossiers import bundled
 from bot.dossiers.demo import create_demo
 from bot.dossiers.model import DossierStatus
@@ -41,6 +51,34 @@ def base_config(tmp_path: Path, project_root: Path) -> Config:
             sql=DossierSqlConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'dossiers.sqlite3'}"),
         ),
         web=WebConfig(host="127.0.0.1", port=0),
+    )
+
+
+def telegram_config_for(api: FakeTelegramBotApi) -> TelegramConfig:
+    """[telegram] pointing the bot at the fake Bot API (long polling)."""
+    return TelegramConfig(token=api.token, base_url=api.base_url, base_file_url=api.base_file_url)
+
+
+@asynccontextmanager
+async def bot_on_telegram(config: Config, api: FakeTelegramBotApi) -> AsyncIterator[RunningBot]:
+    """The whole bot with Telegram (long polling on the fake Bot API), once it receives."""
+    telegram = telegram_config_for(api)
+    async with running_bot(dataclasses.replace(config, telegram=telegram), port=0) as running:
+        assert running.telegram is not None
+        await running.telegram.wait_running()
+        yield running
+
+
+def zalo_config_for(zalo: FakeZaloApi) -> ZaloConfig:
+    """[zalo] with the fake OA's credentials and addresses."""
+    return ZaloConfig(
+        app_id=zalo.app_id,
+        oa_secret_key=zalo.oa_secret_key,
+        app_secret_key=zalo.app_secret_key,
+        access_token=zalo.initial_access_token,
+        refresh_token=zalo.initial_refresh_token,
+        api_base=zalo.base_url,
+        oauth_base=zalo.base_url,
     )
 
 

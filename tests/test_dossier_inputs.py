@@ -5,16 +5,20 @@ fake Bot API) with the whole bot."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
-from e2e_support import DemoDossier, TelegramCitizen, base_config, demo_dossier
+from e2e_support import (
+    DemoDossier,
+    TelegramCitizen,
+    base_config,
+    bot_on_telegram,
+    demo_dossier,
+)
 from fakes import FakeTelegramBotApi
 
 from bot import texts
-from bot.app import running_bot
-from bot.config import Config, TelegramConfig
+from bot.config import Config
 from bot.dialogue.dossier_flow import bare_number, spoken_verification_digits
 from bot.stats.report import collect_statistics, format_statistics
 
@@ -69,31 +73,25 @@ async def test_codes_and_digits_as_people_send_them_through_telegram(
     squeezed = f"{agency[:3]}{agency[4:6]} {agency[7:9]} {agency[10:]}-{date}-{counter}"
     asked = texts.VERIFY_PHONE.format(code=dossier.code)
     shown = texts.DOSSIER_HEADING.format(code=dossier.code)
-    async with FakeTelegramBotApi() as api:
-        telegram = TelegramConfig(
-            token=api.token, base_url=api.base_url, base_file_url=api.base_file_url
-        )
-        async with running_bot(dataclasses.replace(config, telegram=telegram), port=0) as running:
-            assert running.telegram is not None
-            await running.telegram.wait_running()
-            citizen = TelegramCitizen(api, 5151)
-            await citizen.say("/start", texts.MENU_DOSSIER)
-            # The digits first: asked for the code, and not searched as a question.
-            before = await citizen.say(dossier.phone_last4, texts.VERIFY_NEEDS_CODE[:40])
-            assert before.plain_text == texts.VERIFY_NEEDS_CODE
-            await citizen.say(f"hồ sơ của tôi {spaced} ạ", asked)
-            found = await citizen.say(f"số cuối là {said(dossier.phone_last4)}", shown)
-            assert dossier.procedure in found.plain_text
+    async with FakeTelegramBotApi() as api, bot_on_telegram(config, api) as running:
+        citizen = TelegramCitizen(api, 5151)
+        await citizen.say("/start", texts.MENU_DOSSIER)
+        # The digits first: asked for the code, and not searched as a question.
+        before = await citizen.say(dossier.phone_last4, texts.VERIFY_NEEDS_CODE[:40])
+        assert before.plain_text == texts.VERIFY_NEEDS_CODE
+        await citizen.say(f"hồ sơ của tôi {spaced} ạ", asked)
+        found = await citizen.say(f"số cuối là {said(dossier.phone_last4)}", shown)
+        assert dossier.procedure in found.plain_text
 
-            for code_as_typed in (dotted, squeezed):
-                again = TelegramCitizen(api, 5152 if code_as_typed == dotted else 5153)
-                await again.say(code_as_typed, asked)
-                # Something else than the digits while they are awaited: a new question,
-                # counted in the statistics but its words not kept.
-                await again.say("tôi không nhớ số điện thoại của chồng tôi", "")
+        for code_as_typed in (dotted, squeezed):
+            again = TelegramCitizen(api, 5152 if code_as_typed == dotted else 5153)
+            await again.say(code_as_typed, asked)
+            # Something else than the digits while they are awaited: a new question,
+            # counted in the statistics but its words not kept.
+            await again.say("tôi không nhớ số điện thoại của chồng tôi", "")
 
-            await running.core.recorder.flush()
-            stats = await collect_statistics(running.core.engine, 1)
+        await running.core.recorder.flush()
+        stats = await collect_statistics(running.core.engine, 1)
     report = format_statistics(stats)
     assert stats.questions == 2
     assert dossier.phone_last4 not in report

@@ -16,14 +16,22 @@ from typing import Any
 
 import aiohttp
 import pytest
-from e2e_support import DemoDossier, TelegramCitizen, ZaloCitizen, base_config, demo_dossier
+from e2e_support import (
+    DemoDossier,
+    TelegramCitizen,
+    ZaloCitizen,
+    base_config,
+    bot_on_telegram,
+    demo_dossier,
+    zalo_config_for,
+)
 from fakes import FakeTelegramBotApi, FakeZaloApi
 from playwright.async_api import ViewportSize, async_playwright, expect
 from slip_images import Shot, blank_page, photo, slip
 
 from bot import texts
 from bot.app import RunningBot, running_bot
-from bot.config import Config, TelegramConfig, ZaloConfig
+from bot.config import Config
 from bot.messages import MAX_PHOTO_BYTES
 
 # As a phone would take it: a little crooked, in an office's light.
@@ -57,39 +65,33 @@ async def test_telegram_photo_and_image_file_of_the_slip(
     config: Config, dossier: DemoDossier
 ) -> None:
     slip_photo = photo(slip(dossier.code), SHOT)
-    async with FakeTelegramBotApi() as api:
-        telegram = TelegramConfig(
-            token=api.token, base_url=api.base_url, base_file_url=api.base_file_url
-        )
-        async with running_bot(dataclasses.replace(config, telegram=telegram), port=0) as bot:
-            assert bot.telegram is not None
-            await bot.telegram.wait_running()
-            citizen = TelegramCitizen(api, 7001)
-            await citizen.say("/start", texts.MENU_DOSSIER)
+    async with FakeTelegramBotApi() as api, bot_on_telegram(config, api):
+        citizen = TelegramCitizen(api, 7001)
+        await citizen.say("/start", texts.MENU_DOSSIER)
 
-            read = await citizen.send_photo(slip_photo, texts.PHOTO_CODE_READ[:20])
-            assert read.plain_text == texts.PHOTO_CODE_READ.format(code=dossier.code)
-            # The photo itself was fetched, not its thumbnail.
-            assert api.downloaded == ["photos/file-1.jpg"]
-            await api.wait_until(lambda: asked(dossier) in api.messages_to(7001)[-1].plain_text)
-            found = await citizen.say(dossier.phone_last4, shown(dossier))
-            assert dossier.procedure in found.plain_text
+        read = await citizen.send_photo(slip_photo, texts.PHOTO_CODE_READ[:20])
+        assert read.plain_text == texts.PHOTO_CODE_READ.format(code=dossier.code)
+        # The photo itself was fetched, not its thumbnail.
+        assert api.downloaded == ["photos/file-1.jpg"]
+        await api.wait_until(lambda: asked(dossier) in api.messages_to(7001)[-1].plain_text)
+        found = await citizen.say(dossier.phone_last4, shown(dossier))
+        assert dossier.procedure in found.plain_text
 
-            # Sent as a file (uncompressed), another chat: the same lookup.
-            other = TelegramCitizen(api, 7002)
-            await other.send_photo(slip_photo, asked(dossier), as_document=True)
+        # Sent as a file (uncompressed), another chat: the same lookup.
+        other = TelegramCitizen(api, 7002)
+        await other.send_photo(slip_photo, asked(dossier), as_document=True)
 
-            # No code on it; a caption with the code does the work instead.
-            no_code = photo(blank_page(), SHOT)
-            await other.send_photo(no_code, NO_CODE)
-            await other.send_photo(no_code, asked(dossier), caption=f"mã {dossier.code}")
-            # A file larger than allowed: refused without downloading it. (Of a photo, the
-            # largest size within the limit would be read.)
-            downloads = len(api.downloaded)
-            too_large = {"as_document": True, "declared_size": MAX_PHOTO_BYTES + 1}
-            await other.send_photo(b"x" * 100, TOO_LARGE, **too_large)
-            assert len(api.downloaded) == downloads
-            await other.send_photo(b"\x89PNG broken", texts.PHOTO_UNREADABLE)
+        # No code on it; a caption with the code does the work instead.
+        no_code = photo(blank_page(), SHOT)
+        await other.send_photo(no_code, NO_CODE)
+        await other.send_photo(no_code, asked(dossier), caption=f"mã {dossier.code}")
+        # A file larger than allowed: refused without downloading it. (Of a photo, the
+        # largest size within the limit would be read.)
+        downloads = len(api.downloaded)
+        too_large = {"as_document": True, "declared_size": MAX_PHOTO_BYTES + 1}
+        await other.send_photo(b"x" * 100, TOO_LARGE, **too_large)
+        assert len(api.downloaded) == downloads
+        await other.send_photo(b"\x89PNG broken", texts.PHOTO_UNREADABLE)
 
 
 # --- Zalo -------------------------------------------------------------------------------------
@@ -97,15 +99,7 @@ async def test_telegram_photo_and_image_file_of_the_slip(
 
 async def test_zalo_image_message_of_the_slip(config: Config, dossier: DemoDossier) -> None:
     async with FakeZaloApi() as zalo:
-        zalo_config = ZaloConfig(
-            app_id=zalo.app_id,
-            oa_secret_key=zalo.oa_secret_key,
-            app_secret_key=zalo.app_secret_key,
-            access_token=zalo.initial_access_token,
-            refresh_token=zalo.initial_refresh_token,
-            api_base=zalo.base_url,
-            oauth_base=zalo.base_url,
-        )
+        zalo_config = zalo_config_for(zalo)
         async with running_bot(dataclasses.replace(config, zalo=zalo_config), port=0) as bot:
             citizen = ZaloCitizen(zalo, bot.web_url + zalo_config.webhook_path, "zalo-photo")
             url = zalo.add_media(photo(slip(dossier.code), SHOT))

@@ -44,17 +44,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from bot import texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
+from bot.channels.photo_bytes import read_photo
 from bot.config import WebConfig
-from bot.messages import (
-    MAX_PHOTO_BYTES,
-    Channel,
-    ChatRef,
-    ConversationHandler,
-    Incoming,
-    Photo,
-    PhotoProblem,
-    Reply,
-)
+from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +323,7 @@ class WebChat:
         if not self._addresses.allow_message(address, time.monotonic()):
             notice = {"type": "notice", "text": texts.WEB_RATE_LIMITED}
             return web.json_response(notice, status=429)
-        photo = await _uploaded_photo(request)
+        photo = await read_photo(request.content, request.content_length)
         chat = ChatRef(Channel.WEB, chat_id)
         incoming = Incoming(chat, chat_id, "", network_address=address, photo=photo)
         async with self._chat_locks.hold(chat_id):
@@ -419,19 +411,6 @@ class WebChat:
             await socket.send_json(reply_as_json(reply))
         if not socket.closed:
             await socket.send_json({"type": "done"})
-
-
-async def _uploaded_photo(request: web.Request) -> Photo:
-    """The request's body as a photo, read no further than MAX_PHOTO_BYTES."""
-    if (request.content_length or 0) > MAX_PHOTO_BYTES:
-        return Photo(problem=PhotoProblem.TOO_LARGE)
-    data = bytearray()
-    # Counted as it arrives (a chunked upload has no length to check first).
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        data += chunk
-        if len(data) > MAX_PHOTO_BYTES:
-            return Photo(problem=PhotoProblem.TOO_LARGE)
-    return Photo(bytes(data))
 
 
 def _parse(data: str) -> dict[str, Any] | None:

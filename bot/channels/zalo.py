@@ -55,12 +55,12 @@ from bot.channels.numbered_choices import (
     number_replies,
     pick_choice,
 )
+from bot.channels.photo_bytes import read_photo
 from bot.channels.text_split import split_text
 from bot.config import ZaloConfig
 from bot.messages import (
     EVENT_FOLLOW,
     EVENT_UNFOLLOW,
-    MAX_PHOTO_BYTES,
     Channel,
     ChatRef,
     ConversationHandler,
@@ -690,18 +690,10 @@ async def download_photo(session: aiohttp.ClientSession, url: str) -> Photo:
             if response.status != 200:
                 log.warning("Zalo image not fetched: HTTP %d", response.status)
                 return Photo(problem=PhotoProblem.NOT_RECEIVED)
-            if (response.content_length or 0) > MAX_PHOTO_BYTES:
-                return Photo(problem=PhotoProblem.TOO_LARGE)
-            data = bytearray()
-            # Counted as it arrives: a missing or false Content-Length cannot make it larger.
-            async for chunk in response.content.iter_chunked(64 * 1024):
-                data += chunk
-                if len(data) > MAX_PHOTO_BYTES:
-                    return Photo(problem=PhotoProblem.TOO_LARGE)
+            return await read_photo(response.content, response.content_length)
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("Zalo image not fetched: %s: %s", type(exc).__name__, exc)
         return Photo(problem=PhotoProblem.NOT_RECEIVED)
-    return Photo(bytes(data))
 
 
 def expected_signature(config: ZaloConfig, body: bytes, timestamp: str) -> str:
