@@ -57,6 +57,7 @@ from bot.dialogue.notices_flow import NoticesConversation
 from bot.dialogue.staff_flow import StaffConversation, progress_reply
 from bot.dossiers.push import PushReceiver
 from bot.dossiers.service import DossierService
+from bot.dossiers.slip_photo import SlipPhotoReader
 from bot.dossiers.source import GuardedSource, SourceMisconfigured, SourceUnavailable
 from bot.dossiers.watcher import DossierUpdate, DossierWatcher, Notify
 from bot.messages import Channel, ChatRef, RecipientBlocked, Reply, Sender, SendError
@@ -204,6 +205,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
                 zone=local_zone(config),
                 ratings=recorder,
                 notify_channels=senders.keys(),
+                photos=SlipPhotoReader(),
             )
         hooks = BroadcastHooks()
         subscriptions = SubscriptionStore(engine, config.broadcast.topics)

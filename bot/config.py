@@ -141,6 +141,20 @@ class DossierConfig:
     max_failed_attempts: int = 3
     # First lockout length; each further lockout within a day doubles it.
     lockout_base_seconds: int = 60
+    # Per dossier, whoever asks (any chat, channel or network address): failed attempts
+    # before each further attempt at that code must wait. The wait starts at
+    # guard_first_wait_seconds and doubles with each failure, up to guard_max_wait_hours;
+    # failures are remembered for dossier_failure_days. Chats that verified the dossier
+    # before are not affected.
+    dossier_max_failures: int = 3
+    dossier_failure_days: int = 30
+    # Per network address (web chat), within 24 hours: the same growing wait after these.
+    address_max_failures: int = 10
+    # All citizens together: failed attempts per rolling hour before new verifications
+    # pause until the hour frees a slot (many addresses guessing at once).
+    max_failures_per_hour: int = 60
+    guard_first_wait_seconds: int = 60
+    guard_max_wait_hours: int = 24
     # A change notice that fails this many times is given up (logged).
     notify_max_attempts: int = 10
     # Vendor status label -> standard status number 1..10 (national portal's list). The
@@ -331,7 +345,17 @@ def _validate(config: Config, source: str) -> None:
     for name in ("timeout_seconds", "watch_interval_seconds"):
         value = getattr(dossiers, name)
         require(value > 0, f"[dossiers] {name}", "a positive number", value)
-    for name in ("max_lookups_per_hour", "max_failed_attempts", "lockout_base_seconds"):
+    for name in (
+        "max_lookups_per_hour",
+        "max_failed_attempts",
+        "lockout_base_seconds",
+        "dossier_max_failures",
+        "dossier_failure_days",
+        "address_max_failures",
+        "max_failures_per_hour",
+        "guard_first_wait_seconds",
+        "guard_max_wait_hours",
+    ):
         value = getattr(dossiers, name)
         require(value > 0, f"[dossiers] {name}", "a positive integer", value)
     if dossiers.source == "http":

@@ -36,6 +36,27 @@ class ChatRef:
         return f"{self.channel.value}:{self.chat_id}"
 
 
+# Photos larger than this are not downloaded or read (Telegram's own limit for photos).
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+class PhotoProblem(StrEnum):
+    """Why a photo could not be read."""
+
+    TOO_LARGE = "too_large"  # over MAX_PHOTO_BYTES, or too many pixels
+    NOT_RECEIVED = "not_received"  # the channel could not download it
+    UNREADABLE = "unreadable"  # not an image (or a broken, unsupported one)
+    TOO_SLOW = "too_slow"  # no code found within the time allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """A picture a citizen sent (a receipt slip, usually): its bytes, or why there are none."""
+
+    data: bytes = b""
+    problem: PhotoProblem | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """What a citizen (or staff member) sent.
@@ -57,6 +78,11 @@ class Incoming:
     # The text of the message this one replies to, where the platform has replies
     # (staff broadcast the message they reply to).
     quoted_text: str = ""
+    # The sender's network address, where the channel sees it (the web chat): dossier
+    # lookups count failed attempts per address too.
+    network_address: str = ""
+    # A photo sent instead of (or with, as its caption) `text`.
+    photo: Photo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,6 +207,28 @@ VERIFY_ID = (
     "Để bảo vệ thông tin, bạn hãy gửi 4 số cuối số căn cước (CCCD) của người nộp hồ sơ {code}."
 )
 VERIFY_FORMAT = "Bạn chỉ cần gửi đúng 4 chữ số, ví dụ 1234."
+PHOTO_CODE_READ = "Mã hồ sơ đọc từ ảnh: {code}"
+PHOTO_NO_CODE = (
+    "Tôi không tìm thấy mã QR hay mã vạch của phiếu hẹn trong ảnh này. Bạn hãy gõ mã hồ sơ "
+    "in trên phiếu, ví dụ 000.00.12.H58-251120-0001, hoặc chụp lại mã QR cho gần, rõ và đủ sáng."
+)
+PHOTO_TOO_LARGE = (
+    "Ảnh quá lớn (tối đa {megabytes} MB). Bạn hãy chụp lại chỉ phần mã QR trên phiếu hẹn, "
+    "hoặc gõ mã hồ sơ in trên phiếu."
+)
+PHOTO_UNREADABLE = (
+    "Tôi không mở được tệp này. Bạn hãy gửi ảnh chụp (JPG hoặc PNG) mã QR trên phiếu hẹn, "
+    "hoặc gõ mã hồ sơ in trên phiếu."
+)
+PHOTO_NOT_RECEIVED = (
+    "Ảnh chưa tải về được. Bạn vui lòng gửi lại ảnh, hoặc gõ mã hồ sơ in trên phiếu hẹn."
+)
+PHOTO_NOT_READ = "Kênh này chưa đọc được ảnh. Bạn hãy gõ câu hỏi, hoặc mã hồ sơ in trên phiếu hẹn."
+VERIFY_NEEDS_CODE = (
+    "Nếu đây là số điện thoại (hoặc 4 số cuối) của người nộp hồ sơ, bạn hãy gửi mã hồ sơ "
+    "ghi trên phiếu hẹn trước, ví dụ 000.00.12.H58-251120-0001, rồi tôi sẽ hỏi 4 số cuối. "
+    "Bạn cũng có thể chụp ảnh mã QR trên phiếu hẹn và gửi cho tôi."
+)
 DOSSIER_NOT_FOUND = (
     "Không tìm thấy hồ sơ khớp với mã và thông tin xác minh bạn gửi. "
     "Bạn kiểm tra lại mã trên phiếu hẹn và 4 số cuối, hoặc gọi {hotline}."
@@ -214,6 +236,18 @@ DOSSIER_NOT_FOUND = (
 DOSSIER_LOCKED = (
     "Bạn đã tra cứu sai hoặc quá nhiều lần. Vui lòng thử lại sau {wait}, "
     "hoặc gọi đường dây nóng {hotline}."
+)
+# The dossier itself must wait (many wrong digits, from anyone): the owner is told what to
+# do meanwhile. The same sentence whether such a dossier exists or not.
+DOSSIER_GUARDED = (
+    "Hồ sơ {code} đang tạm khóa tra cứu vì đã có nhiều lần nhập sai thông tin xác minh. "
+    "Bạn vui lòng thử lại sau {wait}.\n"
+    "Nếu đây là hồ sơ của bạn và bạn cần biết ngay, hãy gọi đường dây nóng {hotline} "
+    "hoặc mang phiếu hẹn và giấy tờ tùy thân đến quầy tiếp nhận để được tra cứu trực tiếp."
+)
+DOSSIER_LOOKUPS_PAUSED = (
+    "Để bảo vệ thông tin, việc tra cứu hồ sơ mới đang tạm dừng vì có quá nhiều lần nhập "
+    "sai. Bạn vui lòng thử lại sau {wait}, hoặc gọi đường dây nóng {hotline}."
 )
 DOSSIER_UNAVAILABLE = (
     "Xin lỗi, hệ thống tra cứu hồ sơ đang tạm gián đoạn. Bạn vui lòng thử lại sau, "
@@ -294,6 +328,7 @@ STATUS_PLAIN = {
 # Durations for lockouts.
 DURATION_MINUTES = "{minutes} phút"
 DURATION_SECONDS = "{seconds} giây"
+DURATION_HOURS = "{hours} giờ"
 
 # --- notices (subscriptions) ------------------------------------------------------------
 
@@ -366,6 +401,10 @@ STATS_SUBSCRIBERS = (
 )
 STATS_BROADCASTS = "Thông báo đã gửi: {jobs} đợt, {sent}/{recipients} tin thành công."
 STATS_NONE = "chưa có"
+STATS_GUESSING_HEADING = "⚠️ Hồ sơ bị dò mã xác minh (nhập sai từ nhiều cuộc trò chuyện)"
+STATS_GUESSING_LINE = (
+    "• {code}: sai {failures} lần từ {chats} cuộc trò chuyện; địa chỉ: {addresses}"
+)
 STATS_NO_DATA = "Chưa có dữ liệu thống kê."
 CHART_QUESTIONS_TITLE = "Câu hỏi mỗi ngày"
 CHART_ANSWERED = "trả lời được"
@@ -392,6 +431,9 @@ WEB_CONVERSATION_LABEL = "Cuộc trò chuyện"
 WEB_INPUT_LABEL = "Câu hỏi của bạn"
 WEB_INPUT_PLACEHOLDER = "Nhập câu hỏi, ví dụ: làm giấy khai sinh cần gì?"
 WEB_SEND = "Gửi"
+WEB_PHOTO_BUTTON = "Chụp hoặc chọn ảnh mã QR trên phiếu hẹn"
+WEB_PHOTO_SENT = "Ảnh phiếu hẹn đã gửi"
+WEB_PHOTO_FAILED = "Chưa gửi được ảnh. Bạn vui lòng thử lại, hoặc gõ mã hồ sơ in trên phiếu hẹn."
 WEB_CONNECTING = "Đang kết nối…"
 WEB_RECONNECTING = "Mất kết nối. Đang kết nối lại…"
 WEB_NOT_CONNECTED = "Chưa kết nối được. Xin vui lòng thử lại sau giây lát."

@@ -52,6 +52,11 @@ PHONE_LAST4 = "4567"
 ID_LAST4 = "9012"
 
 
+def unknown(number: int) -> ReceiptCode:
+    """A code no dossier has; a different one for each number."""
+    return ReceiptCode.parse(f"000.00.12.H58-251118-{number:04d}")
+
+
 def local(day: int, hour: int = 16, minute: int = 30, month: int = 11) -> dt.datetime:
     """A naive local time in November 2025, as the one-stop database stores it."""
     return dt.datetime(2025, month, day, hour, minute)
@@ -273,7 +278,8 @@ async def test_failures_lock_out_with_a_growing_lockout_shared_by_processes(
     service = make_service(dossier_db[0], bot_engine, lockout_base_seconds=60)
     moment = NOW
     results = []
-    for code in (UNKNOWN, IN_PROGRESS, UNKNOWN):
+    # Different codes each time: the dossier's own count (bot.dossiers.guard) stays out.
+    for code in (unknown(1), IN_PROGRESS, unknown(2)):
         results.append(await service.lookup(CHAT, USER, code, "0000", moment))
     assert results[:2] == [NotFoundOrMismatch(2), NotFoundOrMismatch(1)]
     assert results[2] == NotFoundOrMismatch(0, locked_until=moment + dt.timedelta(seconds=60))
@@ -291,16 +297,16 @@ async def test_failures_lock_out_with_a_growing_lockout_shared_by_processes(
 
     # After the lockout: the next three failures lock for twice as long.
     moment += dt.timedelta(seconds=61)
-    for _ in range(2):
-        await service.lookup(CHAT, USER, UNKNOWN, "0000", moment)
-    third = await service.lookup(CHAT, USER, UNKNOWN, "0000", moment)
+    for number in (3, 4):
+        await service.lookup(CHAT, USER, unknown(number), "0000", moment)
+    third = await service.lookup(CHAT, USER, unknown(5), "0000", moment)
     assert third == NotFoundOrMismatch(0, locked_until=moment + dt.timedelta(seconds=120))
 
     # A day without failures forgets the level.
     moment += dt.timedelta(days=2)
-    for _ in range(2):
-        await service.lookup(CHAT, USER, UNKNOWN, "0000", moment)
-    third = await service.lookup(CHAT, USER, UNKNOWN, "0000", moment)
+    for number in (6, 7):
+        await service.lookup(CHAT, USER, unknown(number), "0000", moment)
+    third = await service.lookup(CHAT, USER, unknown(8), "0000", moment)
     assert third == NotFoundOrMismatch(0, locked_until=moment + dt.timedelta(seconds=60))
     outcomes = [row[3] for row in await audit_outcomes(bot_engine)]
     assert outcomes.count("locked_out") == 1
@@ -309,10 +315,10 @@ async def test_failures_lock_out_with_a_growing_lockout_shared_by_processes(
 
 
 async def test_a_success_resets_the_failure_count(service: DossierService) -> None:
-    await service.lookup(CHAT, USER, UNKNOWN, "0000", NOW)
-    await service.lookup(CHAT, USER, UNKNOWN, "0000", NOW)
+    await service.lookup(CHAT, USER, unknown(1), "0000", NOW)
+    await service.lookup(CHAT, USER, unknown(2), "0000", NOW)
     assert isinstance(await service.lookup(CHAT, USER, IN_PROGRESS, PHONE_LAST4, NOW), Found)
-    assert await service.lookup(CHAT, USER, UNKNOWN, "0000", NOW) == NotFoundOrMismatch(2)
+    assert await service.lookup(CHAT, USER, unknown(3), "0000", NOW) == NotFoundOrMismatch(2)
 
 
 async def test_hourly_lookup_limit(

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from e2e_support import DemoDossier, TelegramCitizen, base_config, demo_dossier
+from e2e_support import (
+    DemoDossier,
+    TelegramCitizen,
+    ZaloCitizen,
+    base_config,
+    demo_dossier,
+    telegram_config_for,
+    zalo_config_for,
+)
 from fakes import FakeTelegramBotApi, FakeZaloApi
 from playwright.async_api import Page, async_playwright, expect
 
@@ -25,7 +33,6 @@ from bot.app import RunningBot, running_bot
 from bot.config import (
     Config,
     TelegramConfig,
-    ZaloConfig,
 )
 
 QUESTION = "lam giay khai sinh can gi"  # no diacritics
@@ -98,9 +105,7 @@ async def telegram_conversation(api: FakeTelegramBotApi, dossier: DemoDossier) -
 
 async def test_telegram_long_polling_conversation(config: Config, dossier: DemoDossier) -> None:
     async with FakeTelegramBotApi() as api:
-        telegram = TelegramConfig(
-            token=api.token, base_url=api.base_url, base_file_url=api.base_file_url
-        )
+        telegram = telegram_config_for(api)
         async with running_bot(dataclasses.replace(config, telegram=telegram)) as running:
             assert running.telegram is not None
             await running.telegram.wait_running()
@@ -134,37 +139,9 @@ async def test_telegram_webhook_conversation(config: Config, dossier: DemoDossie
 # --- Zalo -------------------------------------------------------------------------------------
 
 
-class ZaloCitizen:
-    def __init__(self, zalo: FakeZaloApi, webhook_url: str, user_id: str) -> None:
-        self.zalo = zalo
-        self.webhook_url = webhook_url
-        self.user_id = user_id
-
-    async def send(self, event: dict[str, object], expect: str) -> str:
-        seen = len(self.zalo.messages_to(self.user_id))
-        assert await self.zalo.deliver(self.webhook_url, event) == 200
-
-        def found() -> bool:
-            return any(expect in m.text for m in self.zalo.messages_to(self.user_id)[seen:])
-
-        await self.zalo.wait_until(found)
-        return next(m.text for m in self.zalo.messages_to(self.user_id)[seen:] if expect in m.text)
-
-    async def say(self, text: str, expect: str) -> str:
-        return await self.send(self.zalo.user_text(self.user_id, text), expect)
-
-
 async def test_zalo_conversation_with_signed_events(config: Config, dossier: DemoDossier) -> None:
     async with FakeZaloApi() as zalo:
-        zalo_config = ZaloConfig(
-            app_id=zalo.app_id,
-            oa_secret_key=zalo.oa_secret_key,
-            app_secret_key=zalo.app_secret_key,
-            access_token=zalo.initial_access_token,
-            refresh_token=zalo.initial_refresh_token,
-            api_base=zalo.base_url,
-            oauth_base=zalo.base_url,
-        )
+        zalo_config = zalo_config_for(zalo)
         async with running_bot(dataclasses.replace(config, zalo=zalo_config)) as running:
             webhook = running.web_url + zalo_config.webhook_path
             citizen = ZaloCitizen(zalo, webhook, "zalo-user-1")

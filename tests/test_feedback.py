@@ -52,6 +52,9 @@ def test_only_long_digit_runs_are_masked() -> None:
     assert mask_personal_numbers("thủ tục 1.001193 và 2.000815") == "thủ tục 1.001193 và 2.000815"
     assert mask_personal_numbers("gọi 0912-345-678 nhé") == "gọi ####-###-### nhé"
     assert mask_personal_numbers("năm 2024, 12 ngày") == "năm 2024, 12 ngày"
+    # A message that is only a number is someone's digits, masked whole.
+    assert mask_personal_numbers("5633") == "####"
+    assert mask_personal_numbers(" 56-33 ") == " ##-## "
 
 
 async def test_a_quick_second_press_replaces_the_first(engine: AsyncEngine) -> None:

@@ -48,6 +48,16 @@ VALID = [
     ("mã:G22.99-20251231-0000001", "G22.99-20251231-0000001"),
     ("000.00.12.H58_251120_0001", "000.00.12.H58-251120-0001"),
     ("000.00.12.H58/251120/0001", "000.00.12.H58-251120-0001"),
+    # Every segment at its length, separated by anything or nothing (issue 10).
+    ("000 00 12 H58 261201 0001", "000.00.12.H58-261201-0001"),
+    ("000.00.12.H58.261201.0001", "000.00.12.H58-261201-0001"),
+    ("00000 12 H58-261201-0001", "000.00.12.H58-261201-0001"),
+    ("000 00 12 h58 - 261201 - 0001", "000.00.12.H58-261201-0001"),
+    ("0000012H582612010001", "000.00.12.H58-261201-0001"),
+    ("000-00-12-H58-261201-0001", "000.00.12.H58-261201-0001"),
+    ("mã hồ sơ của em là 000 00 12 H58 261201 0001 ạ", "000.00.12.H58-261201-0001"),
+    ("G09 20 20260609 0092637", "G09.20-20260609-0092637"),
+    ("G09.20.20260609.0092637", "G09.20-20260609-0092637"),
 ]
 
 
@@ -179,6 +189,16 @@ def test_malformed_codes_say_which_part_is_wrong(
     assert isinstance(RECOGNIZER.find(found.example), ReceiptCode)
 
 
+def test_a_spaced_code_with_an_impossible_date_is_malformed_in_canonical_spelling() -> None:
+    found = RECOGNIZER.find("000 00 12 H58 251320 0001")
+    assert isinstance(found, MalformedReceiptCode)
+    assert (found.part, found.problem, found.typed) == (
+        CodePart.DATE,
+        CodeProblem.IMPOSSIBLE_DATE,
+        "000.00.12.H58-251320-0001",
+    )
+
+
 def test_future_receipt_date_is_malformed_only_when_today_is_given() -> None:
     text = "000.00.12.H58-301120-0001"
     assert isinstance(RECOGNIZER.find(text), ReceiptCode)
@@ -208,6 +228,8 @@ NOT_CODES = [
     "giờ làm việc 7h30 - 11h30",
     "phòng A12-3456 tầng 2",
     "hs25-001234",
+    "số tài khoản 0000 0000 1234 5678 9012",
+    "mã số thuế 0101234567-001",
     "",
 ]
 

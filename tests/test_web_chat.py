@@ -231,6 +231,25 @@ async def test_more_connections_do_not_get_round_the_limit(aiohttp_client: Clien
     assert len(dialogue.received) == 6
 
 
+async def test_reconnecting_does_not_restart_the_addresss_window(
+    aiohttp_client: ClientMaker,
+) -> None:
+    """A script that opens a new chat every few messages still shares one window."""
+    dialogue = ScriptedDialogue()
+    config = WebConfig(messages_per_minute_per_address=4, trust_forwarded_for=True)
+    client = await aiohttp_client(make_app(dialogue, config))
+    outcomes = []
+    for _ in range(3):
+        headers = {"X-Forwarded-For": "198.51.100.4"}
+        async with client.ws_connect("/ws", headers=headers) as socket:
+            await socket.send_json({"type": "hello", "resume": True})
+            await socket.receive_json(timeout=5)
+            outcomes += [(await ask(socket, "q"))["type"] for _ in range(2)]
+
+    assert outcomes == ["done"] * 4 + ["notice"] * 2
+    assert {m.network_address for m in dialogue.received} == {"198.51.100.4"}
+
+
 async def test_connections_per_address_are_bounded(aiohttp_client: ClientMaker) -> None:
     client = await aiohttp_client(
         make_app(ScriptedDialogue(), WebConfig(connections_per_address=2))

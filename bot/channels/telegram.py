@@ -1,7 +1,8 @@
 """Telegram channel: python-telegram-bot v22, long polling or a webhook on our aiohttp server.
 
-The adapter only translates: a text message, a button press (callback query) or a change of
-the bot's membership in a chat becomes an `Incoming`; each `Reply` becomes HTML messages
+The adapter only translates: a text message, a photo (downloaded with getFile: the largest
+size within `MAX_PHOTO_BYTES`), a button press (callback query) or a change of the bot's
+membership in a chat becomes an `Incoming`; each `Reply` becomes HTML messages
 (every piece of text escaped, headings in <b>, split under Telegram's 4,096-character limit
 at line boundaries) with an inline keyboard, or a photo.
 
@@ -66,11 +67,14 @@ from bot.config import ConfigError, TelegramConfig
 from bot.messages import (
     EVENT_FOLLOW,
     EVENT_UNFOLLOW,
+    MAX_PHOTO_BYTES,
     Channel,
     ChatRef,
     ConversationHandler,
     Incoming,
     PermanentSendError,
+    Photo,
+    PhotoProblem,
     RateLimited,
     RecipientBlocked,
     Reply,
@@ -305,11 +309,12 @@ def _command_text(text: str) -> str:
     return command.split("@", 1)[0] + space + rest
 
 
-def incoming_from_message(message: Message) -> Incoming | None:
-    if message.text is None:
+def incoming_from_message(message: Message, photo: Photo | None = None) -> Incoming | None:
+    """A text message, or with `photo` a photo (its caption as the text)."""
+    if message.text is None and photo is None:
         return None
     user = message.from_user
-    text = _command_text(message.text)
+    text = _command_text(message.text or message.caption or "")
     quoted = message.reply_to_message
     return Incoming(
         chat=ChatRef(Channel.TELEGRAM, str(message.chat.id)),
@@ -319,7 +324,44 @@ def incoming_from_message(message: Message) -> Incoming | None:
         received_at=message.date,
         is_first_contact=text == "/start" or text.startswith("/start "),
         quoted_text=(quoted.text or quoted.caption or "") if quoted is not None else "",
+        photo=photo,
     )
+
+
+def photo_file(message: Message) -> tuple[str, int | None] | None:
+    """(file id, size in bytes if known) of the picture to read: the largest size of a
+    photo that is within MAX_PHOTO_BYTES (the smallest if none is), or an image sent as a
+    file; None when the message has no picture."""
+    if message.photo:
+        sizes = sorted(message.photo, key=lambda size: size.width * size.height)
+        fitting = [s for s in sizes if s.file_size is None or s.file_size <= MAX_PHOTO_BYTES]
+        chosen = fitting[-1] if fitting else sizes[0]
+        return chosen.file_id, chosen.file_size
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        return document.file_id, document.file_size
+    return None
+
+
+async def download_photo(bot: Bot, message: Message) -> Photo | None:
+    """The message's picture, downloaded (getFile, then the file), or why it was not."""
+    found = photo_file(message)
+    if found is None:
+        return None
+    file_id, size = found
+    if size is not None and size > MAX_PHOTO_BYTES:
+        return Photo(problem=PhotoProblem.TOO_LARGE)
+    try:
+        file = await bot.get_file(file_id)
+        if file.file_size is not None and file.file_size > MAX_PHOTO_BYTES:
+            return Photo(problem=PhotoProblem.TOO_LARGE)
+        data = bytes(await file.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("photo in chat telegram:%s not downloaded: %s", message.chat.id, exc)
+        return Photo(problem=PhotoProblem.NOT_RECEIVED)
+    if len(data) > MAX_PHOTO_BYTES:
+        return Photo(problem=PhotoProblem.TOO_LARGE)
+    return Photo(data)
 
 
 def incoming_from_callback(query: CallbackQuery) -> Incoming | None:
@@ -488,6 +530,12 @@ class TelegramChannel:
         self._application: TelegramApplication = builder.build()
         self._application.add_handler(
             MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self._on_message)
+        )
+        self._application.add_handler(
+            MessageHandler(
+                filters.UpdateType.MESSAGE & (filters.PHOTO | filters.Document.IMAGE),
+                self._on_photo,
+            )
         )
         self._application.add_handler(CallbackQueryHandler(self._on_callback))
         self._application.add_handler(
@@ -686,6 +734,15 @@ class TelegramChannel:
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
         incoming = incoming_from_message(message) if message is not None else None
+        if incoming is not None:
+            await self._converse(incoming)
+
+    async def _on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None:
+            return
+        photo = await download_photo(self._application.bot, message)
+        incoming = incoming_from_message(message, photo)
         if incoming is not None:
             await self._converse(incoming)
 

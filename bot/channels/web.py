@@ -12,6 +12,11 @@ reload, and talks JSON over the WebSocket:
                   {"type": "notice", "text": "..."}      (rate limit, message too long)
                   {"type": "done"}                        (every answer to a turn was sent)
 
+A photo of the receipt slip (the page's camera button) goes over HTTP, not the WebSocket
+(whose frames stay small): `POST /photo` with the chat id in `X-Chat-Id` and the picture as
+the body (the page shrinks it to 2,000 px first); the answer is the turn's replies,
+`{"type": "replies", "replies": [<reply>, ...]}`, or a notice with status 429.
+
 Cross-site WebSocket hijacking is prevented by the Origin check (the page's own origin,
 `[web] public_url`, or `[web] allowed_origins`); each connection may send at most
 `[web] messages_per_minute` messages a minute, and all connections from one network address
@@ -39,6 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from bot import texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
+from bot.channels.photo_bytes import read_photo
 from bot.config import WebConfig
 from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
@@ -72,6 +78,7 @@ class ChatPage:
             "input_label": texts.WEB_INPUT_LABEL,
             "input_placeholder": texts.WEB_INPUT_PLACEHOLDER,
             "send": texts.WEB_SEND,
+            "photo_label": texts.WEB_PHOTO_BUTTON,
         }
         in_script = {
             "connecting": texts.WEB_CONNECTING,
@@ -81,6 +88,8 @@ class ChatPage:
             "image": texts.WEB_IMAGE_ALT,
             "you": texts.WEB_YOU,
             "bot": texts.WEB_BOT,
+            "photoSent": texts.WEB_PHOTO_SENT,
+            "photoFailed": texts.WEB_PHOTO_FAILED,
         }
         page = template
         for name, value in in_html.items():
@@ -132,26 +141,40 @@ class MessageRate:
         self._times: deque[float] = deque()
 
     def allow(self, now: float) -> bool:
-        while self._times and now - self._times[0] >= _RATE_WINDOW_SECONDS:
-            self._times.popleft()
+        self._expire(now)
         if len(self._times) >= self._per_minute:
             return False
         self._times.append(now)
         return True
 
+    def idle(self, now: float) -> bool:
+        """True when no message counts any more: the window can be forgotten."""
+        self._expire(now)
+        return not self._times
+
+    def _expire(self, now: float) -> None:
+        while self._times and now - self._times[0] >= _RATE_WINDOW_SECONDS:
+            self._times.popleft()
+
 
 class AddressLimits:
     """Messages per minute and open connections of all chats from one network address,
-    so that opening more connections does not get round the per-connection limit."""
+    so that opening more connections does not get round the per-connection limit.
+
+    An address's window outlives its connections (closing and reopening one must not
+    restart it); idle windows are forgotten at most once a minute, so memory stays bounded.
+    """
 
     def __init__(self, messages_per_minute: int, connections: int) -> None:
         self._messages_per_minute = messages_per_minute
         self._max_connections = connections
         self._rates: dict[str, MessageRate] = {}
         self._connections: dict[str, int] = {}
+        self._pruned_at = 0.0
 
-    def connect(self, address: str) -> bool:
+    def connect(self, address: str, now: float | None = None) -> bool:
         """Count one more connection from `address`, unless it has as many as allowed."""
+        self._prune(time.monotonic() if now is None else now)
         open_now = self._connections.get(address, 0)
         if self._max_connections and open_now >= self._max_connections:
             return False
@@ -164,7 +187,13 @@ class AddressLimits:
             self._connections[address] = left
         else:
             self._connections.pop(address, None)
-            self._rates.pop(address, None)  # its window restarts with its next connection
+
+    def _prune(self, now: float) -> None:
+        if now - self._pruned_at < _RATE_WINDOW_SECONDS:
+            return
+        self._pruned_at = now
+        for address in [a for a, rate in self._rates.items() if rate.idle(now)]:
+            del self._rates[address]
 
     def allow_message(self, address: str, now: float) -> bool:
         if not self._messages_per_minute:
@@ -214,6 +243,7 @@ class WebChat:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.page)
         app.router.add_get("/ws", self.websocket)
+        app.router.add_post("/photo", self.photo_upload)
 
     async def close_all(self) -> None:
         """Close every open chat (on shutdown; the page reconnects to the next process)."""
@@ -281,6 +311,28 @@ class WebChat:
             self._addresses.disconnect(address)
         return socket
 
+    async def photo_upload(self, request: web.Request) -> web.Response:
+        """A photo from the page's camera button: read like any message, answered at once."""
+        if not self.origin_allowed(request):
+            log.warning("web chat: refused a photo from origin %r", request.headers["Origin"])
+            return web.Response(status=403, text="origin not allowed")
+        chat_id = request.headers.get("X-Chat-Id", "")
+        if not _CHAT_ID.fullmatch(chat_id):
+            return web.Response(status=400, text="no chat")
+        address = self.client_address(request)
+        if not self._addresses.allow_message(address, time.monotonic()):
+            notice = {"type": "notice", "text": texts.WEB_RATE_LIMITED}
+            return web.json_response(notice, status=429)
+        photo = await read_photo(request.content, request.content_length)
+        chat = ChatRef(Channel.WEB, chat_id)
+        incoming = Incoming(chat, chat_id, "", network_address=address, photo=photo)
+        async with self._chat_locks.hold(chat_id):
+            replies = await self._handler.handle(incoming)
+        self._turns += 1
+        return web.json_response(
+            {"type": "replies", "replies": [reply_as_json(reply) for reply in replies]}
+        )
+
     def client_address(self, request: web.Request) -> str:
         if self._config.trust_forwarded_for:
             forwarded = request.headers.get("X-Forwarded-For", "")
@@ -312,7 +364,7 @@ class WebChat:
             if chat is None:
                 chat, _ = self._chat_for(None)
                 await socket.send_json({"type": "session", "chat_id": chat.chat_id})
-            incoming = self._incoming(chat, message)
+            incoming = self._incoming(chat, message, address)
             if incoming is None:
                 continue
             now = time.monotonic()
@@ -331,7 +383,7 @@ class WebChat:
         return ChatRef(Channel.WEB, secrets.token_urlsafe(18)), True
 
     @staticmethod
-    def _incoming(chat: ChatRef, message: dict[str, Any]) -> Incoming | None:
+    def _incoming(chat: ChatRef, message: dict[str, Any], address: str) -> Incoming | None:
         kind = message.get("type")
         if kind == "text":
             text = message.get("text")
@@ -339,12 +391,14 @@ class WebChat:
                 return None
             # An empty message is answered too (the dialogue says what to type), not
             # dropped: a citizen who pressed send must see something happen.
-            return Incoming(chat, chat.chat_id, text.strip())
+            return Incoming(chat, chat.chat_id, text.strip(), network_address=address)
         if kind == "button":
             action, label = message.get("action"), message.get("label", "")
             if not isinstance(action, str) or not action or not isinstance(label, str):
                 return None
-            return Incoming(chat, chat.chat_id, label[:200], action=action[:64])
+            return Incoming(
+                chat, chat.chat_id, label[:200], action=action[:64], network_address=address
+            )
         return None
 
     async def _turn(self, socket: web.WebSocketResponse, incoming: Incoming) -> None:

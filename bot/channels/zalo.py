@@ -3,8 +3,9 @@
 Zalo posts events to `[zalo] webhook_path`; each is checked against `X-ZEvent-Signature`
 ("mac=" + sha256 hex of app id + raw body + the body's `timestamp` + OA secret key, as
 Zalo documents), refused when stale, acknowledged at once (Zalo expects an answer within
-a few seconds) and then processed in the background. `user_send_text`, `follow` and
-`unfollow` are understood; other events are acknowledged and ignored.
+a few seconds) and then processed in the background. `user_send_text`, `user_send_image`
+(the picture is downloaded from the URL in the signed event, at most `MAX_PHOTO_BYTES`),
+`follow` and `unfollow` are understood; other events are acknowledged and ignored.
 
 Replies go through `POST {api_base}/v3.0/oa/message/cs` with the OA access token. Zalo
 shows plain text only (2,000 characters per message), so headings are plain lines and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -34,6 +36,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -52,6 +55,7 @@ from bot.channels.numbered_choices import (
     number_replies,
     pick_choice,
 )
+from bot.channels.photo_bytes import read_photo
 from bot.channels.text_split import split_text
 from bot.config import ZaloConfig
 from bot.messages import (
@@ -62,6 +66,8 @@ from bot.messages import (
     ConversationHandler,
     Incoming,
     PermanentSendError,
+    Photo,
+    PhotoProblem,
     RateLimited,
     RecipientBlocked,
     Reply,
@@ -630,11 +636,12 @@ def incoming_from_event(event: dict[str, Any]) -> Incoming | None:
     received_at = dt.datetime.now(dt.UTC)
     with contextlib.suppress(TypeError, ValueError, OverflowError, OSError):
         received_at = dt.datetime.fromtimestamp(int(event["timestamp"]) / 1000, dt.UTC)
-    if name == "user_send_text":
+    if name in ("user_send_text", "user_send_image"):
         sender, message = event.get("sender"), event.get("message")
         if not isinstance(sender, dict) or not isinstance(message, dict):
             return None
-        user_id, text = str(sender.get("id") or ""), message.get("text")
+        # An image's caption, if any, is its text.
+        user_id, text = str(sender.get("id") or ""), message.get("text", "")
         if not user_id or not isinstance(text, str):
             return None
         return Incoming(
@@ -656,6 +663,37 @@ def incoming_from_event(event: dict[str, Any]) -> Incoming | None:
             is_first_contact=name == "follow",
         )
     return None
+
+
+def image_url_of(event: dict[str, Any]) -> str | None:
+    """The picture's URL in a `user_send_image` event (its first image attachment)."""
+    if event.get("event_name") != "user_send_image":
+        return None
+    message = event.get("message")
+    attachments = message.get("attachments") if isinstance(message, dict) else None
+    for attachment in attachments if isinstance(attachments, list) else []:
+        payload = attachment.get("payload") if isinstance(attachment, dict) else None
+        url = payload.get("url") if isinstance(payload, dict) else None
+        if attachment.get("type") == "image" and isinstance(url, str) and url:
+            return url
+    return ""
+
+
+async def download_photo(session: aiohttp.ClientSession, url: str) -> Photo:
+    """The picture at `url` (from a signed event), at most MAX_PHOTO_BYTES, or why not."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        log.warning("Zalo image not fetched: not an http(s) URL: %.80r", url)
+        return Photo(problem=PhotoProblem.NOT_RECEIVED)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    try:
+        async with session.get(url, timeout=timeout) as response:
+            if response.status != 200:
+                log.warning("Zalo image not fetched: HTTP %d", response.status)
+                return Photo(problem=PhotoProblem.NOT_RECEIVED)
+            return await read_photo(response.content, response.content_length)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("Zalo image not fetched: %s: %s", type(exc).__name__, exc)
+        return Photo(problem=PhotoProblem.NOT_RECEIVED)
 
 
 def expected_signature(config: ZaloConfig, body: bytes, timestamp: str) -> str:
@@ -844,10 +882,16 @@ class ZaloChannel:
         if incoming is None:
             log.debug("Zalo event %r ignored", event.get("event_name"))
             return
+        image_url = image_url_of(event)
+        if image_url is not None:
+            photo = Photo(problem=PhotoProblem.NOT_RECEIVED)
+            if image_url and self._session is not None:
+                photo = await download_photo(self._session, image_url)
+            incoming = dataclasses.replace(incoming, photo=photo)
         chat_id = incoming.chat.chat_id
         try:
             async with self._chat_locks.hold(chat_id):
-                if incoming.action is None:
+                if incoming.action is None and incoming.photo is None:
                     choice = pick_choice(incoming.text, await self._choices.recall(chat_id))
                     if choice is not None:
                         incoming = Incoming(
@@ -888,7 +932,9 @@ __all__ = [
     "ZaloSender",
     "ZaloTokenStore",
     "ZaloTokens",
+    "download_photo",
     "expected_signature",
+    "image_url_of",
     "incoming_from_event",
     "render_turn",
     "send_error_for",

@@ -8,6 +8,7 @@ Routing, in order (the first that applies wins):
     waiting for a verification value ──> dossier flow
     waiting for a rating comment ──────> dossier flow
     receipt code in the text ──────────> dossier flow (checked before any fuzzy search)
+    a photo (of the receipt slip) ─────> dossier flow, which reads its QR code or barcode
     "không phải" (not this one) ───────> the other candidates of the last question
     anything else ─────────────────────> procedure search; follow-ups such as
                                           "còn lệ phí thì sao?" use the procedure in context
@@ -142,7 +143,16 @@ class Dialogue:
             return
         if message.is_first_contact or not turn.context.greeted:
             self._greet(turn)
-            if not text or (message.is_first_contact and not _looks_like_question(text)):
+            first_words_only = not text or (
+                message.is_first_contact and not _looks_like_question(text)
+            )
+            if first_words_only and message.photo is None:
+                return
+        if message.photo is not None:
+            if self._s.dossiers is None:
+                turn.say_text(texts.PHOTO_NOT_READ)
+                return
+            if await self._s.dossiers.handle_photo(turn, message.photo):
                 return
         if not text:
             turn.say_text(texts.EMPTY_MESSAGE)
@@ -442,9 +452,13 @@ class Dialogue:
     ) -> None:
         if self._s.recorder is not None:
             # Written shortly after, with other turns' records: statistics must never
-            # cost a citizen time or an answer.
+            # cost a citizen time or an answer. A withheld text is counted, not kept.
             self._s.recorder.queue_question(
-                turn.message.chat, text, decision, code, followup=followup
+                turn.message.chat,
+                "" if turn.withhold_text else text,
+                decision,
+                code,
+                followup=followup,
             )
 
 

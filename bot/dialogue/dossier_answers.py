@@ -149,4 +149,6 @@ def wait_text(until: dt.datetime, now: dt.datetime) -> str:
     seconds = max(1, int((until - now).total_seconds()))
     if seconds < 120:
         return texts.DURATION_SECONDS.format(seconds=seconds)
-    return texts.DURATION_MINUTES.format(minutes=(seconds + 59) // 60)
+    if seconds < 2 * 3600:
+        return texts.DURATION_MINUTES.format(minutes=(seconds + 59) // 60)
+    return texts.DURATION_HOURS.format(hours=(seconds + 3599) // 3600)

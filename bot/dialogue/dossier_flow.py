@@ -1,5 +1,6 @@
 """The dossier conversation: receipt code -> (verification) -> status, history, notices.
 
+    photo of the slip ──> its QR code / barcode read ──> receipt code (as if typed)
     receipt code ──> lookup ──> Found ──────────────> status + [history] [notify me]
                           └──> VerificationNeeded ──> "last 4 digits?"  (awaiting)
     4 digits (awaiting) ──> lookup with them ──> Found | NotFoundOrMismatch | LockedOut
@@ -15,6 +16,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Collection
+from urllib.parse import unquote
 
 from bot import texts
 from bot.catalogue.slug import fold_diacritics
@@ -34,22 +36,50 @@ from bot.dossiers.service import (
     HistoryFound,
     HistoryOutcome,
     LockedOut,
+    LockReason,
     LookupOutcome,
     NotFoundOrMismatch,
     SubscribeResult,
     Unavailable,
     VerificationNeeded,
 )
-from bot.messages import Channel, ChatRef
+from bot.dossiers.slip_photo import SlipPhotoReader
+from bot.messages import MAX_PHOTO_BYTES, Channel, ChatRef, Photo, PhotoProblem
 from bot.stats.records import StatsRecorder
 
 log = logging.getLogger(__name__)
 
 AWAITING_VERIFICATION = "verification"
 AWAITING_RATING_COMMENT = "rating_comment"
-# A reply of only digits and separators while we wait for the 4 digits is an attempt at
-# them, even when too short; anything else is a new question.
-_DIGITS_ONLY = re.compile(r"^[\d\s.\-]+$")
+# Digits said in words, as people type what they would say on the phone ("không ba năm
+# tám"), after folding the diacritics. Southern "hông", "lăm" in "mười lăm", "tư" for 4.
+_DIGIT_WORDS = {
+    "khong": "0",
+    "ko": "0",
+    "hong": "0",
+    "linh": "0",
+    "mot": "1",
+    "hai": "2",
+    "ba": "3",
+    "bon": "4",
+    "tu": "4",
+    "nam": "5",
+    "lam": "5",
+    "sau": "6",
+    "bay": "7",
+    "tam": "8",
+    "chin": "9",
+}
+_TOKEN = re.compile(r"[^\W\d_]+|\d+")
+# Messages that are a number and nothing else: 4 digits or more, typed or said.
+_MIN_BARE_DIGITS = 4
+_PHOTO_PROBLEMS = {
+    PhotoProblem.TOO_LARGE: texts.PHOTO_TOO_LARGE,
+    PhotoProblem.NOT_RECEIVED: texts.PHOTO_NOT_RECEIVED,
+    PhotoProblem.UNREADABLE: texts.PHOTO_UNREADABLE,
+    # Nothing found in the time allowed: as good as no code.
+    PhotoProblem.TOO_SLOW: texts.PHOTO_NO_CODE,
+}
 
 
 class DossierConversation:
@@ -62,10 +92,13 @@ class DossierConversation:
         zone: dt.tzinfo,
         ratings: StatsRecorder | None = None,
         notify_channels: Collection[Channel] = (),
+        photos: SlipPhotoReader | None = None,
     ) -> None:
         """`notify_channels`: channels that can carry change notices (a live view: channels
-        are added as they start); on others (web chat, terminal) nobody can be told later."""
+        are added as they start); on others (web chat, terminal) nobody can be told later.
+        `photos` reads the codes on photos of receipt slips."""
         self._service = service
+        self._photos = photos or SlipPhotoReader()
         self._notify_channels = notify_channels
         self._hotline = hotline
         self._zone = zone
@@ -82,10 +115,44 @@ class DossierConversation:
             return True
         if context.awaiting == AWAITING_VERIFICATION and context.pending_code:
             return await self._verification(turn, context.pending_code, text)
+        bare = bare_number(text)
+        if bare is not None and len(bare) >= _MIN_BARE_DIGITS:
+            # "5633" alone: the last digits of a phone, sent before (or without) the code.
+            # Never searched as a question, so never kept in the statistics either.
+            turn.say_text(texts.VERIFY_NEEDS_CODE)
+            return True
         if context.awaiting == AWAITING_RATING_COMMENT and context.pending_code:
             await self._rating_comment(turn, context.pending_code, text)
             return True
         return False
+
+    async def handle_photo(self, turn: Turn, photo: Photo) -> bool:
+        problem = photo.problem
+        reading = None
+        if problem is None:
+            reading = await self._photos.read(photo.data)
+            problem = reading.problem
+        if problem is not None:
+            log.info("photo from %s not read: %s", turn.message.chat, problem.value)
+            turn.say_text(_PHOTO_PROBLEMS[problem].format(megabytes=MAX_PHOTO_BYTES // 2**20))
+            return True
+        assert reading is not None
+        malformed: MalformedReceiptCode | None = None
+        for text in reading.texts:
+            # A QR code may hold a link with the code in its query string, %-escaped.
+            found = self._service.find_code(unquote(text), turn.now)
+            if isinstance(found, ReceiptCode):
+                turn.say_text(texts.PHOTO_CODE_READ.format(code=found))
+                await self._lookup(turn, found, verification=None)
+                return True
+            malformed = malformed or (found if isinstance(found, MalformedReceiptCode) else None)
+        if malformed is not None:
+            turn.say(malformed_code_reply(malformed))
+            return True
+        if turn.message.text.strip():
+            return False  # the caption may say what the photo does not
+        turn.say_text(texts.PHOTO_NO_CODE)
+        return True
 
     async def button(self, turn: Turn, action: Action) -> None:
         if action.kind == "rate" and len(action.args) == 2 and action.args[1].isdigit():
@@ -113,13 +180,15 @@ class DossierConversation:
     # --- lookups ---------------------------------------------------------------------
 
     async def _verification(self, turn: Turn, pending: str, text: str) -> bool:
-        digits = verification_digits(text)
+        digits = spoken_verification_digits(text)
         if digits is None:
-            if _DIGITS_ONLY.match(text.strip()):
+            if bare_number(text) is not None:
                 turn.say_text(texts.VERIFY_FORMAT)
                 return True
-            # Not an answer to our question: forget it and treat the text as a new one.
+            # Not an answer to our question: forget it and treat the text as a new one,
+            # but keep its words out of the statistics (it may hold a name or number).
             turn.update(awaiting=None, pending_code=None)
+            turn.withhold_text = True
             return False
         code = self._service.find_code(pending, turn.now)
         if not isinstance(code, ReceiptCode):
@@ -131,7 +200,12 @@ class DossierConversation:
     async def _lookup(self, turn: Turn, code: ReceiptCode, verification: str | None) -> None:
         message = turn.message
         outcome = await self._service.lookup(
-            message.chat, message.user_id, code, verification, now=turn.now
+            message.chat,
+            message.user_id,
+            code,
+            verification,
+            now=turn.now,
+            address=message.network_address,
         )
         if isinstance(outcome, Found):
             turn.update(awaiting=None, pending_code=None)
@@ -166,9 +240,7 @@ class DossierConversation:
             turn.update(awaiting=AWAITING_VERIFICATION, pending_code=str(code))
         elif isinstance(outcome, NotFoundOrMismatch):
             if outcome.locked_until is not None:
-                wait = wait_text(outcome.locked_until, turn.now)
-                turn.say_text(texts.DOSSIER_LOCKED.format(wait=wait, hotline=self._hotline))
-                turn.update(awaiting=None, pending_code=None)
+                self._locked(turn, code, LockedOut(outcome.locked_until, outcome.reason))
                 return
             text = texts.DOSSIER_NOT_FOUND.format(hotline=self._hotline)
             if self._service.verification_factor != "none" and outcome.attempts_left > 0:
@@ -177,12 +249,19 @@ class DossierConversation:
                 turn.update(awaiting=AWAITING_VERIFICATION, pending_code=str(code))
             turn.say_text(text)
         elif isinstance(outcome, LockedOut):
-            wait = wait_text(outcome.until, turn.now)
-            turn.say_text(texts.DOSSIER_LOCKED.format(wait=wait, hotline=self._hotline))
-            turn.update(awaiting=None, pending_code=None)
+            self._locked(turn, code, outcome)
         else:
             turn.say_text(texts.DOSSIER_UNAVAILABLE.format(hotline=self._hotline))
             turn.update(awaiting=None, pending_code=None)
+
+    def _locked(self, turn: Turn, code: ReceiptCode, locked: LockedOut) -> None:
+        template = {
+            LockReason.DOSSIER_GUARDED: texts.DOSSIER_GUARDED,
+            LockReason.LOOKUPS_PAUSED: texts.DOSSIER_LOOKUPS_PAUSED,
+        }.get(locked.reason, texts.DOSSIER_LOCKED)
+        wait = wait_text(locked.until, turn.now)
+        turn.say_text(template.format(code=code, wait=wait, hotline=self._hotline))
+        turn.update(awaiting=None, pending_code=None)
 
     # --- change notices --------------------------------------------------------------
 
@@ -227,3 +306,48 @@ class DossierConversation:
         if self._ratings is not None:
             await self._ratings.add_rating_comment(turn.message.chat, code, text.strip())
         turn.say_text(texts.RATING_COMMENT_THANKS)
+
+
+def _digit_tokens(text: str) -> list[tuple[str, bool] | None]:
+    """Each word or number of `text`: (its digits, whether it was a word), None for others."""
+    tokens: list[tuple[str, bool] | None] = []
+    for token in _TOKEN.findall(fold_diacritics(text.lower())):
+        if token.isdigit():
+            tokens.append((token, False))
+        elif token in _DIGIT_WORDS:
+            tokens.append((_DIGIT_WORDS[token], True))
+        else:
+            tokens.append(None)
+    return tokens
+
+
+def bare_number(text: str) -> str | None:
+    """The digits of a message that is only a number, typed or said ("5633", "0903 125
+    633", "không ba năm tám"); None when it holds anything else."""
+    tokens = _digit_tokens(text)
+    if not tokens or any(token is None for token in tokens):
+        return None
+    return "".join(token[0] for token in tokens if token is not None)
+
+
+def spoken_verification_digits(text: str) -> str | None:
+    """The 4 digits to verify with, typed ("0903 125 633") or said ("số cuối là không ba
+    năm tám"); None when there are fewer than 4.
+
+    Words count only in a run of consecutive numbers and digit words that holds at least
+    4 digits, so that "ba" (father) or "năm" (year) elsewhere in a sentence do not.
+    """
+    runs: list[tuple[str, bool]] = []
+    digits, spoken = "", False
+    for token in [*_digit_tokens(text), None]:
+        if token is None:
+            if digits:
+                runs.append((digits, spoken))
+            digits, spoken = "", False
+            continue
+        digits += token[0]
+        spoken = spoken or token[1]
+    said = [run for run, has_words in runs if has_words and len(run) >= 4]
+    if said:
+        return said[-1][-4:]
+    return verification_digits(text)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.dialogue.actions import Action
 from bot.dialogue.turn import Turn
+from bot.messages import Photo
 
 
 class DossierFlow(Protocol):
@@ -20,6 +21,11 @@ class DossierFlow(Protocol):
         ...
 
     async def button(self, turn: Turn, action: Action) -> None: ...
+
+    async def handle_photo(self, turn: Turn, photo: Photo) -> bool:
+        """Look up the dossier whose code the photo shows (a receipt slip's QR code or
+        barcode); return False when it shows none and the message has a caption to read."""
+        ...
 
 
 class NoticesFlow(Protocol):

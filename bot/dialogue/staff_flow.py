@@ -429,6 +429,21 @@ def statistics_reply(stats: StaffStatistics, chart: Image | None) -> Reply:
                 ),
             )
         )
+    if stats.guessing:
+        sections.append(
+            Section(
+                texts.STATS_GUESSING_HEADING,
+                tuple(
+                    texts.STATS_GUESSING_LINE.format(
+                        code=alert.code,
+                        failures=alert.failures,
+                        chats=alert.chats,
+                        addresses=", ".join(alert.addresses[:5]) or texts.STATS_NONE,
+                    )
+                    for alert in stats.guessing[:5]
+                ),
+            )
+        )
     if stats.unanswered:
         sections.append(
             Section(

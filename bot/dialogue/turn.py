@@ -21,6 +21,9 @@ class Turn:
     context: ChatContext
     now: dt.datetime
     replies: list[Reply] = field(default_factory=list)
+    # Set by a flow when the text must not be kept in the statistics (an answer to "the
+    # last 4 digits?" that turned out to be something else).
+    withhold_text: bool = False
 
     def say(self, reply: Reply) -> None:
         self.replies.append(reply)

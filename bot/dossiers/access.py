@@ -13,6 +13,8 @@ and a person who keeps guessing is slowed down:
 
 Limits are per person (channel + user id), grants per chat. Everything is in the bot's
 database (see `bot.dossiers.tables`) so that every bot process applies the same limits.
+A person is easily made anew (a new web chat), so `bot.dossiers.guard` also counts failures
+per dossier, per network address and overall.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class AuditOutcome(StrEnum):
     MISMATCH = "mismatch"
     LOCKED_OUT = "locked_out"
     RATE_LIMITED = "rate_limited"
+    # Refused by bot.dossiers.guard: the dossier, the address, or everyone must wait.
+    DOSSIER_GUARDED = "dossier_guarded"
+    ADDRESS_GUARDED = "address_guarded"
+    LOOKUPS_PAUSED = "lookups_paused"
     UNAVAILABLE = "unavailable"
     HISTORY = "history"
 

@@ -15,11 +15,14 @@ A center whose system numbers dossiers differently lists regular expressions in
 
 Recognition accepts what people actually type: lower case, spaces around the parts or
 instead of the dashes, en/em dashes, a missing dot (or a comma for a dot), a missing dash
-between date and counter, a trailing full stop, and the code anywhere in a sentence. It does
-not fire on procedure codes (`1.001193`, `1.000028.000.00.00.H37`), phone numbers or dates:
-a candidate must have a dash-separated date part and an agency part that contains a letter
-followed by two digits or at least three dotted segments, and at most one of its three parts
-(agency, date, counter) may be off the shape.
+between date and counter, a trailing full stop, and the code anywhere in a sentence. A code
+whose every segment has its standard length is recognised whatever separates them, or
+nothing does: "000 00 12 H58 261201 0001", "000.00.12.H58.261201.0001",
+"00000 12 H58-261201-0001". It does not fire on procedure codes (`1.001193`,
+`1.000028.000.00.00.H37`), phone numbers or dates: a candidate must have a dash-separated
+date part and an agency part that contains a letter followed by two digits or at least three
+dotted segments, and at most one of its three parts (agency, date, counter) may be off the
+shape.
 
 A candidate that looks like a code but is wrong (impossible date, counter of the wrong
 length, ...) yields a `MalformedReceiptCode` naming the wrong part, what is wrong with it and
@@ -181,6 +184,23 @@ _CANDIDATE = re.compile(
     """,
     re.VERBOSE,
 )
+# Every segment of a standard form at its length, any separators (or none) between them.
+# Both forms are 20 characters without separators; the legal form's letter comes 8th, the
+# ministry form's first, so one text never fits both.
+_SEPARATOR = r"[ .,\-_/]{0,3}"
+_STANDARD_SEGMENTS = re.compile(
+    rf"""
+    (?<![0-9A-Z])
+    (?:
+        (?P<legal>[0-9A-Z]{{3}}){_SEPARATOR}([0-9]{{2}}){_SEPARATOR}([0-9]{{2}}){_SEPARATOR}
+        ([A-Z][0-9]{{2}}){_SEPARATOR}([0-9]{{6}}){_SEPARATOR}([0-9]{{4}})
+      | (?P<ministry>[A-Z][0-9]{{2}}){_SEPARATOR}([0-9]{{2}}){_SEPARATOR}([0-9]{{8}})
+        {_SEPARATOR}([0-9]{{7}})
+    )
+    (?![0-9A-Z])
+    """,
+    re.VERBOSE,
+)
 _AGENCY_LETTER_DIGITS = re.compile(r"[A-Z][0-9]{2}")
 _AGENCY_SEPARATORS = re.compile(r"[ .,]")
 
@@ -223,9 +243,25 @@ class ReceiptCodeRecognizer:
         seen: set[str] = set()
         seen_malformed: set[str] = set()
         normalised = text.translate(_DASHES)
-        # Only ASCII letters matter to the pattern, and str.upper() may change the length
+        # Only ASCII letters matter to the patterns, and str.upper() may change the length
         # of other characters (which would shift the spans compared below).
-        for candidate in _CANDIDATE.finditer(normalised.translate(_ASCII_UPPER)):
+        upper = normalised.translate(_ASCII_UPPER)
+        candidates: list[re.Match[str]] = []
+        spans: list[range] = []
+        # Codes with standard segments first, in their canonical spelling; their places are
+        # blanked (same length) so that the looser pattern does not see them again.
+        for standard in _STANDARD_SEGMENTS.finditer(upper):
+            canonical = _canonical_spelling(standard)
+            candidate = _CANDIDATE.fullmatch(canonical)
+            if candidate is not None:
+                candidates.append(candidate)
+                spans.append(range(standard.start(), standard.end()))
+                blank = " " * (standard.end() - standard.start())
+                upper = upper[: standard.start()] + blank + upper[standard.end() :]
+        looser = list(_CANDIDATE.finditer(upper))
+        spans += [range(m.start(), m.end()) for m in looser]
+        candidates += looser
+        for span, candidate in sorted(zip(spans, candidates, strict=True), key=_by_start):
             judged = _judge(candidate, today)
             if isinstance(judged, ReceiptCode):
                 if judged.value not in seen:
@@ -233,7 +269,7 @@ class ReceiptCodeRecognizer:
                     valid.append(judged)
             elif judged is not None and judged.typed not in seen_malformed:
                 seen_malformed.add(judged.typed)
-                malformed.append((range(candidate.start(), candidate.end()), judged))
+                malformed.append((span, judged))
         for pattern in self._extra:
             for match in pattern.finditer(normalised):
                 raw = match.group("code") if "code" in pattern.groupindex else match.group(0)
@@ -250,6 +286,17 @@ class ReceiptCodeRecognizer:
                     seen.add(value)
                     valid.append(ReceiptCode(value=value, form=CodeForm.CONFIGURED))
         return [*valid, *(bad for _, bad in malformed)]
+
+
+def _canonical_spelling(standard: re.Match[str]) -> str:
+    """A `_STANDARD_SEGMENTS` match with dots in the agency and dashes around the date."""
+    segments = [group for group in standard.groups() if group is not None]
+    *agency, date, counter = segments
+    return f"{'.'.join(agency)}-{date}-{counter}"
+
+
+def _by_start(item: tuple[range, re.Match[str]]) -> int:
+    return item[0].start
 
 
 def _judge(

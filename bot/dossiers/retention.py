@@ -5,7 +5,8 @@ is over: the links between a chat and the dossiers it looked up or followed.
   loses who asked: chat and user ids are erased (`bot.storage.database.erased_id`);
 - verification grants go, unless a subscription still follows that dossier for that chat
   (the citizen verifies again on the next lookup);
-- failed-attempt counters whose last failure and lockout are over go;
+- failed-attempt counters whose last failure and lockout are over go, and so do the failed
+  attempts the guard counts per dossier and address (they name chats and addresses);
 - announced changes go (they hold a copy of the dossier's view, with the applicant's name)
   once every delivery of them is final, with those deliveries; then ended subscriptions
   that no delivery refers to.
@@ -22,6 +23,7 @@ from bot.dossiers.tables import (
     access_grants,
     changes,
     deliveries,
+    failed_lookups,
     lookup_audit,
     requesters,
     subscriptions,
@@ -60,6 +62,7 @@ async def forget_personal_data(connection: AsyncConnection, before: dt.datetime)
             or_(requesters.c.locked_until.is_(None), requesters.c.locked_until < cutoff),
         )
     )
+    await run(delete(failed_lookups).where(failed_lookups.c.at < cutoff))
     old_changes = select(changes.c.id).where(changes.c.recorded_at < cutoff)
     unfinished = exists().where(
         deliveries.c.change_id == changes.c.id,

@@ -3,12 +3,12 @@
     service = DossierService.from_config(config, engine)    # engine: the bot's own database
     match service.find_code(text):                           # ReceiptCode | Malformed... | None
         ...
-    outcome = await service.lookup(chat, user_id, code, verification=None)
+    outcome = await service.lookup(chat, user_id, code, verification=None, address="")
     match outcome:
         case Found(view): ...                   # show it; offer history and subscription
         case VerificationNeeded(factor): ...    # ask for the last 4 digits, call again
-        case NotFoundOrMismatch(attempts_left, locked_until): ...
-        case LockedOut(until, reason): ...
+        case NotFoundOrMismatch(attempts_left, locked_until, reason): ...
+        case LockedOut(until, reason): ...      # the person, the dossier, the address or all
         case Unavailable(): ...                 # apology + hotline; logged once per outage
     await service.history(chat, user_id, code)            # HistoryFound | same denials
     await service.subscribe(chat, code)                   # SubscribeResult
@@ -19,8 +19,9 @@
 Rules (see `bot.dossiers.access`): with `dossiers.verification` other than "none", a chat
 that has not verified this code gets `VerificationNeeded` before anything is read; "no such
 dossier" and "wrong verification" give the same `NotFoundOrMismatch` and count alike
-against the person's failed attempts; each call is audited. The verification value itself
-is never stored or logged.
+against the person's failed attempts, and against the dossier's, the network address's
+and everyone's (`bot.dossiers.guard`), which make a guesser wait whatever chat it uses;
+each call is audited. The verification value itself is never stored or logged.
 
 Errors of the bot's own database propagate as `bot.storage.database.StorageUnavailable`
 (the dialogue's general handler apologises); the center's system being down is an ordinary
@@ -44,6 +45,7 @@ from bot.dossiers.access import (
     AuditOutcome,
     verification_matches,
 )
+from bot.dossiers.guard import Attempt, GuardHold, GuardLimits, GuardScope, LookupGuard
 from bot.dossiers.model import Dossier, DossierStatus
 from bot.dossiers.receipt_codes import MalformedReceiptCode, ReceiptCode, ReceiptCodeRecognizer
 from bot.dossiers.source import DisabledSource, DossierSource, GuardedSource, SourceUnavailable
@@ -103,20 +105,32 @@ class VerificationNeeded:
     factor: Literal["phone_last4", "id_last4"]
 
 
+class LockReason(StrEnum):
+    TOO_MANY_FAILURES = "too_many_failures"  # this person (chat user)
+    TOO_MANY_LOOKUPS = "too_many_lookups"  # this person's hourly lookups
+    DOSSIER_GUARDED = "dossier_guarded"  # this dossier, whoever asks
+    ADDRESS_GUARDED = "address_guarded"  # this network address
+    LOOKUPS_PAUSED = "lookups_paused"  # everyone's new verifications
+
+
+_GUARD_REASONS = {
+    GuardScope.DOSSIER: (LockReason.DOSSIER_GUARDED, AuditOutcome.DOSSIER_GUARDED),
+    GuardScope.ADDRESS: (LockReason.ADDRESS_GUARDED, AuditOutcome.ADDRESS_GUARDED),
+    GuardScope.OVERALL: (LockReason.LOOKUPS_PAUSED, AuditOutcome.LOOKUPS_PAUSED),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class NotFoundOrMismatch:
     """No such dossier, or the verification did not match: deliberately indistinguishable.
 
-    `locked_until` is set when this failure started a lockout (`attempts_left` is then 0).
+    `locked_until` is set when this failure started a lockout or a wait (`attempts_left` is
+    then 0), `reason` says whose: the person's or the dossier's (or the address's).
     """
 
     attempts_left: int
     locked_until: dt.datetime | None = None
-
-
-class LockReason(StrEnum):
-    TOO_MANY_FAILURES = "too_many_failures"
-    TOO_MANY_LOOKUPS = "too_many_lookups"
+    reason: LockReason = LockReason.TOO_MANY_FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +185,7 @@ class DossierService:
         self._ledger = AccessLedger(
             config.max_lookups_per_hour, config.max_failed_attempts, config.lockout_base_seconds
         )
+        self._guard = LookupGuard(GuardLimits.from_config(config))
         self.calendar = WorkingCalendar(config.holidays)
         self.recognizer = ReceiptCodeRecognizer(config.extra_code_patterns)
         self._local_zone = dt.timezone(dt.timedelta(hours=config.utc_offset_hours))
@@ -236,10 +251,15 @@ class DossierService:
         code: ReceiptCode,
         verification: str | None = None,
         now: dt.datetime | None = None,
+        *,
+        address: str = "",
     ) -> LookupOutcome:
-        """The dossier's view for this chat, or why not (see the module docstring)."""
+        """The dossier's view for this chat, or why not (see the module docstring).
+
+        `address`: the citizen's network address where the channel knows it (web chat).
+        """
         moment = now or dt.datetime.now(dt.UTC)
-        access = await self._open(requester, user_id, code.value, verification, moment)
+        access = await self._open(requester, user_id, code.value, verification, moment, address)
         if not isinstance(access, Dossier):
             return access
         return Found(self.view_of(access, moment))
@@ -255,7 +275,7 @@ class DossierService:
         """The dossier's view and its processing steps; the same checks as `lookup`."""
         moment = now or dt.datetime.now(dt.UTC)
         access = await self._open(
-            requester, user_id, code.value, verification, moment, AuditOutcome.HISTORY
+            requester, user_id, code.value, verification, moment, "", AuditOutcome.HISTORY
         )
         if not isinstance(access, Dossier):
             return access
@@ -366,6 +386,7 @@ class DossierService:
         code: str,
         verification: str | None,
         now: dt.datetime,
+        address: str,
         success: AuditOutcome = AuditOutcome.FOUND,
     ) -> Dossier | _Denial:
         channel = requester.channel.value
@@ -376,12 +397,19 @@ class DossierService:
             locked_until = await ledger.locked_until(connection, channel, user_id, now)
             granted = await ledger.has_grant(connection, requester, code)
             limited_until = None
+            hold: GuardHold | None = None
             if locked_until is None:
                 limited_until = await ledger.rate_limited_until(connection, channel, user_id, now)
+                if not granted:
+                    # Before asking for the digits: the citizen learns at once that this
+                    # dossier (or address) must wait, not after typing them.
+                    hold = await self._guard.hold(connection, code, address, now)
         denial: _Denial | None = None
         outcome = AuditOutcome.LOCKED_OUT
         if locked_until is not None:
             denial = LockedOut(locked_until, LockReason.TOO_MANY_FAILURES)
+        elif hold is not None:
+            denial, outcome = self._held(hold)
         elif self._factor != "none" and not granted and not (verification or "").strip():
             denial, outcome = VerificationNeeded(self._factor), AuditOutcome.VERIFICATION_NEEDED
         elif limited_until is not None:
@@ -392,10 +420,26 @@ class DossierService:
                 await ledger.audit(connection, requester, user_id, code, outcome, now)
             return denial
 
+        attempt: Attempt | None = None
+        if not granted:
+            # Counted as a failure from here until it succeeds, so that guesses sent in
+            # parallel cannot all pass the check above.
+            async with connect(self._engine, begin=True) as connection:
+                reserved = await self._guard.reserve(
+                    connection, requester, user_id, code, address, now
+                )
+                if isinstance(reserved, GuardHold):
+                    denial, outcome = self._held(reserved)
+                    await ledger.audit(connection, requester, user_id, code, outcome, now)
+                    return denial
+            attempt = reserved
+
         try:
             dossier = await self._source.lookup(code)
         except SourceUnavailable:
             async with connect(self._engine, begin=True) as connection:
+                if attempt is not None:
+                    await self._guard.release(connection, attempt)
                 await ledger.audit(
                     connection, requester, user_id, code, AuditOutcome.UNAVAILABLE, now
                 )
@@ -408,8 +452,31 @@ class DossierService:
                 failed = AuditOutcome.NOT_FOUND if dossier is None else AuditOutcome.MISMATCH
                 await ledger.audit(connection, requester, user_id, code, failed, now)
                 result = await ledger.record_failure(connection, channel, user_id, now)
-                return NotFoundOrMismatch(result.attempts_left, result.locked_until)
+                answer = NotFoundOrMismatch(result.attempts_left, result.locked_until)
+                if attempt is not None:
+                    guarded = await self._guard.confirm_failure(connection, attempt, now)
+                    answer = _with_guard(answer, guarded.attempts_left, guarded.hold)
+                return answer
+            if attempt is not None:
+                await self._guard.release(connection, attempt)
             await ledger.audit(connection, requester, user_id, code, success, now)
             await ledger.record_success(connection, channel, user_id)
             await ledger.grant(connection, requester, code, dossier.status, now)
         return dossier
+
+    @staticmethod
+    def _held(hold: GuardHold) -> tuple[LockedOut, AuditOutcome]:
+        reason, outcome = _GUARD_REASONS[hold.scope]
+        return LockedOut(hold.until, reason), outcome
+
+
+def _with_guard(
+    answer: NotFoundOrMismatch, attempts_left: int, hold: GuardHold | None
+) -> NotFoundOrMismatch:
+    """The person's failure answer, with the dossier's (or address's) fewer attempts left or
+    longer wait: the citizen is told the stricter of the two."""
+    left = min(answer.attempts_left, attempts_left)
+    if hold is None or (answer.locked_until is not None and answer.locked_until > hold.until):
+        return NotFoundOrMismatch(left, answer.locked_until, answer.reason)
+    reason, _ = _GUARD_REASONS[hold.scope]
+    return NotFoundOrMismatch(0, hold.until, reason)

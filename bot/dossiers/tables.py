@@ -8,6 +8,9 @@ and the notification outbox must be the same for all of them.
                              verification value)
     dossier_requesters       per user: failed attempts and the growing lockout
     dossier_access_grants    chats that have verified a dossier (no re-verification)
+    dossier_failed_lookups   every failed attempt (and every attempt in flight): which
+                             code, from which chat and network address; the guard counts
+                             them per dossier, per address and overall
     dossier_subscriptions    chats to notify of a dossier's changes
     dossier_watch_cursors    how far the watcher has read the source's changes
     dossier_changes          changes that have subscribers (the outbox's content)
@@ -80,6 +83,24 @@ access_grants = Table(
     Column("code", String(64), primary_key=True),
     Column("granted_at", DateTime, nullable=False),
     Column("last_status", SmallInteger),
+)
+
+failed_lookups = Table(
+    "dossier_failed_lookups",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    # The web chat's client address; "" on channels that have none (Telegram, Zalo).
+    Column("address", String(64), nullable=False),
+    # The wait this failure imposed on further attempts at the code (None: none yet).
+    Column("dossier_wait_until", DateTime),
+    Index("ix_dossier_failed_lookups_code_at", "code", "at"),
+    Index("ix_dossier_failed_lookups_address_at", "address", "at"),
+    Index("ix_dossier_failed_lookups_at", "at"),
 )
 
 subscriptions = Table(

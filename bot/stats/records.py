@@ -37,6 +37,7 @@ FEEDBACK_MERGE_WINDOW = dt.timedelta(hours=1)
 # 9 or more digits, possibly grouped with spaces, dots or dashes ("0912 345 678"):
 # procedure codes such as 1.001193 have 7 and are kept.
 _PERSONAL_NUMBER = re.compile(r"\d(?:[ .\-]?\d){8,}")
+_DIGIT = re.compile(r"\d")
 
 Clock = Callable[[], dt.datetime]
 
@@ -59,8 +60,11 @@ class InvalidRating(ValueError):
 
 
 def mask_personal_numbers(text: str) -> str:
-    """`text` with long digit runs replaced by '#' (one per digit), other text kept."""
-    return _PERSONAL_NUMBER.sub(lambda m: re.sub(r"\d", "#", m.group()), text)
+    """`text` with long digit runs replaced by '#' (one per digit), other text kept; a text
+    without letters is masked whole ("5633": the end of a phone number, not a question)."""
+    if not any(ch.isalpha() for ch in text):
+        return _DIGIT.sub("#", text)
+    return _PERSONAL_NUMBER.sub(lambda m: _DIGIT.sub("#", m.group()), text)
 
 
 def local_day(moment: dt.datetime) -> dt.date:

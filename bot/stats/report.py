@@ -20,6 +20,7 @@ from bot.broadcast.subscriptions import SubscriberState, subscriber_counts
 from bot.broadcast.tables import OutboxState, jobs, outbox
 from bot.catalogue.model import Catalogue
 from bot.catalogue.slug import fold_diacritics
+from bot.dossiers.guard import GuessingAlert, guessing_alerts
 from bot.dossiers.tables import lookup_audit
 from bot.messages import Channel
 from bot.stats.records import CENTER_TIMEZONE, QuestionDecision
@@ -136,6 +137,8 @@ class StaffStatistics:
     lookups: LookupSummary
     subscribers: Mapping[Channel, Mapping[SubscriberState, int]]
     broadcasts: BroadcastSummary
+    # Dossiers whose failed verifications made everyone wait (someone guessing the digits).
+    guessing: tuple[GuessingAlert, ...] = ()
 
     @property
     def days(self) -> int:
@@ -260,6 +263,7 @@ async def collect_statistics(
                 select(func.count(func.distinct(lookup_audit.c.code))).where(lookup_period)
             )
         ).scalar_one()
+        guessing = await guessing_alerts(connection, start, end)
         job_ids = select(jobs.c.id).where(jobs.c.created_at >= start, jobs.c.created_at < end)
         job_count = (
             await connection.execute(select(func.count()).select_from(job_ids.subquery()))
@@ -310,6 +314,7 @@ async def collect_statistics(
             blocked=outcomes.get(OutboxState.BLOCKED.value, 0),
             cancelled=outcomes.get(OutboxState.CANCELLED.value, 0),
         ),
+        guessing=guessing,
     )
 
 
@@ -439,6 +444,16 @@ def format_statistics(stats: StaffStatistics) -> str:
     if lookups.by_outcome:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(lookups.by_outcome.items()))
         lines.append(f"    {outcomes}")
+    if stats.guessing:
+        lines.append("WARNING: dossiers being guessed (wrong digits from many chats or addresses)")
+        for alert in stats.guessing:
+            until = alert.wait_until.astimezone(CENTER_TIMEZONE)
+            addresses = ", ".join(alert.addresses[:5]) or "none"
+            more = f" and {len(alert.addresses) - 5} more" if len(alert.addresses) > 5 else ""
+            lines.append(
+                f"    {alert.code}  {alert.failures} failed from {alert.chats} chats; "
+                f"addresses {addresses}{more}; waits until {until:%Y-%m-%d %H:%M}"
+            )
     lines += ["", "Subscribers   active  opted out  blocked"]
     for channel in sorted(stats.subscribers):
         states = stats.subscribers[channel]

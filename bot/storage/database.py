@@ -39,6 +39,7 @@ metadata = MetaData(
 # Advisory lock keys on PostgreSQL ("tthcbot" in ASCII, as a number, then one per purpose).
 SCHEMA_LOCK = 0x7474686362_6F74
 BROADCAST_WORKERS_LOCK = SCHEMA_LOCK + 1
+DOSSIER_GUARD_LOCK = SCHEMA_LOCK + 2
 
 
 # An identifier erased after the retention period becomes "#" and its row's own id: no

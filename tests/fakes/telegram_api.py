@@ -226,6 +226,10 @@ class FakeTelegramBotApi(FakePlatformServer):
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._callback_ids = itertools.count(1)
+        self._file_numbers = itertools.count(1)
+        # file_id -> (file_path, bytes, file_size reported)
+        self._files: dict[str, tuple[str, bytes, int]] = {}
+        self.downloaded: list[str] = []  # file paths fetched from the file URL
         self._chat_faults: dict[str, deque[Fault]] = {}
         self._persistent_faults: dict[str, Fault] = {}
         self._method_faults: dict[str, deque[Fault]] = {}
@@ -240,6 +244,7 @@ class FakeTelegramBotApi(FakePlatformServer):
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         return app
 
     async def stop(self) -> None:
@@ -284,6 +289,53 @@ class FakeTelegramBotApi(FakePlatformServer):
             length = len(text.split(" ", 1)[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return self._enqueue({"message": message})
+
+    def add_photo(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        caption: str = "",
+        as_document: bool = False,
+        declared_size: int | None = None,
+        first_name: str = "Citizen",
+    ) -> int:
+        """Queue a photo from a citizen (Telegram's sizes: a thumbnail and the photo itself;
+        or an image sent as a file); its bytes are served by getFile and the file URL.
+        `declared_size` is the file_size Telegram reports (default: the real size)."""
+        user = {"id": chat_id, "is_bot": False, "first_name": first_name}
+        size = len(data) if declared_size is None else declared_size
+        file_id = self._store_file(data, size)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id, "private", first_name),
+            "from": user,
+        }
+        if as_document:
+            message["document"] = {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "file_name": "phieu-hen.jpg",
+                "mime_type": "image/jpeg",
+                "file_size": size,
+            }
+        else:
+            thumbnail = self._store_file(data[:100], 100)
+            message["photo"] = [
+                {"file_id": thumbnail, "file_unique_id": f"u-{thumbnail}", "width": 90,
+                 "height": 67, "file_size": 100},
+                {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 1280,
+                 "height": 960, "file_size": size},
+            ]  # fmt: skip
+        if caption:
+            message["caption"] = caption
+        return self._enqueue({"message": message})
+
+    def _store_file(self, data: bytes, size: int) -> str:
+        file_id = f"file-{next(self._file_numbers)}"
+        self._files[file_id] = (f"photos/{file_id}.jpg", data, size)
+        return file_id
 
     def add_callback_query(
         self,
@@ -451,6 +503,29 @@ class FakeTelegramBotApi(FakePlatformServer):
 
     async def _api_getMe(self, params: Mapping[str, Any]) -> Any:
         return self.bot_user
+
+    async def _api_getFile(self, params: Mapping[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self._files:
+            raise TelegramApiError(400, "Bad Request: invalid file_id")
+        path, _, size = self._files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": size,
+            "file_path": path,
+        }
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        for stored_path, data, _ in self._files.values():
+            if stored_path == path:
+                self.downloaded.append(path)
+                self._notify()
+                return web.Response(body=data, content_type="image/jpeg")
+        return web.Response(status=404)
 
     async def _api_getUpdates(self, params: Mapping[str, Any]) -> Any:
         if self.webhook_url:

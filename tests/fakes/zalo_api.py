@@ -5,8 +5,9 @@ message, header `access_token`) and `POST /v4/oa/access_token` (refresh, header
 `secret_key`) - with Zalo's rules that matter to us: answers are HTTP 200 with an `error`
 code, text is limited to 2,000 characters, access tokens expire, and a refresh token works
 exactly once (a second use is refused and counted in `refresh_reuses`). Failures can be
-scripted per user. It also builds the webhook events Zalo sends (user_send_text, follow,
-unfollow), signs them the way Zalo does, and posts them to the bot.
+scripted per user. It also builds the webhook events Zalo sends (user_send_text,
+user_send_image, follow, unfollow), signs them the way Zalo does, and posts them to the
+bot; pictures citizens send are served from `/media/...` as Zalo's CDN would.
 
     async with FakeZaloApi() as zalo:
         config = ZaloConfig(app_id=zalo.app_id, ..., api_base=zalo.base_url,
@@ -136,6 +137,9 @@ class FakeZaloApi(FakePlatformServer):
         self.rejected: list[tuple[str, int]] = []  # (user_id, error code) of refused sends
         self.refresh_calls: list[RefreshCall] = []
         self.refresh_reuses = 0
+        # Pictures citizens sent, served where Zalo's CDN would serve them.
+        self._media_files: dict[str, bytes] = {}
+        self._media_numbers = itertools.count(1)
         # How long wait_for_sent / wait_until wait before raising TimeoutError.
 
     # --- lifetime -----------------------------------------------------------------------
@@ -144,6 +148,7 @@ class FakeZaloApi(FakePlatformServer):
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send_message)
         app.router.add_post("/v4/oa/access_token", self._access_token)
+        app.router.add_get("/media/{name}", self._media)
         return app
 
     @property
@@ -230,6 +235,32 @@ class FakeZaloApi(FakePlatformServer):
             "sender": {"id": user_id},
             "recipient": {"id": self.oa_id},
             "message": {"text": text, "msg_id": msg_id or f"msg-{next(self._msg_ids)}"},
+        }
+
+    def add_media(self, data: bytes) -> str:
+        """Serve `data` as a picture a citizen sent; its URL."""
+        name = f"img-{next(self._media_numbers)}.jpg"
+        self._media_files[name] = data
+        return f"{self.base_url}/media/{name}"
+
+    def user_image(
+        self, user_id: str, url: str, *, caption: str = "", timestamp_ms: int | None = None
+    ) -> dict[str, Any]:
+        """A `user_send_image` event: the citizen sent the picture at `url`."""
+        message: dict[str, Any] = {
+            "msg_id": f"msg-{next(self._msg_ids)}",
+            "attachments": [{"type": "image", "payload": {"thumbnail": url, "url": url}}],
+        }
+        if caption:
+            message["text"] = caption
+        return {
+            "app_id": self.app_id,
+            "user_id_by_app": f"app-{user_id}",
+            "event_name": "user_send_image",
+            "timestamp": str(timestamp_ms if timestamp_ms is not None else _now_ms()),
+            "sender": {"id": user_id},
+            "recipient": {"id": self.oa_id},
+            "message": message,
         }
 
     def follow(self, user_id: str, *, timestamp_ms: int | None = None) -> dict[str, Any]:
@@ -337,6 +368,12 @@ class FakeZaloApi(FakePlatformServer):
         if queue:
             return queue.popleft()
         return self._persistent_faults.get(user_id)
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        data = self._media_files.get(request.match_info["name"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="image/jpeg")
 
     async def _access_token(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
