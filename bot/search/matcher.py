@@ -656,8 +656,11 @@ class Matcher:
             rest = self._after_done(pairs, clause_starts, ranked[0].doc)
             if rest is not None:
                 following = self._analyse(rest, intent)
+                following.events = self._events_in(rest)
                 done = self.index.base_names[ranked[0].doc]
-                next_ranked = self._rank(following) if following.content else []
+                next_ranked = (
+                    self._rank(following) if following.content or following.events else []
+                )
                 if next_ranked and self.index.base_names[next_ranked[0].doc] == done:
                     # Still about the procedure done ("... xong, giờ coi ngày cưới"): only a
                     # procedure of another field fitting nearly as well is asked about
@@ -1049,7 +1052,7 @@ class Matcher:
             for i, w in enumerate(rest_words)
             if i not in asking and w not in _WEAK_WORDS and len(w) > 1
         ]
-        if len(own) < _FOLLOWING_OWN_WORDS or self._events_in(rest):
+        if len(own) < _FOLLOWING_OWN_WORDS and not self._events_in(rest):
             return None
         said_done = self._rank(self._analyse(pairs[:start], Intent.GENERAL))
         found = self.index.base_names[answer_doc]
