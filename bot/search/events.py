@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bot.catalogue.files import Problem, Severity
 from bot.catalogue.model import Catalogue, SourceLocation, code_shape
@@ -41,6 +41,7 @@ MAX_GAP = 2
 # Procedures an event may offer: they become choices, and a phone shows about five.
 MAX_EVENT_PROCEDURES = 8
 
+T = TypeVar("T")
 Alternative = tuple[str, ...]  # folded words that follow each other
 Slot = tuple[Alternative, ...]  # any one of these
 
@@ -250,17 +251,76 @@ def _strings(value: Any) -> list[str] | None:
 # --- finding ------------------------------------------------------------------------------
 
 
+class _PhraseIndex(Generic[T]):
+    """Phrases looked up by their most telling word, then checked in full.
+
+    Looking phrases up by their first word tried hundreds per message ("làm", "mất", "ba"
+    start many), which cost more than the rest of the search. Each phrase is filed under
+    the words of its rarest required slot instead, and a message's words must contain a
+    word of every required slot before the phrase is matched word by word."""
+
+    def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...]]]) -> None:
+        entries = list(phrases)
+        # A required slot is known by the words that can start it; slots alike share an id.
+        slot_ids: dict[frozenset[str], int] = {}
+        required: list[frozenset[int]] = []
+        for _, slots in entries:
+            ids = {
+                slot_ids.setdefault(frozenset(alt[0] for alt in slot), len(slot_ids))
+                for slot in slots
+                if () not in slot
+            }
+            required.append(frozenset(ids))
+        uses: dict[int, int] = defaultdict(int)
+        for needed in required:
+            for slot_id in needed:
+                uses[slot_id] += 1
+        by_anchor: dict[int, list[int]] = defaultdict(list)
+        for number, needed in enumerate(required):
+            by_anchor[min(needed, key=lambda slot_id: uses[slot_id])].append(number)
+        word_slots: dict[str, list[int]] = defaultdict(list)
+        for words, slot_id in slot_ids.items():
+            for word in words:
+                word_slots[word].append(slot_id)
+        self._entries = entries
+        self._required = required
+        self._by_anchor = dict(by_anchor)
+        self._word_slots = dict(word_slots)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def matches(self, words: Sequence[str]) -> Iterable[tuple[T, tuple[Slot, ...], int, int]]:
+        """(payload, slots, start, end) of every phrase found in `words`."""
+        present: set[int] = set()
+        for word in set(words):
+            present.update(self._word_slots.get(word, ()))
+        candidates = sorted(
+            number for slot_id in present for number in self._by_anchor.get(slot_id, ())
+        )
+        starts: dict[str, list[int]] = defaultdict(list)
+        for position, word in enumerate(words):
+            starts[word].append(position)
+        for number in candidates:
+            if not self._required[number] <= present:
+                continue
+            payload, slots = self._entries[number]
+            first_words = {alt[0] for alt in slots[0] if alt}
+            for position in sorted(p for w in first_words for p in starts.get(w, ())):
+                end = phrase_end(slots, words, position)
+                if end is not None:
+                    yield payload, slots, position, end
+                    break
+
+
 class EventFinder:
     """The events a message describes; built once, then `find` from any channel."""
 
     def __init__(self, events: Iterable[LifeEvent]) -> None:
         self.events = tuple(events)
-        by_first: dict[str, list[tuple[LifeEvent, EventPhrase]]] = defaultdict(list)
-        for event in self.events:
-            for phrase in event.phrases:
-                for alternative in phrase.slots[0]:
-                    by_first[alternative[0]].append((event, phrase))
-        self._by_first = dict(by_first)
+        self._phrases: _PhraseIndex[tuple[LifeEvent, EventPhrase]] = _PhraseIndex(
+            ((event, phrase), phrase.slots) for event in self.events for phrase in event.phrases
+        )
 
     def __bool__(self) -> bool:
         return bool(self.events)
@@ -268,15 +328,11 @@ class EventFinder:
     def find(self, words: Sequence[str]) -> list[EventHit]:
         """The best hit of each event described in `words` (folded), longest phrase first."""
         best: dict[str, EventHit] = {}
-        for start, word in enumerate(words):
-            for event, phrase in self._by_first.get(word, ()):
-                end = phrase_end(phrase.slots, words, start)
-                if end is None:
-                    continue
-                hit = EventHit(event, phrase, start, end)
-                known = best.get(event.id)
-                if known is None or (phrase.words, -hit.span) > (known.phrase.words, -known.span):
-                    best[event.id] = hit
+        for (event, phrase), _slots, start, end in self._phrases.matches(words):
+            hit = EventHit(event, phrase, start, end)
+            known = best.get(event.id)
+            if known is None or (phrase.words, -hit.span) > (known.phrase.words, -known.span):
+                best[event.id] = hit
         return sorted(best.values(), key=lambda h: (-h.phrase.words, h.span, h.start))
 
 
@@ -310,21 +366,17 @@ class PhraseFinder:
     [conversation]): where their dossier is, the center's hours, a person to talk to."""
 
     def __init__(self, phrases_by_kind: Mapping[str, Sequence[str]]) -> None:
-        by_first: dict[str, list[tuple[str, tuple[Slot, ...]]]] = defaultdict(list)
-        for kind, phrases in phrases_by_kind.items():
-            for text in phrases:
-                slots = parse_phrase(text)
-                if slots is None:
-                    continue
-                for alternative in slots[0]:
-                    by_first[alternative[0]].append((kind, slots))
-        self._by_first = dict(by_first)
+        self._phrases: _PhraseIndex[str] = _PhraseIndex(
+            (kind, slots)
+            for kind, phrases in phrases_by_kind.items()
+            for text in phrases
+            if (slots := parse_phrase(text)) is not None
+        )
 
     def find(self, words: Sequence[str]) -> tuple[str, int, int] | None:
-        """(kind, start, end) of the first phrase found, None when none is."""
-        for start, word in enumerate(words):
-            for kind, slots in self._by_first.get(word, ()):
-                end = phrase_end(slots, words, start)
-                if end is not None:
-                    return kind, start, end
-        return None
+        """(kind, start, end) of the phrase found first in the message, None when none is."""
+        found = [(start, end, kind) for kind, _slots, start, end in self._phrases.matches(words)]
+        if not found:
+            return None
+        start, end, kind = min(found)
+        return kind, start, end
