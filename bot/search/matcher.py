@@ -1054,7 +1054,11 @@ class Matcher:
         ]
         if len(own) < _FOLLOWING_OWN_WORDS and not self._events_in(rest):
             return None
-        said_done = self._rank(self._analyse(pairs[:start], Intent.GENERAL))
+        # What is said to be done is in the clause of the marker ("làm khai sinh cho con
+        # xong rồi"); "rồi" ending a sentence of a long story ("cha nó bỏ đi lâu rồi.")
+        # says nothing about a procedure.
+        clause_start = max((i for i in clause_starts if i <= start), default=0)
+        said_done = self._rank(self._analyse(pairs[clause_start:start], Intent.GENERAL))
         found = self.index.base_names[answer_doc]
         if not said_done or self.index.base_names[said_done[0].doc] != found:
             return None
