@@ -261,56 +261,46 @@ class _PhraseIndex(Generic[T]):
 
     def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...]]]) -> None:
         entries = list(phrases)
-        # A required slot is known by the words that can start it; slots alike share an id.
-        slot_ids: dict[frozenset[str], int] = {}
-        required: list[frozenset[int]] = []
-        for _, slots in entries:
-            ids = {
-                slot_ids.setdefault(frozenset(alt[0] for alt in slot), len(slot_ids))
-                for slot in slots
-                if () not in slot
-            }
-            required.append(frozenset(ids))
-        uses: dict[int, int] = defaultdict(int)
-        for needed in required:
-            for slot_id in needed:
-                uses[slot_id] += 1
-        by_anchor: dict[int, list[int]] = defaultdict(list)
-        for number, needed in enumerate(required):
-            by_anchor[min(needed, key=lambda slot_id: uses[slot_id])].append(number)
-        word_slots: dict[str, list[int]] = defaultdict(list)
-        for words, slot_id in slot_ids.items():
-            for word in words:
-                word_slots[word].append(slot_id)
+        # A required slot is known by the words that can start it.
+        required = [
+            tuple(frozenset(alt[0] for alt in slot) for slot in slots if () not in slot)
+            for _, slots in entries
+        ]
+        frequency: dict[str, int] = defaultdict(int)
+        for slots_words in required:
+            for words in slots_words:
+                for word in words:
+                    frequency[word] += 1
+        by_word: dict[str, list[int]] = defaultdict(list)
+        for number, slots_words in enumerate(required):
+            anchor = min(slots_words, key=lambda words: sum(frequency[w] for w in words))
+            for word in anchor:
+                by_word[word].append(number)
         self._entries = entries
         self._required = required
-        self._by_anchor = dict(by_anchor)
-        self._word_slots = dict(word_slots)
+        self._by_word = dict(by_word)
 
     def __bool__(self) -> bool:
         return bool(self._entries)
 
     def matches(self, words: Sequence[str]) -> Iterable[tuple[T, tuple[Slot, ...], int, int]]:
         """(payload, slots, start, end) of every phrase found in `words`."""
-        present: set[int] = set()
-        for word in set(words):
-            present.update(self._word_slots.get(word, ()))
-        candidates = sorted(
-            number for slot_id in present for number in self._by_anchor.get(slot_id, ())
-        )
-        starts: dict[str, list[int]] = defaultdict(list)
-        for position, word in enumerate(words):
-            starts[word].append(position)
+        present = frozenset(words)
+        candidates: set[int] = set()
+        for word in present:
+            candidates.update(self._by_word.get(word, ()))
+        starts: dict[str, list[int]] | None = None
         for number in candidates:
-            if not self._required[number] <= present:
+            if any(slot.isdisjoint(present) for slot in self._required[number]):
                 continue
+            if starts is None:
+                starts = defaultdict(list)
+                for position, word in enumerate(words):
+                    starts[word].append(position)
             payload, slots = self._entries[number]
-            first_words = {alt[0] for alt in slots[0] if alt}
-            for position in sorted(p for w in first_words for p in starts.get(w, ())):
-                end = phrase_end(slots, words, position)
-                if end is not None:
-                    yield payload, slots, position, end
-                    break
+            span = _first_span(slots, words, starts)
+            if span is not None:
+                yield payload, slots, span[0], span[1]
 
 
 class EventFinder:
@@ -336,28 +326,35 @@ class EventFinder:
         return sorted(best.values(), key=lambda h: (-h.phrase.words, h.span, h.start))
 
 
-def phrase_end(slots: Sequence[Slot], words: Sequence[str], start: int) -> int | None:
-    """End of the phrase matched from `start` (its first word there), None if it does not
-    match; gaps of at most MAX_GAP words between slots, tried in every way they allow."""
-
-    def from_slot(index: int, position: int, first: bool) -> int | None:
-        if index == len(slots):
-            return position
-        if () in slots[index]:  # an optional word, left out
-            found = from_slot(index + 1, position, first)
-            if found is not None:
-                return found
-        last = position if first else min(len(words), position + MAX_GAP)
-        for at in range(position, last + 1):
-            for alternative in slots[index]:
-                end = at + len(alternative)
-                if alternative and end <= len(words) and tuple(words[at:end]) == alternative:
-                    found = from_slot(index + 1, end, False)
-                    if found is not None:
-                        return found
-        return None
-
-    return from_slot(0, start, True)
+def _first_span(
+    slots: Sequence[Slot], words: Sequence[str], starts: Mapping[str, Sequence[int]]
+) -> tuple[int, int] | None:
+    """(start, end) of the earliest match of the phrase in `words`, the shortest there;
+    None if it does not match. Every start is followed at once, slot by slot, through the
+    positions where each alternative occurs (`starts`: word -> its positions); a partial
+    match keeps each end it can have (an optional word taken or left out leads on
+    differently)."""
+    states: set[tuple[int, int]] = set()  # (start of the match, end so far)
+    for alternative in slots[0]:
+        for at in starts.get(alternative[0], ()) if alternative else ():
+            end = at + len(alternative)
+            if tuple(words[at:end]) == alternative:
+                states.add((at, end))
+    for slot in slots[1:]:
+        following = set(states) if () in slot else set()
+        for start, previous in states:
+            for alternative in slot:
+                if not alternative:
+                    continue
+                for at in starts.get(alternative[0], ()):
+                    if previous <= at <= previous + MAX_GAP:
+                        end = at + len(alternative)
+                        if tuple(words[at:end]) == alternative:
+                            following.add((start, end))
+        if not following:
+            return None
+        states = following
+    return min(states) if states else None
 
 
 class PhraseFinder:
