@@ -8,13 +8,8 @@
 """
 
 from bot.search.intent import Intent, detect_intent
-from bot.search.matcher import (
-    Candidate,
-    Decision,
-    DeclineReason,
-    Matcher,
-    SearchResult,
-)
+from bot.search.matcher import Matcher
+from bot.search.result import Candidate, Decision, DeclineReason, SearchResult
 from bot.search.vocabulary import (
     Vocabulary,
     VocabularyError,

@@ -26,7 +26,8 @@ from bot.catalogue.files import CatalogueError, load_catalogue
 from bot.catalogue.model import Catalogue
 from bot.config import Config
 from bot.search.confidence import Example, confidence_text, fit_confidence
-from bot.search.matcher import Decision, DeclineReason, Matcher, SearchResult
+from bot.search.matcher import Matcher
+from bot.search.result import Decision, DeclineReason, SearchResult
 from bot.search.vocabulary import VocabularyError, load_vocabulary
 
 

@@ -1,0 +1,261 @@
+"""Ranking procedures for an analysed message (bot.search.query.Query).
+
+How much of the question each name explains (recall, IDF-weighted, word pairs counting
+extra, full credit only where typed diacritics agree), how much of the name the question
+asked about (precision, per case of a long name), special cases the question did not
+mention, the action a name starts with, the levels the center handles, who may apply,
+ages; the procedures of a life event the message describes; and names the question quotes
+(bot.search.names) first. The same procedure offered at several levels is ranked once, at
+the most preferred level. Vectorised over the whole catalogue first, then the best
+`_POOL` re-ranked one by one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.catalogue.model import code_shape
+from bot.search.events import LifeEvent
+from bot.search.index import FloatArray, IdArray, SearchIndex
+from bot.search.names import MAIN_VERB_WORDS, SITUATION_WORDS, NameFeatures, ages_fit, quote
+from bot.search.query import Query, Terms
+
+# Share of a word's credit earned without diacritics: a question typed with marks gets
+# the rest only where the name has the same marks.
+_FOLDED_SHARE = 0.35
+_PRECISION_FLOOR = 0.55  # score = recall * (floor + (1 - floor) * precision)
+_QUALIFIER_PENALTY = 0.80  # per special-case qualifier the question did not mention
+_MAX_QUALIFIER_PENALTIES = 2
+_ASKED_QUALIFIER_BONUS = 1.2  # the name's special case or main action was asked for
+_ORGANISATIONS_PENALTY = 0.85  # only organisations may apply
+# Handled by an agency serving its own force's members ([qualifiers] staff_agencies), for
+# a question that does not name the force: the citizen's own procedure, usually at another
+# agency, is meant ("thẻ bhyt bị mất" is not the police's health insurance card).
+_STAFF_PENALTY = 0.5
+# A name with an age condition ("cho người dưới 14 tuổi") that the age in the question
+# does not meet.
+_AGE_MISFIT = 0.75
+_LEVEL_STEP = 0.03  # per step down the preferred levels
+_POOL = 40  # candidates re-ranked in full after the vectorised first pass
+# Life events (bot.search.events): the procedures of a situation the message describes
+# score at least this much, less a step per place down the event's list, plus a share of
+# their own score, so that among them the one the words fit best comes first, and a
+# procedure the words name outright ("làm lại căn cước") still beats the event's others.
+_EVENT_BASE = 0.36
+_EVENT_ORDER_STEP = 0.03
+_EVENT_KEEP = 0.5
+# How sure a phrase is, by its length in words: "khai sinh" alone may be said in passing,
+# "vợ mới sanh em bé" is the situation.
+_EVENT_PHRASE_WEIGHT = {1: 0.6, 2: 0.85}
+
+# A quoted name (see _quoted_first): names this long or longer, quoted at least this well,
+# among the best-scored this many; names within _QUOTE_TIE of the best quote lead, scoring
+# at least _QUOTE_SCORE times their quote.
+_QUOTE_MIN_NAME_WORDS = 6
+_QUOTED = 0.85
+_QUOTE_POOL = 12
+_QUOTE_TIE = 0.02
+_QUOTE_SCORE = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    doc: int
+    score: float  # confidence, once _decide has combined the evidence
+    recall: float
+    precision: float
+    unasked: int  # special cases in the name that the question did not mention
+
+
+class Ranker:
+    """Built once with the matcher; `rank` scores the catalogue for one Query."""
+
+    def __init__(
+        self, index: SearchIndex, names: NameFeatures, events: Sequence[LifeEvent]
+    ) -> None:
+        self.index = index
+        self.names = names
+        self.event_docs = _event_docs(events, index)
+
+    def rank(self, query: Query) -> list[Ranked]:
+        index = self.index
+        recall = self._accumulate(query.terms)
+        for choice in query.choices:
+            best: FloatArray = np.zeros(index.size, dtype=np.float32)
+            for terms, mass in choice.alternatives:
+                if mass > 0:
+                    credit = self._accumulate(terms) * (choice.mass / mass)
+                    np.maximum(best, credit, out=best)
+            recall += best
+        recall = np.minimum(recall / max(query.required_mass, 1e-6), 1.0)
+        # Precision: how much of each name segment the question asked about, counting
+        # every term once whichever meaning it came from.
+        asked = set(query.terms)
+        for choice in query.choices:
+            for terms, _mass in choice.alternatives:
+                asked.update(terms)
+        matched: FloatArray = np.zeros(index.segment_count, dtype=np.float32)
+        for term in asked:
+            matched[index.postings[term].segment_ids] += index.idf[term]
+        segment_precision = np.minimum(matched / index.segment_mass, 1.0)
+        precision = np.maximum.reduceat(segment_precision, index.segment_starts)
+        score = recall * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
+        score *= 1.0 - _LEVEL_STEP * index.level_rank
+        for hit in query.events:
+            docs = self.event_docs.get(hit.event.id)
+            if docs is None:
+                continue
+            ids, order = docs
+            weight = _EVENT_PHRASE_WEIGHT.get(hit.phrase.words, 1.0)
+            boosted = weight * _EVENT_BASE * (1.0 - _EVENT_ORDER_STEP * order)
+            boosted *= 1.0 - _LEVEL_STEP * index.level_rank[ids]
+            score[ids] = np.maximum(score[ids], boosted + _EVENT_KEEP * score[ids])
+        pool = min(_POOL, index.size)
+        if pool == 0:
+            return []
+        top = np.argpartition(-score, pool - 1)[:pool]
+        ranked: list[Ranked] = []
+        for doc in top.tolist():
+            value = float(score[doc])
+            if value <= 0.0:
+                continue
+            mentioned = query.mentioned
+            qualifiers = self.names.qualifiers[doc]
+            actions = self.names.actions[doc]
+            unasked = sum(1 for q in qualifiers if f" {q} " not in mentioned)
+            # The special case the citizen named ("... người Hàn Quốc" -> "có yếu tố nước
+            # ngoài") wins over the plain procedure, whose name is otherwise shorter.
+            position = self.names.action_positions[doc]
+            main_asked = position < MAIN_VERB_WORDS and f" {actions[0]} " in mentioned
+            if unasked < len(qualifiers) or main_asked:
+                value *= _ASKED_QUALIFIER_BONUS
+            # A name that lists several actions ("thay đổi, cải chính, bổ sung") fits a
+            # question that asks for any one of them.
+            case_actions = self.names.case_actions[doc]
+            if position < SITUATION_WORDS and not any(f" {a} " in mentioned for a in case_actions):
+                unasked += 1
+            value *= _QUALIFIER_PENALTY ** min(unasked, _MAX_QUALIFIER_PENALTIES)
+            # Citizens ask the bot; a procedure only organisations can apply for is
+            # rarely what they mean.
+            if self.names.for_organisations[doc]:
+                value *= _ORGANISATIONS_PENALTY
+            if self.names.for_staff[doc] and not any(
+                f" {m} " in mentioned for m in self.names.members
+            ):
+                value *= _STAFF_PENALTY
+            if (
+                query.ages
+                and self.names.ages[doc]
+                and not ages_fit(query.ages, self.names.ages[doc])
+            ):
+                value *= _AGE_MISFIT
+            ranked.append(Ranked(doc, value, float(recall[doc]), float(precision[doc]), unasked))
+        ranked.sort(key=lambda item: (-item.score, item.doc))
+        ranked = self._quoted_first(ranked, query.words)
+        # The same procedure at several levels: keep the first (best-scored) of each.
+        seen: set[str] = set()
+        unique: list[Ranked] = []
+        for item in ranked:
+            name = index.base_names[item.doc]
+            if name not in seen:
+                seen.add(name)
+                unique.append(item)
+        return unique
+
+    def _quoted_first(self, ranked: list[Ranked], words: Sequence[str]) -> list[Ranked]:
+        """A question that quotes most of a long name ("Thành phần hồ sơ thủ tục Cấp, cấp
+        lại giấy phép nhập khẩu thủy sản sống đối với trường hợp không phải đánh giá rủi ro
+        gồm những gì") means that procedure, not its sibling whose name differs by the
+        words that matter: "không phải", "trừ", "(thực hiện tại cấp trung ương)".
+
+        How well a name is quoted: its words found in the question in order, less the
+        question's words that interrupt them, over the name's length. The best-quoted
+        names come first, however the weighted words scored them."""
+        if len(words) < _QUOTE_MIN_NAME_WORDS:
+            return ranked
+        quotes: dict[int, tuple[float, int]] = {}  # doc -> (how well, words quoted)
+        for item in ranked[:_QUOTE_POOL]:
+            # The name as written, and without its level ("(thực hiện tại cấp tỉnh)"),
+            # which a question may leave out.
+            for name in self.names.quotable[item.doc]:
+                if len(name) >= _QUOTE_MIN_NAME_WORDS:
+                    quotes[item.doc] = max(quotes.get(item.doc, (0.0, 0)), quote(name, words))
+        best = max((quote for quote, _ in quotes.values()), default=0.0)
+        if best < _QUOTED:
+            return ranked
+        lead = [item for item in ranked if quotes.get(item.doc, (0.0, 0))[0] >= best - _QUOTE_TIE]
+        # Of names quoted alike, the one of which the question quotes more words ("... nhận
+        # cha, mẹ, con có yếu tố nước ngoài" over "... nhận cha, mẹ, con").
+        most = max(quotes[item.doc][1] for item in lead)
+        lead = [
+            dataclasses.replace(
+                item,
+                score=max(
+                    item.score,
+                    _QUOTE_SCORE * quotes[item.doc][0] * (quotes[item.doc][1] / most) ** 2,
+                ),
+            )
+            for item in lead
+        ]
+        lead.sort(key=lambda item: (-quotes[item.doc][1], -item.score, item.doc))
+        leading = {item.doc for item in lead}
+        return lead + [item for item in ranked if item.doc not in leading]
+
+    def _accumulate(self, terms: Terms) -> FloatArray:
+        """Recall mass per procedure for `terms`."""
+        index = self.index
+        idf = index.idf
+        recall: FloatArray = np.zeros(index.size, dtype=np.float32)
+        for term, (weight, accented) in terms.items():
+            posting = index.postings[term]
+            value = weight * idf[term]
+            # Fancy-index += adds once per distinct id, which is the intent: a term
+            # counts once per procedure and once per segment.
+            if posting.name_ids.size:
+                # Marks that no name has ("hộ chiêu") are a typing slip: only marks that
+                # some name has can tell words apart ("lái" / "lại").
+                agreeing = index.accented_postings.get(accented) if accented else None
+                if agreeing is not None:
+                    recall[posting.name_ids] += value * _FOLDED_SHARE
+                    recall[agreeing] += value * (1.0 - _FOLDED_SHARE)
+                else:
+                    recall[posting.name_ids] += value
+            if posting.other_ids.size:
+                recall[posting.other_ids] += value * posting.other_weights
+        return recall
+
+    def event_of(self, doc: int, query: Query) -> LifeEvent | None:
+        """The first event described in the message whose procedures include `doc`."""
+        for hit in query.events:
+            docs = self.event_docs.get(hit.event.id)
+            if docs is not None and doc in docs[0]:
+                return hit.event
+        return None
+
+
+def _event_docs(
+    events: Sequence[LifeEvent], index: SearchIndex
+) -> dict[str, tuple[IdArray, FloatArray]]:
+    """Per event with procedures in the catalogue: their documents and each one's place in
+    the event's list (a province's "1.001193.000.00.00.H37" is the national 1.001193)."""
+    by_code: dict[str, list[int]] = {}
+    for doc, procedure in enumerate(index.procedures):
+        by_code.setdefault(procedure.code, []).append(doc)
+        if code_shape(procedure.code) == "suffixed":
+            by_code.setdefault(procedure.code[:8], []).append(doc)
+    found: dict[str, tuple[IdArray, FloatArray]] = {}
+    for event in events:
+        pairs = [
+            (doc, place) for place, code in enumerate(event.codes) for doc in by_code.get(code, ())
+        ]
+        if pairs:
+            docs = dict(reversed(pairs))  # a document listed twice keeps its first place
+            found[event.id] = (
+                np.fromiter(docs, dtype=np.int32),
+                np.fromiter(docs.values(), dtype=np.float32),
+            )
+    return found
