@@ -101,7 +101,7 @@ def _broadcast(args: argparse.Namespace, config: Config) -> int:
 
 
 def _stats(args: argparse.Namespace, config: Config) -> int:
-    from bot.stats import run_stats
+    from bot.stats.command import run_stats
 
     return run_stats(
         config, days=args.days, chart=Path(args.chart) if args.chart else None, out=sys.stdout
@@ -109,7 +109,7 @@ def _stats(args: argparse.Namespace, config: Config) -> int:
 
 
 def _teach(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import StartupError, declare_tables, load_matcher
+    from bot.app import StartupError, load_matcher
     from bot.teaching.command import run_teach
 
     try:
@@ -117,7 +117,6 @@ def _teach(args: argparse.Namespace, config: Config) -> int:
     except StartupError as exc:
         print(f"bot teach: {exc}", file=sys.stderr)
         return 1
-    declare_tables()
     return run_teach(config, matcher, args, out=sys.stdout)
 
 

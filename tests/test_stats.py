@@ -30,7 +30,8 @@ from bot.stats import (
     render_chart,
 )
 from bot.stats.report import StaffStatistics
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 TODAY = dt.date(2025, 3, 10)
 CATALOGUE = Catalogue(
@@ -56,7 +57,7 @@ class Clock:
 @pytest.fixture
 async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     yield engine
     await engine.dispose()
 
@@ -209,7 +210,7 @@ def test_bot_stats_prints_the_table_and_writes_the_chart(
 ) -> None:
     async def prepare() -> None:
         engine = create_engine(sqlite_url)
-        await create_schema(engine)
+        await ensure_schema(engine)
         recorder = StatsRecorder(engine)
         await recorder.record_question(
             ChatRef(Channel.TELEGRAM, "1"), "xin cấp phép karaoke", QuestionDecision.DECLINE

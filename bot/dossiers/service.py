@@ -51,7 +51,6 @@ from bot.dossiers.receipt_codes import MalformedReceiptCode, ReceiptCode, Receip
 from bot.dossiers.source import DisabledSource, DossierSource, GuardedSource, SourceUnavailable
 from bot.dossiers.tables import (
     from_utc_naive,
-    insert_ignoring_duplicates,
     subscriptions,
     utc_naive,
 )
@@ -59,6 +58,7 @@ from bot.dossiers.view import DossierView, HistoryView, build_view
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import ChatRef
 from bot.storage.database import connect
+from bot.storage.upserts import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,8 @@ from bot.catalogue.model import Catalogue
 from bot.config import Config
 from bot.stats.charts import render_chart
 from bot.stats.report import StaffStatistics, collect_statistics, format_statistics
-from bot.storage.database import (
-    StorageError,
-    StorageUnavailable,
-    create_engine,
-    create_schema,
-)
+from bot.storage.database import StorageError, StorageUnavailable, create_engine
+from bot.storage.schema import ensure_schema
 
 
 def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int:
@@ -43,14 +39,10 @@ def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int
 
 
 async def _collect(config: Config, days: int, catalogue: Catalogue | None) -> StaffStatistics:
-    # The tables read here; an empty database gets them (empty) rather than an error.
-    import bot.broadcast.tables
-    import bot.dossiers.tables
-    import bot.stats.tables  # noqa: F401
-
     engine = create_engine(config.storage.url)
     try:
-        await create_schema(engine)
+        # An empty database gets the tables (empty) rather than an error.
+        await ensure_schema(engine)
         return await collect_statistics(engine, days, catalogue=catalogue)
     finally:
         await engine.dispose()
