@@ -9,6 +9,7 @@
     bot broadcast ...               send a notice to subscribers; status/cancel/resume
     bot stats                       what citizens asked and how satisfied they are
     bot teach ...                   say what missed questions meant; list, forget, export
+    bot migrate                     bring the bot's database to this version's schema
 
 Feature modules are imported inside each command so that `bot --help` stays fast and a
 command only loads what it needs.
@@ -118,6 +119,12 @@ def _teach(args: argparse.Namespace, config: Config) -> int:
         print(f"bot teach: {exc}", file=sys.stderr)
         return 1
     return run_teach(config, matcher, args, out=sys.stdout)
+
+
+def _migrate(args: argparse.Namespace, config: Config) -> int:
+    from bot.storage.command import run_migrate
+
+    return run_migrate(config, out=sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     teach.add_argument("--days", type=int, default=30, help="list: period in days (default 30)")
     teach.add_argument("--into", metavar="FILE", help="export: file (default: _taught.toml)")
+
+    add(
+        "migrate",
+        "Create the bot's database, or migrate it to this version's schema (back it up first).",
+        _migrate,
+    )
     return parser
 
 

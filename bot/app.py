@@ -71,7 +71,7 @@ from bot.storage.database import (
     create_engine,
     redacted,
 )
-from bot.storage.schema import ensure_schema
+from bot.storage.schema import SchemaError, ensure_schema
 from bot.teaching.store import LessonStore
 
 log = logging.getLogger(__name__)
@@ -172,10 +172,13 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
     except StorageError as exc:
         raise StartupError(f"[storage] url: {exc}") from None
     try:
-        await ensure_schema(engine)
+        await ensure_schema(engine, migrate=config.storage.auto_migrate)
     except StorageUnavailable as exc:
         await engine.dispose()
         raise StartupError(f"the bot's database is unavailable: {exc}") from None
+    except SchemaError as exc:
+        await engine.dispose()
+        raise StartupError(str(exc)) from None
     dossiers: DossierService | None = None
     conversation: DossierConversation | None = None
     recorder = StatsRecorder(engine)

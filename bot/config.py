@@ -67,6 +67,9 @@ class StorageConfig:
     # Days to keep question texts, chat ids in statistics and audits, and conversation
     # contexts; then they are erased (counts are kept). 0 keeps them without limit.
     personal_data_days: int = 365
+    # An older schema (a newer bot on an old database) is migrated at start-up instead of
+    # refused with "run `bot migrate`".
+    auto_migrate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from bot.config import Config
 from bot.messages import Channel, Sender
 from bot.progress import ProgressBar
 from bot.storage.database import StorageError, StorageUnavailable, create_engine
-from bot.storage.schema import ensure_schema
+from bot.storage.schema import SchemaError, ensure_schema
 
 # How often the progress bar asks the database for counts.
 PROGRESS_SECONDS = 0.5
@@ -88,7 +88,7 @@ def run_broadcast_command(
             return 2
     try:
         return asyncio.run(_run(config, action, text, args, out, wiring))
-    except (BroadcastError, StorageError, StorageUnavailable) as exc:
+    except (BroadcastError, StorageError, StorageUnavailable, SchemaError) as exc:
         print(f"bot broadcast: {exc}", file=sys.stderr)
         return 1
 
@@ -117,7 +117,7 @@ async def _act(
     out: TextIO,
     wiring: CommandWiring,
 ) -> int:
-    await ensure_schema(engine)
+    await ensure_schema(engine, migrate=config.storage.auto_migrate)
     operator = Requester.operator(_login_name())
     service = BroadcastService.from_config(
         engine, config, render=lambda text: notice_reply(config, text)

@@ -13,7 +13,7 @@ from bot.config import Config
 from bot.stats.charts import render_chart
 from bot.stats.report import StaffStatistics, collect_statistics, format_statistics
 from bot.storage.database import StorageError, StorageUnavailable, create_engine
-from bot.storage.schema import ensure_schema
+from bot.storage.schema import SchemaError, ensure_schema
 
 
 def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int:
@@ -24,7 +24,7 @@ def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int
     catalogue = _catalogue_or_none(config)
     try:
         stats = asyncio.run(_collect(config, days, catalogue))
-    except (StorageError, StorageUnavailable) as exc:
+    except (StorageError, StorageUnavailable, SchemaError) as exc:
         print(f"bot stats: {exc}", file=sys.stderr)
         return 1
     out.write(format_statistics(stats))
@@ -42,7 +42,7 @@ async def _collect(config: Config, days: int, catalogue: Catalogue | None) -> St
     engine = create_engine(config.storage.url)
     try:
         # An empty database gets the tables (empty) rather than an error.
-        await ensure_schema(engine)
+        await ensure_schema(engine, migrate=config.storage.auto_migrate)
         return await collect_statistics(engine, days, catalogue=catalogue)
     finally:
         await engine.dispose()
