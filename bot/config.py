@@ -131,8 +131,13 @@ class DossierConfig:
     push_path: str = "/dossiers/push"
     # Pushes signed longer ago than this (or this far in the future) are rejected.
     push_max_age_seconds: int = 300
-    # Public holidays (YYYY-MM-DD) besides weekends, for counting overdue working days.
+    # Working days (due dates, lateness) already leave out weekends and Vietnam's public
+    # holidays (Tết, 30/4, 1/5, 2/9, ... and the days the government moves). The
+    # province's own extra days off (YYYY-MM-DD):
     holidays: tuple[dt.date, ...] = ()
+    # Saturdays worked in exchange for a weekday off that the national calendar does not
+    # know (the province's own exchanges); they count as working days.
+    working_saturdays: tuple[dt.date, ...] = ()
     # Naive timestamps in the dossier source are local time at this UTC offset (Vietnam: 7).
     utc_offset_hours: float = 7.0
     # Further receipt code shapes, as regular expressions (case-insensitive); a named group
@@ -338,6 +343,10 @@ def _validate(config: Config, source: str) -> None:
         value = getattr(web, name)
         require(value >= 0, f"[web] {name}", "a number, 0 for no limit", value)
     dossiers = config.dossiers
+    for day in dossiers.working_saturdays:
+        require(
+            day.weekday() == 5, "[dossiers] working_saturdays", "Saturdays only", day.isoformat()
+        )
     for label, status in dossiers.status_labels.items():
         require(
             1 <= status <= 10,

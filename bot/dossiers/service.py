@@ -186,7 +186,7 @@ class DossierService:
             config.max_lookups_per_hour, config.max_failed_attempts, config.lockout_base_seconds
         )
         self._guard = LookupGuard(GuardLimits.from_config(config))
-        self.calendar = WorkingCalendar(config.holidays)
+        self.calendar = WorkingCalendar.from_config(config)
         self.recognizer = ReceiptCodeRecognizer(config.extra_code_patterns)
         self._local_zone = dt.timezone(dt.timedelta(hours=config.utc_offset_hours))
         self._default_pickup_place = default_pickup_place

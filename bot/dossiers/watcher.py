@@ -146,7 +146,7 @@ class DossierWatcher:
             engine,
             notify,
             state_key=source_key(dossiers),
-            calendar=WorkingCalendar(dossiers.holidays),
+            calendar=WorkingCalendar.from_config(dossiers),
             default_pickup_place=config.center.result_pickup,
             interval_seconds=dossiers.watch_interval_seconds,
             max_attempts=dossiers.notify_max_attempts,
