@@ -7,6 +7,11 @@ with one line that names the file, the key and what was expected.
 
 Secrets (fields listed in `SECRET_FIELDS`) may also come from environment variables named
 `BOT_<SECTION>_<KEY>`, e.g. `BOT_TELEGRAM_TOKEN`, which win over the file.
+
+Relative paths (the catalogue, SQLite files) are read from the folder holding the config
+file, so that `bot run --config /srv/bot/config.toml` means the same from any folder; with
+no config file, from the current folder. The catalogue shipped with the bot is found
+beside the package (`SHIPPED_CATALOGUE`), wherever it is installed.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 DEFAULT_CONFIG_FILE = Path("config.toml")
+# bot/catalogue/shipped: a link to procedures/ in a checkout, a copy of it once installed.
+SHIPPED_CATALOGUE = (Path(__file__).parent / "catalogue" / "shipped").resolve()
 
 
 class ConfigError(Exception):
@@ -49,8 +56,9 @@ class CenterConfig:
 
 @dataclass(frozen=True, slots=True)
 class CatalogueConfig:
-    path: Path = Path("procedures")
-    vocabulary: Path = Path("procedures/_vocabulary.toml")
+    # Empty in the file: the catalogue and vocabulary shipped with the bot.
+    path: Path = SHIPPED_CATALOGUE
+    vocabulary: Path = SHIPPED_CATALOGUE / "_vocabulary.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,10 +320,62 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{path}: not valid UTF-8 text") from None
-    data = _apply_env(data, env)
+    data = _apply_env(_shipped_catalogue_when_empty(data), env)
     config = _build(Config, data, prefix="", source=source)
     _validate(config, source)
+    if path is not None:
+        config = _relative_to(path.resolve().parent, config)
     return dataclasses.replace(config, loaded_from=source)
+
+
+def _shipped_catalogue_when_empty(data: dict[str, Any]) -> dict[str, Any]:
+    """`[catalogue] path = ""` (and vocabulary): the default, the shipped catalogue."""
+    catalogue = data.get("catalogue")
+    if not isinstance(catalogue, dict):
+        return data
+    kept = {k: v for k, v in catalogue.items() if not (k in ("path", "vocabulary") and v == "")}
+    return {**data, "catalogue": kept}
+
+
+def _relative_to(folder: Path, config: Config) -> Config:
+    """The config with its relative paths read from `folder` (the config file's)."""
+    catalogue = dataclasses.replace(
+        config.catalogue,
+        # An absolute path stays as it is.
+        path=folder / config.catalogue.path.expanduser(),
+        vocabulary=folder / config.catalogue.vocabulary.expanduser(),
+    )
+    storage = dataclasses.replace(config.storage, url=_sqlite_file_in(folder, config.storage.url))
+    dossiers = config.dossiers
+    sql = dataclasses.replace(dossiers.sql, url=_sqlite_file_in(folder, dossiers.sql.url))
+    return dataclasses.replace(
+        config,
+        catalogue=catalogue,
+        storage=storage,
+        dossiers=dataclasses.replace(dossiers, sql=sql),
+    )
+
+
+def _sqlite_file_in(folder: Path, url: str) -> str:
+    """A SQLite URL whose file is a relative path, made absolute under `folder`; any other
+    URL as it is (a malformed one is reported where it is used)."""
+    # Here, not at the top: `bot --help` and commands without a database stay quick.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or Path(database).expanduser().is_absolute()
+    ):
+        return url
+    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
 
 
 def _validate(config: Config, source: str) -> None:
