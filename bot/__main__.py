@@ -278,6 +278,10 @@ def configure_logging(config: Config) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic narrates every schema check at INFO ("Context impl SQLiteImpl", ...);
+    # bot.storage.schema logs what matters (created, migrated) itself.
+    if config.logging.level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
