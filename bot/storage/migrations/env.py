@@ -4,10 +4,14 @@
 opened and locked in `config.attributes["connection"]`. Run from a checkout, Alembic's
 own command (configured in pyproject.toml) opens one the same way, on the database of
 `-x url=...` or else of the bot's config (./config.toml, BOT_STORAGE_URL), e.g. to write
-the next revision from what the models add:
+the next revision from what the models add to a database built by the revisions:
 
-    .venv/bin/alembic -x url=sqlite+aiosqlite:///data/bot.sqlite3 \\
+    .venv/bin/alembic -x url=sqlite+aiosqlite:////tmp/scratch.sqlite3 upgrade head
+    .venv/bin/alembic -x url=sqlite+aiosqlite:////tmp/scratch.sqlite3 \\
         revision --autogenerate --rev-id 0006 -m "what changes"
+
+(Not `bot migrate`: it creates a new database from the models, which already hold the
+change, so Alembic would find no difference.)
 """
 
 from __future__ import annotations
