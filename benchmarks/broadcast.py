@@ -51,7 +51,8 @@ from bot.broadcast.tables import Preference, jobs, outbox, subscribers
 from bot.channels.telegram import TelegramSender, open_telegram_sender
 from bot.config import TelegramConfig
 from bot.messages import Channel, Sender
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH-token"
@@ -118,7 +119,7 @@ class FakePlatform:
 
 async def seed(url: str, recipients: int) -> None:
     engine = create_engine(url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     now = dt.datetime.now(dt.UTC)
     async with connect(engine, begin=True) as connection:
         await connection.execute(subscribers.delete())

@@ -9,6 +9,7 @@
     bot broadcast ...               send a notice to subscribers; status/cancel/resume
     bot stats                       what citizens asked and how satisfied they are
     bot teach ...                   say what missed questions meant; list, forget, export
+    bot migrate                     bring the bot's database to this version's schema
 
 Feature modules are imported inside each command so that `bot --help` stays fast and a
 command only loads what it needs.
@@ -101,7 +102,7 @@ def _broadcast(args: argparse.Namespace, config: Config) -> int:
 
 
 def _stats(args: argparse.Namespace, config: Config) -> int:
-    from bot.stats import run_stats
+    from bot.stats.command import run_stats
 
     return run_stats(
         config, days=args.days, chart=Path(args.chart) if args.chart else None, out=sys.stdout
@@ -109,7 +110,7 @@ def _stats(args: argparse.Namespace, config: Config) -> int:
 
 
 def _teach(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import StartupError, declare_tables, load_matcher
+    from bot.app import StartupError, load_matcher
     from bot.teaching.command import run_teach
 
     try:
@@ -117,8 +118,13 @@ def _teach(args: argparse.Namespace, config: Config) -> int:
     except StartupError as exc:
         print(f"bot teach: {exc}", file=sys.stderr)
         return 1
-    declare_tables()
     return run_teach(config, matcher, args, out=sys.stdout)
+
+
+def _migrate(args: argparse.Namespace, config: Config) -> int:
+    from bot.storage.command import run_migrate
+
+    return run_migrate(config, out=sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     teach.add_argument("--days", type=int, default=30, help="list: period in days (default 30)")
     teach.add_argument("--into", metavar="FILE", help="export: file (default: _taught.toml)")
+
+    add(
+        "migrate",
+        "Create the bot's database, or migrate it to this version's schema (back it up first).",
+        _migrate,
+    )
     return parser
 
 
@@ -266,6 +278,10 @@ def configure_logging(config: Config) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic narrates every schema check at INFO ("Context impl SQLiteImpl", ...);
+    # bot.storage.schema logs what matters (created, migrated) itself.
+    if config.logging.level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

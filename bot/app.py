@@ -69,9 +69,9 @@ from bot.storage.database import (
     StorageUnavailable,
     connect,
     create_engine,
-    create_schema,
     redacted,
 )
+from bot.storage.schema import SchemaError, ensure_schema
 from bot.teaching.store import LessonStore
 
 log = logging.getLogger(__name__)
@@ -79,16 +79,6 @@ log = logging.getLogger(__name__)
 
 class StartupError(Exception):
     """The bot cannot start; the message says why and what to do (one line)."""
-
-
-def declare_tables() -> None:
-    """Import every module that declares tables on the shared metadata."""
-    import bot.broadcast.tables
-    import bot.channels.zalo
-    import bot.dialogue.context
-    import bot.dossiers.tables
-    import bot.stats.tables
-    import bot.teaching.tables  # noqa: F401
 
 
 @dataclass
@@ -181,12 +171,14 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
         engine = create_engine(config.storage.url)
     except StorageError as exc:
         raise StartupError(f"[storage] url: {exc}") from None
-    declare_tables()
     try:
-        await create_schema(engine)
+        await ensure_schema(engine, migrate=config.storage.auto_migrate)
     except StorageUnavailable as exc:
         await engine.dispose()
         raise StartupError(f"the bot's database is unavailable: {exc}") from None
+    except SchemaError as exc:
+        await engine.dispose()
+        raise StartupError(str(exc)) from None
     dossiers: DossierService | None = None
     conversation: DossierConversation | None = None
     recorder = StatsRecorder(engine)
@@ -535,17 +527,11 @@ async def open_senders(
         yield senders
 
 
-async def prepare_database(engine: AsyncEngine) -> None:
-    """Every table of the bot, created where missing."""
-    declare_tables()
-    await create_schema(engine)
-
-
 def run_broadcast(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     """`bot broadcast`, with the senders and tables of this deployment."""
     from bot.broadcast.command import CommandWiring, run_broadcast_command
 
-    return run_broadcast_command(config, args, out, CommandWiring(open_senders, prepare_database))
+    return run_broadcast_command(config, args, out, CommandWiring(open_senders))
 
 
 def run_bot(config: Config) -> int:

@@ -7,6 +7,11 @@ with one line that names the file, the key and what was expected.
 
 Secrets (fields listed in `SECRET_FIELDS`) may also come from environment variables named
 `BOT_<SECTION>_<KEY>`, e.g. `BOT_TELEGRAM_TOKEN`, which win over the file.
+
+Relative paths (the catalogue, SQLite files) are read from the folder holding the config
+file, so that `bot run --config /srv/bot/config.toml` means the same from any folder; with
+no config file, from the current folder. The catalogue shipped with the bot is found
+beside the package (`SHIPPED_CATALOGUE`), wherever it is installed.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 DEFAULT_CONFIG_FILE = Path("config.toml")
+# bot/catalogue/shipped: a link to procedures/ in a checkout, a copy of it once installed.
+SHIPPED_CATALOGUE = (Path(__file__).parent / "catalogue" / "shipped").resolve()
 
 
 class ConfigError(Exception):
@@ -49,8 +56,9 @@ class CenterConfig:
 
 @dataclass(frozen=True, slots=True)
 class CatalogueConfig:
-    path: Path = Path("procedures")
-    vocabulary: Path = Path("procedures/_vocabulary.toml")
+    # Empty in the file: the catalogue and vocabulary shipped with the bot.
+    path: Path = SHIPPED_CATALOGUE
+    vocabulary: Path = SHIPPED_CATALOGUE / "_vocabulary.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,9 @@ class StorageConfig:
     # Days to keep question texts, chat ids in statistics and audits, and conversation
     # contexts; then they are erased (counts are kept). 0 keeps them without limit.
     personal_data_days: int = 365
+    # An older schema (a newer bot on an old database) is migrated at start-up instead of
+    # refused with "run `bot migrate`".
+    auto_migrate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +139,13 @@ class DossierConfig:
     push_path: str = "/dossiers/push"
     # Pushes signed longer ago than this (or this far in the future) are rejected.
     push_max_age_seconds: int = 300
-    # Public holidays (YYYY-MM-DD) besides weekends, for counting overdue working days.
+    # Working days (due dates, lateness) already leave out weekends and Vietnam's public
+    # holidays (Tết, 30/4, 1/5, 2/9, ... and the days the government moves). The
+    # province's own extra days off (YYYY-MM-DD):
     holidays: tuple[dt.date, ...] = ()
+    # Saturdays worked in exchange for a weekday off that the national calendar does not
+    # know (the province's own exchanges); they count as working days.
+    working_saturdays: tuple[dt.date, ...] = ()
     # Naive timestamps in the dossier source are local time at this UTC offset (Vietnam: 7).
     utc_offset_hours: float = 7.0
     # Further receipt code shapes, as regular expressions (case-insensitive); a named group
@@ -304,10 +320,62 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{path}: not valid UTF-8 text") from None
-    data = _apply_env(data, env)
+    data = _apply_env(_shipped_catalogue_when_empty(data), env)
     config = _build(Config, data, prefix="", source=source)
     _validate(config, source)
+    if path is not None:
+        config = _relative_to(path.resolve().parent, config)
     return dataclasses.replace(config, loaded_from=source)
+
+
+def _shipped_catalogue_when_empty(data: dict[str, Any]) -> dict[str, Any]:
+    """`[catalogue] path = ""` (and vocabulary): the default, the shipped catalogue."""
+    catalogue = data.get("catalogue")
+    if not isinstance(catalogue, dict):
+        return data
+    kept = {k: v for k, v in catalogue.items() if not (k in ("path", "vocabulary") and v == "")}
+    return {**data, "catalogue": kept}
+
+
+def _relative_to(folder: Path, config: Config) -> Config:
+    """The config with its relative paths read from `folder` (the config file's)."""
+    catalogue = dataclasses.replace(
+        config.catalogue,
+        # An absolute path stays as it is.
+        path=folder / config.catalogue.path.expanduser(),
+        vocabulary=folder / config.catalogue.vocabulary.expanduser(),
+    )
+    storage = dataclasses.replace(config.storage, url=_sqlite_file_in(folder, config.storage.url))
+    dossiers = config.dossiers
+    sql = dataclasses.replace(dossiers.sql, url=_sqlite_file_in(folder, dossiers.sql.url))
+    return dataclasses.replace(
+        config,
+        catalogue=catalogue,
+        storage=storage,
+        dossiers=dataclasses.replace(dossiers, sql=sql),
+    )
+
+
+def _sqlite_file_in(folder: Path, url: str) -> str:
+    """A SQLite URL whose file is a relative path, made absolute under `folder`; any other
+    URL as it is (a malformed one is reported where it is used)."""
+    # Here, not at the top: `bot --help` and commands without a database stay quick.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or Path(database).expanduser().is_absolute()
+    ):
+        return url
+    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
 
 
 def _validate(config: Config, source: str) -> None:
@@ -335,6 +403,10 @@ def _validate(config: Config, source: str) -> None:
         value = getattr(web, name)
         require(value >= 0, f"[web] {name}", "a number, 0 for no limit", value)
     dossiers = config.dossiers
+    for day in dossiers.working_saturdays:
+        require(
+            day.weekday() == 5, "[dossiers] working_saturdays", "Saturdays only", day.isoformat()
+        )
     for label, status in dossiers.status_labels.items():
         require(
             1 <= status <= 10,

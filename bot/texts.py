@@ -416,6 +416,60 @@ CHART_AVERAGE = "điểm trung bình (1–5), 7 ngày gần nhất"
 CHART_TARGET = "mục tiêu 90%"
 CHART_NO_RATINGS = "chưa có đánh giá trong kỳ"
 
+# `bot stats`: the same figures as a table in the staff's terminal (columns are aligned by
+# bot/stats/report.py; keep each label short).
+REPORT_HEADING = "Thống kê từ {since} đến {until} ({days} ngày)"
+REPORT_QUESTIONS = "Câu hỏi: {total} (trả lời được {answered}, chưa trả lời được {declined})"
+REPORT_NO_QUESTIONS = "Câu hỏi: chưa có"
+REPORT_DAY = "Ngày"
+REPORT_WEEK = "Tuần từ"
+REPORT_ASKED = "Số câu"
+REPORT_ANSWERED = "Trả lời"
+REPORT_CLARIFIED = "Lựa chọn"
+REPORT_DECLINED = "Chưa trả lời"
+REPORT_NONE = "(chưa có)"
+REPORT_TIMES = "lần"
+REPORT_FEEDBACK = (
+    "Đánh giá câu trả lời: {helpful} hữu ích, {not_helpful} không hữu ích ({share} hữu ích)"
+)
+REPORT_FEEDBACK_PROCEDURE = "không hữu ích {not_helpful:>4}, hữu ích {helpful:>4}"
+REPORT_NO_FEEDBACK = "Đánh giá câu trả lời: chưa có"
+REPORT_SATISFACTION = (
+    "Hài lòng: {ratings} lượt đánh giá, {share} hài lòng (4–5 sao), điểm trung bình {average}/5"
+)
+REPORT_RATINGS_BY_SCORE = "số lượt theo điểm: {spread}"
+REPORT_NO_RATINGS = "Hài lòng: chưa có đánh giá"
+REPORT_LOOKUPS = "Tra cứu hồ sơ: {total} lượt, {dossiers} hồ sơ khác nhau"
+# What became of the lookups (the audit's outcomes).
+REPORT_LOOKUP_OUTCOMES = {
+    "found": "tìm thấy",
+    "verification_needed": "chờ xác minh",
+    "not_found": "không có hồ sơ",
+    "mismatch": "sai thông tin xác minh",
+    "locked_out": "bị tạm khóa",
+    "rate_limited": "quá số lần tra cứu",
+    "unavailable": "hệ thống không trả lời",
+    "history": "xem quá trình xử lý",
+    "dossier_guarded": "hồ sơ đang phải chờ",
+    "address_guarded": "địa chỉ đang phải chờ",
+    "lookups_paused": "tạm dừng xác minh",
+}
+# Under STATS_GUESSING_HEADING: a dossier someone is guessing the digits of.
+REPORT_GUESSING_LINE = (
+    "{code}  sai {failures} lần từ {chats} cuộc trò chuyện; địa chỉ {addresses}; "
+    "phải chờ đến {until}"
+)
+REPORT_MORE_ADDRESSES = " và {count} địa chỉ khác"
+REPORT_SUBSCRIBERS = "Người nhận thông báo"
+REPORT_ACTIVE = "đang nhận"
+REPORT_OPTED_OUT = "đã hủy"
+REPORT_BLOCKED = "đã chặn"
+REPORT_BROADCASTS = (
+    "Thông báo: {jobs} đợt, {recipients} người nhận: đã gửi {sent}, lỗi {failed}, "
+    "bị chặn {blocked}, đã dừng {cancelled}"
+)
+REPORT_CHART_WRITTEN = "Đã vẽ biểu đồ vào {path}"
+
 
 # --- channels: what each chat surface adds around the replies -----------------------------
 

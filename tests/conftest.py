@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import declare_tables
-from bot.storage.database import create_engine, create_schema
+from bot.storage.database import create_engine
+from bot.storage.schema import ensure_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -90,9 +90,8 @@ def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on `database_url` with every table of the bot created."""
-    declare_tables()
     engine = create_engine(database_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     yield engine
     await engine.dispose()
 

@@ -18,7 +18,8 @@ from bot.broadcast.subscriptions import SubscriptionStore
 from bot.broadcast.tables import jobs
 from bot.channels.broadcast_api import add_broadcast_api_routes
 from bot.messages import Channel
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 TOKEN = "s3cret-token-for-the-one-stop-system"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,7 +31,7 @@ ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, we
 @pytest.fixture
 async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     await seed_subscribers(engine, Channel.TELEGRAM, ["1", "2"])
     await seed_subscribers(engine, Channel.ZALO, ["z1"])
     yield engine

@@ -19,13 +19,14 @@ from bot.broadcast.service import BroadcastService
 from bot.broadcast.tables import jobs
 from bot.config import load_config
 from bot.messages import Channel
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 
 @pytest.fixture
 async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     await seed_subscribers(engine, Channel.TELEGRAM, ["11", "12", "13"])
     await seed_subscribers(engine, Channel.TELEGRAM, ["21"], topics=["dat-dai"])
     yield engine

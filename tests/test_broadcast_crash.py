@@ -17,7 +17,8 @@ from sqlalchemy import select
 from bot.broadcast.service import job_report
 from bot.broadcast.tables import jobs
 from bot.messages import Channel
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 CONCURRENCY = 8
 RECIPIENTS = 1000
@@ -28,7 +29,7 @@ async def test_a_killed_delivery_resumes_without_loss_and_few_duplicates(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     chats = await seed_subscribers(
         engine, Channel.TELEGRAM, [str(500_000 + i) for i in range(RECIPIENTS)]
     )

@@ -30,7 +30,8 @@ from bot.messages import (
     RecipientBlocked,
     TransientSendError,
 )
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 OPERATOR = Requester.operator("tester")
 
@@ -38,7 +39,7 @@ OPERATOR = Requester.operator("tester")
 @pytest.fixture
 async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     yield engine
     await engine.dispose()
 

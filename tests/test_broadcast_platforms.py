@@ -16,7 +16,6 @@ from fakes.zalo_api import FakeZaloApi, ZaloFault
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import bot.channels.zalo  # noqa: F401  (declares the Zalo token tables)
 from bot.app import open_senders
 from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
@@ -25,7 +24,8 @@ from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
 from bot.broadcast.tables import OutboxState, outbox
 from bot.config import BroadcastConfig, Config, TelegramConfig, ZaloConfig
 from bot.messages import Channel, ChatRef
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 STAFF = Requester.operator("tester")
 TELEGRAM_RATE = 150.0
@@ -35,7 +35,7 @@ ZALO_RATE = 60.0
 @pytest.fixture
 async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     yield engine
     await engine.dispose()
 

@@ -18,13 +18,8 @@ from bot.broadcast.service import BroadcastService, StaffPolicy, job_report
 from bot.broadcast.subscriptions import SubscriptionStore, utc_now
 from bot.broadcast.tables import outbox, workers
 from bot.messages import Channel
-from bot.storage.database import (
-    BROADCAST_WORKERS_LOCK,
-    connect,
-    create_engine,
-    create_schema,
-    lock_transaction,
-)
+from bot.storage.database import BROADCAST_WORKERS_LOCK, connect, create_engine, lock_transaction
+from bot.storage.schema import ensure_schema
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -36,7 +31,7 @@ async def test_two_processes_share_one_job_without_duplicates(
     tmp_path: Path, postgres_url: str
 ) -> None:
     engine = create_engine(postgres_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     chat_ids = [str(900_000 + i) for i in range(1000)]
     chats = await seed_subscribers(engine, Channel.TELEGRAM, chat_ids)
     service = BroadcastService(
@@ -94,7 +89,7 @@ async def test_a_worker_joining_while_another_joins_sees_it(postgres_url: str) -
     transaction misses the other's uncommitted row and both take the whole rate (this
     happened: 230 sends in one second against a limit of 120)."""
     engine = create_engine(postgres_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     sender = RecordingSender(channel=Channel.TELEGRAM)
     worker = DeliveryWorker(engine, [sender], DeliverySettings(), worker_id="joining")
     async with connect(engine, begin=True) as other:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dialogue.context import CONTEXT_TTL, ChatContext, ContextStore
 from bot.messages import Channel, ChatRef
-from bot.storage.database import StorageUnavailable, create_engine, create_schema
+from bot.storage.database import StorageUnavailable, create_engine
+from bot.storage.schema import ensure_schema
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 CHAT = ChatRef(Channel.TELEGRAM, "42")
@@ -29,7 +30,7 @@ async def load_elsewhere(engine: AsyncEngine, chat: ChatRef, now: dt.datetime) -
 
 async def roundtrip(url: str) -> None:
     engine = create_engine(url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     store = ContextStore(engine)
     assert await store.load(CHAT, NOW) == ChatContext()
     context = ChatContext(
@@ -90,7 +91,7 @@ async def test_saves_survive_an_outage_and_are_written_when_it_ends(
     sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     store = ContextStore(engine, flush_delay=0.01)
     database = tmp_path / "bot.sqlite3"
     hidden = tmp_path / "moved-away.sqlite3"
@@ -112,7 +113,7 @@ async def test_saves_survive_an_outage_and_are_written_when_it_ends(
 @pytest.mark.postgres
 async def test_processes_starting_together_create_the_schema_once(postgres_url: str) -> None:
     engines = [create_engine(postgres_url) for _ in range(4)]
-    await asyncio.gather(*(create_schema(engine) for engine in engines))
+    await asyncio.gather(*(ensure_schema(engine) for engine in engines))
     store = ContextStore(engines[0])
     await store.save(CHAT, ChatContext(greeted=True), NOW)
     await store.close()
@@ -124,7 +125,7 @@ async def test_processes_starting_together_create_the_schema_once(postgres_url: 
 async def take_turns(url: str) -> None:
     """Two bot processes answering the same chat in turn: each load sees the other's save."""
     engines = [create_engine(url), create_engine(url)]
-    await create_schema(engines[0])
+    await ensure_schema(engines[0])
     stores = [ContextStore(engine) for engine in engines]
     try:
         # Both stores read before either writes: their kept connections are open (and
@@ -158,7 +159,7 @@ async def test_load_reconnects_after_the_server_dropped_the_connection(
     postgres_url: str,
 ) -> None:
     engine = create_engine(postgres_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     store = ContextStore(engine)
     context = ChatContext(procedure_code="1.001193", greeted=True)
     await store.save(CHAT, context, NOW)
@@ -183,7 +184,7 @@ async def test_load_reconnects_after_the_server_dropped_the_connection(
 async def test_a_load_after_close_still_reads_the_database(sqlite_url: str) -> None:
     """A straggling message while the bot shuts down is answered with its context."""
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     store = ContextStore(engine)
     context = ChatContext(procedure_code="1.001193", greeted=True)
     await store.save(CHAT, context, NOW)

@@ -17,7 +17,8 @@ from bot.dossiers.model import DossierStatus
 from bot.dossiers.receipt_codes import ReceiptCode
 from bot.dossiers.service import DossierService, Found, open_dossier_source
 from bot.messages import Channel, ChatRef
-from bot.storage.database import create_engine, create_schema
+from bot.storage.database import create_engine
+from bot.storage.schema import ensure_schema
 
 
 def demo_config(tmp_path: Path) -> Config:
@@ -78,7 +79,7 @@ async def test_demo_data_covers_every_case_and_the_printed_codes_verify(
         assert parsed.received_on is not None and parsed.received_on <= today
 
     bot_engine = create_engine(sqlite_url)
-    await create_schema(bot_engine)
+    await ensure_schema(bot_engine)
     service = DossierService(config.dossiers, open_dossier_source(config.dossiers), bot_engine)
     chat = ChatRef(Channel.CONSOLE, "demo")
     printed = re.findall(

@@ -226,7 +226,11 @@ async def test_the_log_and_the_staff_statistics_name_the_dossier_and_the_address
     assert alert.addresses == ("203.0.113.0", "203.0.113.1", "203.0.113.2")
     assert alert.wait_until == NOW + MINUTE
     report = format_statistics(stats)
-    assert f"{dossier.code}  3 failed from 3 chats; addresses 203.0.113.0, 203.0.113.1" in report
+    assert texts.STATS_GUESSING_HEADING in report
+    assert (
+        f"{dossier.code}  sai 3 lần từ 3 cuộc trò chuyện; địa chỉ 203.0.113.0, 203.0.113.1"
+        in report
+    )
     reply = statistics_reply(stats, None).plain_text()
     assert texts.STATS_GUESSING_HEADING in reply
     assert dossier.code in reply and "203.0.113.2" in reply

@@ -27,7 +27,8 @@ from bot.dossiers.source import GuardedSource
 from bot.dossiers.tables import deliveries, push_nonces
 from bot.dossiers.watcher import CLAIM_LEASE, DossierUpdate, DossierWatcher, Notify
 from bot.messages import Channel, ChatRef, RecipientBlocked, TransientSendError
-from bot.storage.database import create_engine, create_schema
+from bot.storage.database import create_engine
+from bot.storage.schema import ensure_schema
 
 VN = dt.timezone(dt.timedelta(hours=7))
 NOW = dt.datetime(2025, 11, 20, 10, 0, tzinfo=VN)
@@ -151,7 +152,7 @@ async def world(tmp_path: Path, bot_url: str) -> AsyncIterator[World]:
         ),
     )
     bot_engine = create_engine(bot_url)
-    await create_schema(bot_engine)
+    await ensure_schema(bot_engine)
     service = DossierService.from_config(config, bot_engine)
     world = World(config, dossier_engine, bot_engine, service)
     yield world

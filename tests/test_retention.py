@@ -14,7 +14,7 @@ from e2e_support import base_config
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import declare_tables, running_bot
+from bot.app import running_bot
 from bot.config import ConfigError, load_config
 from bot.dialogue.context import chat_contexts
 from bot.dossiers.tables import (
@@ -30,7 +30,8 @@ from bot.retention import RetentionSweeper, forget_personal_data
 from bot.stats.records import QuestionDecision, StatsRecorder
 from bot.stats.report import collect_statistics
 from bot.stats.tables import answer_feedback, questions, ratings
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 NOW = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
 OLD = NOW - dt.timedelta(days=400)
@@ -201,9 +202,8 @@ async def test_the_running_bot_erases_at_start_up(tmp_path: Path, project_root: 
         storage=dataclasses.replace(config.storage, personal_data_days=30),
         dossiers=dataclasses.replace(config.dossiers, source="none"),
     )
-    declare_tables()
     engine = create_engine(config.storage.url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
     recorder = StatsRecorder(engine, clock=lambda: long_ago)
     await recorder.record_question(

@@ -13,6 +13,7 @@ import pytest
 from broadcast_support import RecordingSender, fast_settings, seed_subscribers, write_config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import texts
 from bot.__main__ import main
 from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
@@ -30,7 +31,8 @@ from bot.stats import (
     render_chart,
 )
 from bot.stats.report import StaffStatistics
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
 
 TODAY = dt.date(2025, 3, 10)
 CATALOGUE = Catalogue(
@@ -56,7 +58,7 @@ class Clock:
 @pytest.fixture
 async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(sqlite_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     yield engine
     await engine.dispose()
 
@@ -161,11 +163,16 @@ async def test_statistics_of_a_period(engine: AsyncEngine) -> None:
     assert (now.broadcasts.sent, now.broadcasts.blocked) == (1, 1)
 
     table = format_statistics(stats)
-    assert "Questions: 9 (answered 55.6%, unanswered 33.3%)" in table
-    assert "2025-03-08" in table and "Đăng ký khai sinh" in table
-    assert "2 x  lam lai so ho khau" in table
-    assert "66.7% satisfied (4-5), average 3.67/5" in table
-    assert "Dossier lookups: 3, 2 different dossiers\n    found 2, not_found 1" in table
+    assert "Câu hỏi: 9 (trả lời được 55,6%, chưa trả lời được 33,3%)" in table
+    assert "08/03/2025" in table and "Đăng ký khai sinh" in table
+    assert "2 lần  lam lai so ho khau" in table
+    assert "66,7% hài lòng (4–5 sao), điểm trung bình 3,67/5" in table
+    assert "Tra cứu hồ sơ: 3 lượt, 2 hồ sơ khác nhau\n    tìm thấy 2, không có hồ sơ 1" in table
+    lines = table.splitlines()
+    heading = lines.index("Người nhận thông báo    đang nhận  đã hủy  đã chặn")
+    telegram_row = lines[heading + 1]
+    assert telegram_row.split() == ["telegram", "1", "1", "1"]
+    assert len(telegram_row) == len(lines[heading])  # figures end under their headings
     assert all(len(line) <= 99 for line in table.splitlines())
 
 
@@ -174,7 +181,7 @@ async def test_an_empty_database_gives_an_empty_report(engine: AsyncEngine) -> N
     assert stats.is_empty
     assert stats.satisfaction.satisfied_share is None
     table = format_statistics(stats)
-    assert "Questions: none" in table and "Satisfaction: no ratings" in table
+    assert "Câu hỏi: chưa có" in table and "Hài lòng: chưa có đánh giá" in table
     assert png_size(render_chart(stats)) == (800, 600)
 
 
@@ -182,9 +189,9 @@ async def test_long_periods_are_shown_by_week(engine: AsyncEngine) -> None:
     await seed_records(engine)
     stats = await collect_statistics(engine, 90, today=TODAY)
     table = format_statistics(stats)
-    assert "Week of" in table
-    assert "2025-03-03" in table  # the Monday of the week of 8 March
-    assert "2025-03-08" not in table
+    assert "Tuần từ" in table
+    assert "03/03/2025" in table  # the Monday of the week of 8 March
+    assert "08/03/2025" not in table
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -196,10 +203,11 @@ def png_size(data: bytes) -> tuple[int, int]:
 async def test_the_chart_is_a_png_with_custom_labels(engine: AsyncEngine) -> None:
     await seed_records(engine)
     stats: StaffStatistics = await collect_statistics(engine, 7, today=TODAY)
-    english = render_chart(stats)
-    vietnamese = render_chart(stats, ChartLabels(questions_title="Số câu hỏi mỗi ngày"))
-    assert png_size(english) == png_size(vietnamese) == (800, 600)
-    assert english != vietnamese
+    vietnamese = render_chart(stats)
+    other = render_chart(stats, ChartLabels(questions_title="Số câu hỏi mỗi ngày"))
+    assert png_size(vietnamese) == png_size(other) == (800, 600)
+    assert vietnamese != other
+    assert ChartLabels().questions_title == texts.CHART_QUESTIONS_TITLE
     one_day = await collect_statistics(engine, 1, today=TODAY)
     assert png_size(render_chart(one_day)) == (800, 600)
 
@@ -209,7 +217,7 @@ def test_bot_stats_prints_the_table_and_writes_the_chart(
 ) -> None:
     async def prepare() -> None:
         engine = create_engine(sqlite_url)
-        await create_schema(engine)
+        await ensure_schema(engine)
         recorder = StatsRecorder(engine)
         await recorder.record_question(
             ChatRef(Channel.TELEGRAM, "1"), "xin cấp phép karaoke", QuestionDecision.DECLINE
@@ -222,7 +230,7 @@ def test_bot_stats_prints_the_table_and_writes_the_chart(
     code = main(["--config", str(config), "stats", "--days", "7", "--chart", str(chart)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "1 x  xin cấp phép karaoke" in out
-    assert f"Chart written to {chart}" in out
+    assert "1 lần  xin cấp phép karaoke" in out
+    assert f"Đã vẽ biểu đồ vào {chart}" in out
     assert png_size(chart.read_bytes()) == (800, 600)
     assert main(["--config", str(config), "stats", "--days", "0"]) == 2

@@ -26,7 +26,8 @@ from bot.search.lessons import (
     taught_file_text,
 )
 from bot.stats.records import QuestionDecision, StatsRecorder
-from bot.storage.database import create_engine, create_schema
+from bot.storage.database import create_engine
+from bot.storage.schema import ensure_schema
 from bot.teaching import store as store_module
 from bot.teaching.store import LessonStore, NothingToTeach, questions_to_teach
 
@@ -140,11 +141,8 @@ async def test_the_files_lessons_are_the_base_and_the_database_overrides(
 async def test_a_database_outage_keeps_the_last_lessons(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.app import declare_tables
-
-    declare_tables()
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
-    await create_schema(engine)
+    await ensure_schema(engine)
     clock = Clock()
     store = LessonStore(engine, refresh_seconds=1.0, monotonic=clock)
     await store.teach(MISSED, LessonKind.PROCEDURE, CRIMINAL_RECORD)

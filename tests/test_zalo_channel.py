@@ -32,7 +32,6 @@ from bot.channels.zalo import (
     ZaloSender,
     ZaloTokenStore,
     render_turn,
-    zalo_tokens,
 )
 from bot.config import WebConfig, ZaloConfig
 from bot.messages import (
@@ -46,7 +45,9 @@ from bot.messages import (
     Reply,
     TransientSendError,
 )
-from bot.storage.database import connect, create_engine, create_schema
+from bot.storage.database import connect, create_engine
+from bot.storage.schema import ensure_schema
+from bot.storage.zalo_tables import zalo_tokens
 
 FAST_RETRY = RetryPolicy(first_delay=0.05, max_delay=0.2)
 
@@ -68,7 +69,7 @@ def config_for(zalo: FakeZaloApi, **overrides: object) -> ZaloConfig:
 
 async def open_engine(url: str) -> AsyncEngine:
     engine = create_engine(url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     return engine
 
 

@@ -22,7 +22,7 @@ import contextlib
 import getpass
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,7 @@ from bot.config import Config
 from bot.messages import Channel, Sender
 from bot.progress import ProgressBar
 from bot.storage.database import StorageError, StorageUnavailable, create_engine
+from bot.storage.schema import SchemaError, ensure_schema
 
 # How often the progress bar asks the database for counts.
 PROGRESS_SECONDS = 0.5
@@ -56,10 +57,9 @@ OpenSenders = Callable[
 @dataclass(frozen=True)
 class CommandWiring:
     """What the command takes from the composition root (bot.app): the channel senders,
-    and the bot's tables made ready, so that this package need not know the channels."""
+    so that this package need not know the channels."""
 
     open_senders: OpenSenders
-    prepare_database: Callable[[AsyncEngine], Awaitable[None]]
 
 
 def run_broadcast_command(
@@ -88,7 +88,7 @@ def run_broadcast_command(
             return 2
     try:
         return asyncio.run(_run(config, action, text, args, out, wiring))
-    except (BroadcastError, StorageError, StorageUnavailable) as exc:
+    except (BroadcastError, StorageError, StorageUnavailable, SchemaError) as exc:
         print(f"bot broadcast: {exc}", file=sys.stderr)
         return 1
 
@@ -117,7 +117,7 @@ async def _act(
     out: TextIO,
     wiring: CommandWiring,
 ) -> int:
-    await wiring.prepare_database(engine)
+    await ensure_schema(engine, migrate=config.storage.auto_migrate)
     operator = Requester.operator(_login_name())
     service = BroadcastService.from_config(
         engine, config, render=lambda text: notice_reply(config, text)

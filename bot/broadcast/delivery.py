@@ -62,7 +62,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, case, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -86,6 +85,7 @@ from bot.storage.database import (
     connect,
     lock_transaction,
 )
+from bot.storage.upserts import upsert
 
 log = logging.getLogger(__name__)
 
@@ -591,16 +591,9 @@ class DeliveryWorker:
             # One worker at a time: two joining together, each in a transaction that cannot
             # see the other's uncommitted row, would both take the whole rate.
             await lock_transaction(connection, BROADCAST_WORKERS_LOCK)
-            if connection.dialect.name == "postgresql":
-                pg = postgresql.insert(workers).values(**values)
-                await connection.execute(
-                    pg.on_conflict_do_update(index_elements=["worker_id"], set_={"seen_at": now})
-                )
-            else:
-                lite = sqlite.insert(workers).values(**values)
-                await connection.execute(
-                    lite.on_conflict_do_update(index_elements=["worker_id"], set_={"seen_at": now})
-                )
+            await connection.execute(
+                upsert(connection, workers, key=("worker_id",), update=("seen_at",)), values
+            )
             # Rows of workers gone for a day are only clutter.
             await connection.execute(
                 delete(workers).where(workers.c.seen_at < now - timedelta(days=1))

@@ -21,7 +21,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.broadcast.model import (
@@ -34,6 +33,7 @@ from bot.broadcast.model import (
 from bot.broadcast.tables import Preference, subscriber_topics, subscribers
 from bot.messages import Channel, ChatRef
 from bot.storage.database import connect
+from bot.storage.upserts import upsert
 
 log = logging.getLogger(__name__)
 
@@ -304,17 +304,6 @@ def _topics_of(chat: ChatRef) -> ColumnElement[bool]:
 
 async def _upsert(connection: AsyncConnection, values: dict[str, Any]) -> None:
     """Insert the subscriber row or update every given column of the existing one."""
-    dialect = connection.dialect.name
-    changed = {k: v for k, v in values.items() if k not in ("channel", "chat_id")}
-    if dialect == "postgresql":
-        pg_stmt = postgresql.insert(subscribers).values(**values)
-        await connection.execute(
-            pg_stmt.on_conflict_do_update(index_elements=["channel", "chat_id"], set_=changed)
-        )
-    elif dialect == "sqlite":
-        lite_stmt = sqlite.insert(subscribers).values(**values)
-        await connection.execute(
-            lite_stmt.on_conflict_do_update(index_elements=["channel", "chat_id"], set_=changed)
-        )
-    else:  # pragma: no cover - the bot supports SQLite and PostgreSQL only
-        raise NotImplementedError(dialect)
+    key = ("channel", "chat_id")
+    changed = [name for name in values if name not in key]
+    await connection.execute(upsert(connection, subscribers, key=key, update=changed), values)

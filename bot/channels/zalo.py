@@ -40,8 +40,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import Column, Float, Integer, String, Table, Text, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -74,7 +73,9 @@ from bot.messages import (
     SendError,
     TransientSendError,
 )
-from bot.storage.database import StorageUnavailable, connect, metadata
+from bot.storage.database import StorageUnavailable, connect
+from bot.storage.upserts import upsert
+from bot.storage.zalo_tables import zalo_choices, zalo_tokens
 
 log = logging.getLogger(__name__)
 
@@ -98,35 +99,6 @@ OUTSIDE_WINDOW_ERRORS = frozenset({-230, -232, -244})  # no recent interaction; 
 NIGHT_ERROR = -234  # customer-service messages are not delivered from 22:00 to 06:00
 RETRYABLE_ERRORS = frozenset({-100})  # Zalo's "unknown error"
 _VIETNAM = dt.timezone(dt.timedelta(hours=7))
-
-
-# --- the bot's tables -------------------------------------------------------------------
-
-zalo_tokens = Table(
-    "zalo_oa_tokens",
-    metadata,
-    Column("app_id", String(64), primary_key=True),
-    Column("access_token", Text, nullable=False),
-    Column("refresh_token", Text, nullable=False),
-    # Seconds since the epoch (UTC); NULL when unknown (a pair pasted into the config).
-    Column("expires_at", Float, nullable=True),
-    # Fingerprint of the pair in the config this row started from: a new pair in the
-    # config (staff re-authorised the OA) replaces the stored one.
-    Column("seeded_from", String(64), nullable=False),
-    # +1 at every renewal; renewals compare-and-swap on it.
-    Column("generation", Integer, nullable=False),
-    Column("lease_owner", String(64), nullable=True),
-    Column("lease_until", Float, nullable=True),
-    Column("updated_at", Float, nullable=False),
-)
-
-zalo_choices = Table(
-    "zalo_pending_choices",
-    metadata,
-    Column("user_id", String(64), primary_key=True),
-    Column("choices", Text, nullable=False),  # JSON: [[number, label, action], ...]
-    Column("updated_at", Float, nullable=False),
-)
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -490,26 +462,12 @@ class ZaloChoiceStore:
             encoded = json.dumps(
                 [[c.number, c.label, c.action] for c in choices], ensure_ascii=False
             )
-            values = {"user_id": user_id, "choices": encoded, "updated_at": self._clock()}
-            dialect = connection.dialect.name
-            if dialect == "postgresql":
-                pg_insert = postgresql.insert(zalo_choices).values(**values)
-                statement: Any = pg_insert.on_conflict_do_update(
-                    index_elements=[zalo_choices.c.user_id],
-                    set_={"choices": encoded, "updated_at": values["updated_at"]},
-                )
-            elif dialect == "sqlite":
-                lite_insert = sqlite.insert(zalo_choices).values(**values)
-                statement = lite_insert.on_conflict_do_update(
-                    index_elements=[zalo_choices.c.user_id],
-                    set_={"choices": encoded, "updated_at": values["updated_at"]},
-                )
-            else:
-                await connection.execute(
-                    delete(zalo_choices).where(zalo_choices.c.user_id == user_id)
-                )
-                statement = zalo_choices.insert().values(**values)
-            await connection.execute(statement)
+            await connection.execute(
+                upsert(
+                    connection, zalo_choices, key=("user_id",), update=("choices", "updated_at")
+                ),
+                {"user_id": user_id, "choices": encoded, "updated_at": self._clock()},
+            )
 
     async def recall(self, user_id: str) -> tuple[Choice, ...]:
         async with connect(self._engine) as connection:
@@ -939,6 +897,4 @@ __all__ = [
     "render_turn",
     "send_error_for",
     "signature_valid",
-    "zalo_choices",
-    "zalo_tokens",
 ]

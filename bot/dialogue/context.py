@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Column, DateTime, String, Table, Text, bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
 from bot.storage.database import RowLookup, connect, metadata
+from bot.storage.upserts import upsert
 from bot.storage.write_behind import DEFAULT_DELAY_SECONDS, WriteBehind
 
 log = logging.getLogger(__name__)
@@ -154,11 +153,8 @@ class ContextStore:
 
 
 async def _write_contexts(connection: AsyncConnection, rows: list[_Saved]) -> None:
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(chat_contexts)
-    statement = statement.on_conflict_do_update(
-        index_elements=[chat_contexts.c.channel, chat_contexts.c.chat_id],
-        set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
+    statement = upsert(
+        connection, chat_contexts, key=("channel", "chat_id"), update=("data", "updated_at")
     )
     await connection.execute(statement, rows)
 

@@ -45,7 +45,7 @@ from bot.dialogue.turn import Turn
 from bot.messages import Button, ChatRef, Image, Reply, Section
 from bot.search import Matcher
 from bot.search.lessons import LessonKind
-from bot.stats.charts import ChartLabels, render_chart
+from bot.stats.charts import render_chart
 from bot.stats.report import StaffStatistics, collect_statistics
 from bot.teaching.store import LessonStore, asked_question, questions_to_teach
 
@@ -59,18 +59,6 @@ MAX_STATS_DAYS = 366
 TEACH_DAYS = 30
 TEACH_QUESTIONS = 5
 TEACH_GUESSES = 3
-
-CHART_LABELS = ChartLabels(
-    questions_title=texts.CHART_QUESTIONS_TITLE,
-    answered=texts.CHART_ANSWERED,
-    clarified=texts.CHART_CLARIFIED,
-    declined=texts.CHART_DECLINED,
-    satisfaction_title=texts.CHART_SATISFACTION_TITLE,
-    satisfied_share=texts.CHART_SATISFIED_SHARE,
-    average=texts.CHART_AVERAGE,
-    target=texts.CHART_TARGET,
-    no_ratings=texts.CHART_NO_RATINGS,
-)
 
 JobStarted = Callable[[ChatRef, int], None]
 
@@ -363,7 +351,7 @@ class StaffConversation:
             turn.say_text(texts.STATS_NO_DATA)
             return
         # Drawing takes a noticeable moment; keep the event loop free for other chats.
-        chart = await asyncio.to_thread(render_chart, stats, CHART_LABELS)
+        chart = await asyncio.to_thread(render_chart, stats)
         turn.say(statistics_reply(stats, Image(chart, "thong-ke.png")))
 
 

@@ -33,12 +33,12 @@ from bot.dossiers.model import Dossier, DossierStatus
 from bot.dossiers.tables import (
     access_grants,
     from_utc_naive,
-    insert_ignoring_duplicates,
     lookup_audit,
     requesters,
     utc_naive,
 )
 from bot.messages import ChatRef
+from bot.storage.upserts import insert_ignoring_duplicates
 
 # Failures older than this are forgotten, and so is the lockout level: a citizen who
 # mistyped twice last week starts afresh.

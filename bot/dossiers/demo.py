@@ -411,7 +411,7 @@ async def create_demo(config: Config, if_missing: bool, count: int, out: TextIO)
             return 0
         zone = dt.timezone(dt.timedelta(hours=config.dossiers.utc_offset_hours))
         now = dt.datetime.now(zone).replace(tzinfo=None, microsecond=0)
-        calendar = WorkingCalendar(config.dossiers.holidays)
+        calendar = WorkingCalendar.from_config(config.dossiers)
         made = DemoGenerator(now, calendar).generate(count)
         await write_demo(engine, made)
         verb = "Replaced" if existing else "Created"

@@ -51,7 +51,6 @@ from bot.dossiers.receipt_codes import MalformedReceiptCode, ReceiptCode, Receip
 from bot.dossiers.source import DisabledSource, DossierSource, GuardedSource, SourceUnavailable
 from bot.dossiers.tables import (
     from_utc_naive,
-    insert_ignoring_duplicates,
     subscriptions,
     utc_naive,
 )
@@ -59,6 +58,7 @@ from bot.dossiers.view import DossierView, HistoryView, build_view
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import ChatRef
 from bot.storage.database import connect
+from bot.storage.upserts import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class DossierService:
             config.max_lookups_per_hour, config.max_failed_attempts, config.lockout_base_seconds
         )
         self._guard = LookupGuard(GuardLimits.from_config(config))
-        self.calendar = WorkingCalendar(config.holidays)
+        self.calendar = WorkingCalendar.from_config(config)
         self.recognizer = ReceiptCodeRecognizer(config.extra_code_patterns)
         self._local_zone = dt.timezone(dt.timedelta(hours=config.utc_offset_hours))
         self._default_pickup_place = default_pickup_place

@@ -25,8 +25,6 @@ keeps comparisons right.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -40,11 +38,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    insert,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.database import metadata
 
@@ -174,36 +168,3 @@ def utc_naive(moment: dt.datetime) -> dt.datetime:
 
 def from_utc_naive(stored: dt.datetime) -> dt.datetime:
     return stored.replace(tzinfo=dt.UTC)
-
-
-async def insert_ignoring_duplicates(
-    connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> int:
-    """Insert rows, skipping those that clash with a unique key; returns how many went in.
-
-    ON CONFLICT DO NOTHING rather than catching IntegrityError: a failed statement aborts a
-    PostgreSQL transaction, and these inserts share one with the cursor update.
-    """
-    if not rows:
-        return 0
-    dialect = connection.dialect.name
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - other engines: one savepoint per row
-        inserted = 0
-        for row in rows:
-            try:
-                async with connection.begin_nested():
-                    await connection.execute(insert(table), [dict(row)])
-                inserted += 1
-            except IntegrityError:
-                continue
-        return inserted
-    inserted = 0
-    for row in rows:
-        result = await connection.execute(statement, dict(row))
-        inserted += max(result.rowcount, 0)
-    return inserted

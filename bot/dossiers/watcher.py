@@ -48,7 +48,6 @@ from bot.dossiers.tables import (
     changes,
     deliveries,
     from_utc_naive,
-    insert_ignoring_duplicates,
     subscriptions,
     utc_naive,
     watch_cursors,
@@ -57,6 +56,7 @@ from bot.dossiers.view import DossierView, build_view
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import Channel, ChatRef, RecipientBlocked
 from bot.storage.database import StorageUnavailable, connect
+from bot.storage.upserts import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class DossierWatcher:
             engine,
             notify,
             state_key=source_key(dossiers),
-            calendar=WorkingCalendar(dossiers.holidays),
+            calendar=WorkingCalendar.from_config(dossiers),
             default_pickup_place=config.center.result_pickup,
             interval_seconds=dossiers.watch_interval_seconds,
             max_attempts=dossiers.notify_max_attempts,

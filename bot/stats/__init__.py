@@ -4,13 +4,13 @@ StatsRecorder(engine)                 record questions, answer feedback, ratings
 collect_statistics(engine, days)      the figures, as typed values
 format_statistics(stats)              a plain-text table
 render_chart(stats, labels)           a PNG chart (bytes)
-run_stats(config, days, chart, out)   `bot stats`
+
+`bot stats` is bot/stats/command.py.
 """
 
 from __future__ import annotations
 
 from bot.stats.charts import ChartLabels, render_chart
-from bot.stats.command import run_stats
 from bot.stats.records import InvalidRating, QuestionDecision, StatsRecorder
 from bot.stats.report import StaffStatistics, collect_statistics, format_statistics
 
@@ -23,5 +23,4 @@ __all__ = [
     "collect_statistics",
     "format_statistics",
     "render_chart",
-    "run_stats",
 ]

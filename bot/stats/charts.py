@@ -3,8 +3,7 @@ what the bot did) and satisfaction over time. Drawn with matplotlib's Agg backen
 display needed); `render_chart` returns the PNG bytes, which the Telegram staff command
 sends as an image and `bot stats --chart FILE` writes to a file.
 
-Labels are parameters so that the dialogue can pass Vietnamese ones from bot/texts.py;
-the defaults are English, for the terminal command.
+The labels are Vietnamese, from bot/texts.py; they are a parameter for other wording.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
+from bot import texts
 from bot.stats.report import StaffStatistics
 
 # Satisfaction is shown over a sliding window of this many days.
@@ -24,15 +24,15 @@ DPI = 100
 
 @dataclass(frozen=True, slots=True)
 class ChartLabels:
-    questions_title: str = "Questions per day"
-    answered: str = "answered"
-    clarified: str = "choices offered"
-    declined: str = "not answered"
-    satisfaction_title: str = "Satisfaction (ratings of returned dossiers)"
-    satisfied_share: str = "satisfied (4-5), %, last 7 days"
-    average: str = "average score (1-5), last 7 days"
-    target: str = "target 90%"
-    no_ratings: str = "no ratings in this period"
+    questions_title: str = texts.CHART_QUESTIONS_TITLE
+    answered: str = texts.CHART_ANSWERED
+    clarified: str = texts.CHART_CLARIFIED
+    declined: str = texts.CHART_DECLINED
+    satisfaction_title: str = texts.CHART_SATISFACTION_TITLE
+    satisfied_share: str = texts.CHART_SATISFIED_SHARE
+    average: str = texts.CHART_AVERAGE
+    target: str = texts.CHART_TARGET
+    no_ratings: str = texts.CHART_NO_RATINGS
 
 
 def render_chart(stats: StaffStatistics, labels: ChartLabels = ChartLabels()) -> bytes:
@@ -40,6 +40,7 @@ def render_chart(stats: StaffStatistics, labels: ChartLabels = ChartLabels()) ->
     import matplotlib
 
     matplotlib.use("Agg")  # before pyplot: no display on a server
+    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
 
     # A Figure without pyplot keeps no global state between calls (safe in a server).
@@ -96,6 +97,9 @@ def render_chart(stats: StaffStatistics, labels: ChartLabels = ChartLabels()) ->
     margin = dt.timedelta(hours=12)
     bottom.set_xlim(_midnight(stats.since) - margin, _midnight(stats.until) + margin)
     bottom.xaxis_date()
+    # Day/month, as Vietnamese writes dates (the default would be 2025-03-08).
+    day_month = DateFormatter("%d/%m")  # type: ignore[no-untyped-call]  # untyped __init__
+    bottom.xaxis.set_major_formatter(day_month)
     figure.autofmt_xdate()
 
     buffer = io.BytesIO()

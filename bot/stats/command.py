@@ -7,17 +7,14 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot import texts
 from bot.catalogue.files import CatalogueError, read_catalogue
 from bot.catalogue.model import Catalogue
 from bot.config import Config
 from bot.stats.charts import render_chart
 from bot.stats.report import StaffStatistics, collect_statistics, format_statistics
-from bot.storage.database import (
-    StorageError,
-    StorageUnavailable,
-    create_engine,
-    create_schema,
-)
+from bot.storage.database import StorageError, StorageUnavailable, create_engine
+from bot.storage.schema import SchemaError, ensure_schema
 
 
 def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int:
@@ -28,7 +25,7 @@ def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int
     catalogue = _catalogue_or_none(config)
     try:
         stats = asyncio.run(_collect(config, days, catalogue))
-    except (StorageError, StorageUnavailable) as exc:
+    except (StorageError, StorageUnavailable, SchemaError) as exc:
         print(f"bot stats: {exc}", file=sys.stderr)
         return 1
     out.write(format_statistics(stats))
@@ -38,19 +35,15 @@ def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int
         except OSError as exc:
             print(f"bot stats: cannot write {chart}: {exc.strerror}", file=sys.stderr)
             return 1
-        out.write(f"\nChart written to {chart}\n")
+        out.write("\n" + texts.REPORT_CHART_WRITTEN.format(path=chart) + "\n")
     return 0
 
 
 async def _collect(config: Config, days: int, catalogue: Catalogue | None) -> StaffStatistics:
-    # The tables read here; an empty database gets them (empty) rather than an error.
-    import bot.broadcast.tables
-    import bot.dossiers.tables
-    import bot.stats.tables  # noqa: F401
-
     engine = create_engine(config.storage.url)
     try:
-        await create_schema(engine)
+        # An empty database gets the tables (empty) rather than an error.
+        await ensure_schema(engine, migrate=config.storage.auto_migrate)
         return await collect_statistics(engine, days, catalogue=catalogue)
     finally:
         await engine.dispose()

@@ -19,12 +19,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
 from bot.stats.tables import answer_feedback, questions, ratings
 from bot.storage.database import connect, erased_id, is_erased
+from bot.storage.upserts import upsert
 from bot.storage.write_behind import WriteBehind
 
 # Vietnam keeps UTC+7 all year (no daylight saving), so a fixed offset is exact.
@@ -198,19 +198,16 @@ class StatsRecorder:
             "score": score,
             "comment": mask_personal_numbers(comment.strip())[:MAX_TEXT_CHARS],
         }
-        changed = {k: values[k] for k in ("rated_at", "day", "score", "comment")}
-        keys = ["channel", "chat_id", "dossier_code"]
         async with connect(self._engine, begin=True) as connection:
-            if connection.dialect.name == "postgresql":
-                pg = postgresql.insert(ratings).values(**values)
-                await connection.execute(
-                    pg.on_conflict_do_update(index_elements=keys, set_=changed)
-                )
-            else:
-                lite = sqlite.insert(ratings).values(**values)
-                await connection.execute(
-                    lite.on_conflict_do_update(index_elements=keys, set_=changed)
-                )
+            await connection.execute(
+                upsert(
+                    connection,
+                    ratings,
+                    key=("channel", "chat_id", "dossier_code"),
+                    update=("rated_at", "day", "score", "comment"),
+                ),
+                values,
+            )
 
     async def add_rating_comment(self, chat: ChatRef, dossier_code: str, comment: str) -> bool:
         """The comment a citizen typed after rating; False when there is no such rating."""

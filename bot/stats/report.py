@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import texts
 from bot.broadcast.subscriptions import SubscriberState, subscriber_counts
 from bot.broadcast.tables import OutboxState, jobs, outbox
 from bot.catalogue.model import Catalogue
@@ -384,103 +385,150 @@ def _satisfaction(
 
 
 def format_statistics(stats: StaffStatistics) -> str:
-    """A plain-text report for the terminal (and the staff command), 99 columns at most."""
-    lines = [f"Statistics {stats.since} .. {stats.until} ({stats.days} days)", ""]
+    """A plain-text report for the terminal, in Vietnamese, 99 columns at most."""
+    lines = [
+        texts.REPORT_HEADING.format(
+            since=_date(stats.since), until=_date(stats.until), days=stats.days
+        ),
+        "",
+    ]
     total = stats.questions
     if total:
         answered = _percent(stats.answered / total)
         declined = _percent(stats.declined / total)
-        lines.append(f"Questions: {total} (answered {answered}, unanswered {declined})")
-    else:
-        lines.append("Questions: none")
-    lines += ["", f"{_period_heading(stats)}  Asked  Answered  Clarified  Unanswered"]
-    for label, counts in _buckets(stats):
         lines.append(
-            f"{label:<12}  {counts.total:>5}  {counts.answered:>8}  {counts.clarified:>9}  "
-            f"{counts.declined:>10}"
+            texts.REPORT_QUESTIONS.format(total=total, answered=answered, declined=declined)
         )
-    lines += ["", "Most asked procedures"]
+    else:
+        lines.append(texts.REPORT_NO_QUESTIONS)
+    period = texts.REPORT_DAY if stats.days <= DAYS_SHOWN_BY_DAY else texts.REPORT_WEEK
+    headings = (
+        texts.REPORT_ASKED,
+        texts.REPORT_ANSWERED,
+        texts.REPORT_CLARIFIED,
+        texts.REPORT_DECLINED,
+    )
+    widths = [max(len(heading), 5) for heading in headings]
+    lines += ["", _row([period, *headings], [12, *widths])]
+    for label, counts in _buckets(stats):
+        figures = [counts.total, counts.answered, counts.clarified, counts.declined]
+        lines.append(_row([label, *figures], [12, *widths]))
+    lines += ["", texts.STATS_TOP_HEADING]
     for rank, procedure in enumerate(stats.top_procedures, 1):
         lines.append(
             f"{rank:>3}. {procedure.code:<24} {_cut(procedure.name, 52):<52} {procedure.count:>6}"
         )
     if not stats.top_procedures:
-        lines.append("  (none)")
-    lines += ["", "Unanswered questions (add their words to the catalogue's aliases)"]
+        lines.append("  " + texts.REPORT_NONE)
+    lines += ["", texts.STATS_UNANSWERED_HEADING]
     for question in stats.unanswered:
-        when = question.last_asked.astimezone(CENTER_TIMEZONE)
-        lines.append(f"{question.count:>5} x  {_cut(question.text, 70):<70}  {when:%Y-%m-%d}")
+        when = _date(question.last_asked.astimezone(CENTER_TIMEZONE).date())
+        text = _cut(question.text, 68)
+        lines.append(f"{question.count:>5} {texts.REPORT_TIMES}  {text:<68}  {when}")
     if not stats.unanswered:
-        lines.append("  (none)")
+        lines.append("  " + texts.REPORT_NONE)
     feedback = stats.feedback
     lines.append("")
     if feedback.total:
         lines.append(
-            f"Answer feedback: {feedback.helpful} helpful, {feedback.not_helpful} not helpful "
-            f"-> {_percent(feedback.helpful_share)} helpful"
+            texts.REPORT_FEEDBACK.format(
+                helpful=feedback.helpful,
+                not_helpful=feedback.not_helpful,
+                share=_percent(feedback.helpful_share),
+            )
         )
         for item in feedback.least_helpful:
-            lines.append(
-                f"    {item.code:<22} {_cut(item.name, 34):<34} "
-                f"not helpful {item.not_helpful:>4}, helpful {item.helpful:>4}"
+            verdict = texts.REPORT_FEEDBACK_PROCEDURE.format(
+                not_helpful=item.not_helpful, helpful=item.helpful
             )
+            lines.append(f"    {item.code:<22} {_cut(item.name, 34):<34} {verdict}")
     else:
-        lines.append("Answer feedback: none")
+        lines.append(texts.REPORT_NO_FEEDBACK)
     satisfaction = stats.satisfaction
     if satisfaction.ratings and satisfaction.average is not None:
         spread = ", ".join(f"{s}: {c}" for s, c in satisfaction.by_score.items())
         lines.append(
-            f"Satisfaction: {satisfaction.ratings} ratings, "
-            f"{_percent(satisfaction.satisfied_share)} satisfied (4-5), "
-            f"average {satisfaction.average:.2f}/5"
+            texts.REPORT_SATISFACTION.format(
+                ratings=satisfaction.ratings,
+                share=_percent(satisfaction.satisfied_share),
+                average=_decimal(satisfaction.average, 2),
+            )
         )
-        lines.append(f"    ratings by score: {spread}")
+        lines.append("    " + texts.REPORT_RATINGS_BY_SCORE.format(spread=spread))
         for code, score, comment in satisfaction.recent_comments:
             lines.append(f"    {code} ({score}/5): {_cut(comment, 70)}")
     else:
-        lines.append("Satisfaction: no ratings")
+        lines.append(texts.REPORT_NO_RATINGS)
     lookups = stats.lookups
-    lines.append(f"Dossier lookups: {lookups.total}, {lookups.dossiers} different dossiers")
+    lines.append(texts.REPORT_LOOKUPS.format(total=lookups.total, dossiers=lookups.dossiers))
     if lookups.by_outcome:
-        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(lookups.by_outcome.items()))
+        outcomes = ", ".join(
+            f"{texts.REPORT_LOOKUP_OUTCOMES.get(outcome, outcome)} {count}"
+            for outcome, count in sorted(lookups.by_outcome.items())
+        )
         lines.append(f"    {outcomes}")
     if stats.guessing:
-        lines.append("WARNING: dossiers being guessed (wrong digits from many chats or addresses)")
+        lines.append(texts.STATS_GUESSING_HEADING)
         for alert in stats.guessing:
             until = alert.wait_until.astimezone(CENTER_TIMEZONE)
-            addresses = ", ".join(alert.addresses[:5]) or "none"
-            more = f" and {len(alert.addresses) - 5} more" if len(alert.addresses) > 5 else ""
+            addresses = ", ".join(alert.addresses[:5]) or texts.STATS_NONE
+            if len(alert.addresses) > 5:
+                addresses += texts.REPORT_MORE_ADDRESSES.format(count=len(alert.addresses) - 5)
             lines.append(
-                f"    {alert.code}  {alert.failures} failed from {alert.chats} chats; "
-                f"addresses {addresses}{more}; waits until {until:%Y-%m-%d %H:%M}"
+                "    "
+                + texts.REPORT_GUESSING_LINE.format(
+                    code=alert.code,
+                    failures=alert.failures,
+                    chats=alert.chats,
+                    addresses=addresses,
+                    until=f"{until:%H:%M} {_date(until.date())}",
+                )
             )
-    lines += ["", "Subscribers   active  opted out  blocked"]
+    states = (SubscriberState.ACTIVE, SubscriberState.OPTED_OUT, SubscriberState.BLOCKED)
+    state_headings = (texts.REPORT_ACTIVE, texts.REPORT_OPTED_OUT, texts.REPORT_BLOCKED)
+    state_widths = [max(len(heading), 6) for heading in state_headings]
+    lines += ["", _row([texts.REPORT_SUBSCRIBERS, *state_headings], [22, *state_widths])]
     for channel in sorted(stats.subscribers):
-        states = stats.subscribers[channel]
-        lines.append(
-            f"  {channel.value:<10} {states.get(SubscriberState.ACTIVE, 0):>6}  "
-            f"{states.get(SubscriberState.OPTED_OUT, 0):>9}  "
-            f"{states.get(SubscriberState.BLOCKED, 0):>7}"
-        )
+        by_state = stats.subscribers[channel]
+        figures = [by_state.get(state, 0) for state in states]
+        lines.append(_row([f"  {channel.value}", *figures], [22, *state_widths]))
     if not stats.subscribers:
-        lines.append("  (none)")
+        lines.append("  " + texts.REPORT_NONE)
     b = stats.broadcasts
     lines += [
         "",
-        f"Broadcasts: {b.jobs} jobs, {b.recipients} recipients: sent {b.sent}, "
-        f"failed {b.failed}, blocked {b.blocked}, cancelled {b.cancelled}",
+        texts.REPORT_BROADCASTS.format(
+            jobs=b.jobs,
+            recipients=b.recipients,
+            sent=b.sent,
+            failed=b.failed,
+            blocked=b.blocked,
+            cancelled=b.cancelled,
+        ),
     ]
     return "\n".join(lines) + "\n"
 
 
-def _period_heading(stats: StaffStatistics) -> str:
-    return "Day         " if stats.days <= 62 else "Week of     "
+# Up to two months the table has a row per day; beyond, a row per week.
+DAYS_SHOWN_BY_DAY = 62
+
+
+def _row(cells: Sequence[str | int], widths: Sequence[int]) -> str:
+    """The first cell left-aligned, the figures right-aligned under their headings."""
+    first, *rest = cells
+    return f"{first!s:<{widths[0]}}" + "".join(
+        f"  {cell!s:>{width}}" for cell, width in zip(rest, widths[1:], strict=True)
+    )
+
+
+def _date(day: dt.date) -> str:
+    return f"{day:%d/%m/%Y}"
 
 
 def _buckets(stats: StaffStatistics) -> list[tuple[str, DayQuestions]]:
     """Days for periods up to two months; weeks (from Monday) beyond, to stay readable."""
-    if stats.days <= 62:
-        return [(day.day.isoformat(), day) for day in stats.questions_per_day]
+    if stats.days <= DAYS_SHOWN_BY_DAY:
+        return [(_date(day.day), day) for day in stats.questions_per_day]
     weeks: dict[dt.date, DayQuestions] = {}
     for day in stats.questions_per_day:
         monday = day.day - dt.timedelta(days=day.day.weekday())
@@ -491,11 +539,16 @@ def _buckets(stats: StaffStatistics) -> list[tuple[str, DayQuestions]]:
             so_far.clarified + day.clarified,
             so_far.declined + day.declined,
         )
-    return [(monday.isoformat(), counts) for monday, counts in weeks.items()]
+    return [(_date(monday), counts) for monday, counts in weeks.items()]
 
 
 def _percent(share: float | None) -> str:
-    return "-" if share is None else f"{share * 100:.1f}%"
+    return "-" if share is None else _decimal(share * 100, 1) + "%"
+
+
+def _decimal(value: float, places: int) -> str:
+    """3,67: Vietnamese writes a decimal comma."""
+    return f"{value:.{places}f}".replace(".", ",")
 
 
 def _cut(text: str, width: int) -> str:

@@ -1,7 +1,8 @@
-"""The bot's own database: engine creation, the shared table metadata, schema set-up.
+"""The bot's own database: engine creation, the shared table metadata, connections.
 
 Feature packages (dialogue context, dossier audit, broadcast outbox, ...) declare their
-tables on `metadata` in their own modules; `create_schema` creates whatever is missing.
+tables on `metadata` in their own modules; `bot.storage.schema` knows them all and keeps
+the schema at this version's revision.
 SQLAlchemy Core is used rather than the ORM: the stores are small and explicit SQL keeps
 claims such as `FOR UPDATE SKIP LOCKED` visible.
 """
@@ -120,19 +121,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create the bot's tables that do not exist yet.
-
-    Only tables declared by modules imported so far are known to `metadata`; the
-    composition root (`bot.app.declare_tables`) imports every feature's table module first.
-    """
-    async with connect(engine, begin=True) as connection:
-        # Several processes starting together would race to create the same tables
-        # (duplicate key in pg_type); one at a time, the others then find them.
-        await lock_transaction(connection, SCHEMA_LOCK)
-        await connection.run_sync(metadata.create_all)
 
 
 async def lock_transaction(connection: AsyncConnection, key: int) -> None:

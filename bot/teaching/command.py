@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Config
 from bot.search import Decision, Matcher
 from bot.search.lessons import TAUGHT_FILE, LessonKind, Lessons, taught_file_text
-from bot.storage.database import StorageError, StorageUnavailable, create_engine, create_schema
+from bot.storage.database import StorageError, StorageUnavailable, create_engine
+from bot.storage.schema import SchemaError, ensure_schema
 from bot.teaching.store import (
     LessonStore,
     NothingToTeach,
@@ -51,12 +52,15 @@ def run_teach(config: Config, matcher: Matcher, args: argparse.Namespace, out: T
     except (StorageError, StorageUnavailable) as exc:
         print(f"bot teach: the bot's database: {exc}", file=sys.stderr)
         return 1
+    except SchemaError as exc:
+        print(f"bot teach: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _run(config: Config, matcher: Matcher, args: argparse.Namespace, out: TextIO) -> int:
     engine = create_engine(config.storage.url)
     try:
-        await create_schema(engine)
+        await ensure_schema(engine, migrate=config.storage.auto_migrate)
         store = LessonStore(engine, matcher.vocabulary.lessons, refresh_seconds=0)
         action = args.action
         if action == "list":

@@ -1,0 +1,1 @@
+"""The revisions, one per schema change (Alembic reads them by their `revision` ids)."""
