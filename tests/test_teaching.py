@@ -149,9 +149,15 @@ async def test_a_database_outage_keeps_the_last_lessons(
     await engine.dispose()
     (tmp_path / "bot.sqlite3").unlink()
     (tmp_path / "bot.sqlite3").mkdir()  # the file is now unreadable as a database
-    for _ in range(3):
-        clock.now += 2
-        assert (await store.current()).find(MISSED) is not None
+    try:
+        for _ in range(3):
+            clock.now += 2
+            assert (await store.current()).find(MISSED) is not None
+    finally:
+        # Let aiosqlite's worker threads of the failed connections finish inside this
+        # test's event loop (they report back to it).
+        await engine.dispose()
+        await asyncio.sleep(0.1)
     warnings = [r for r in caplog.records if "taught lessons not refreshed" in r.message]
     assert len(warnings) == 1  # once per outage
 
