@@ -4,7 +4,8 @@
     bot chat                        talk to the bot in this terminal
     bot demo                        create the demo dossier database
     bot catalogue check [PATH]      validate a procedure catalogue and the vocabulary
-    bot catalogue import SRC --into DIR   import a national JSONL or provincial XLSX/CSV
+    bot catalogue import SRC [--details NATIONAL] --into DIR
+                                    import a national JSONL or provincial XLSX/CSV
     bot eval --catalogue P --questions F  measure how well questions find procedures
     bot broadcast ...               send a notice to subscribers; status/cancel/resume
     bot stats                       what citizens asked and how satisfied they are
@@ -51,7 +52,10 @@ def _catalogue_check(args: argparse.Namespace, config: Config) -> int:
 def _catalogue_import(args: argparse.Namespace, config: Config) -> int:
     from bot.catalogue.importers.command import run_import
 
-    return run_import(Path(args.source), Path(args.into), out=sys.stdout, replace=args.replace)
+    details = Path(args.details) if args.details else None
+    return run_import(
+        Path(args.source), Path(args.into), out=sys.stdout, replace=args.replace, details=details
+    )
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
@@ -213,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("source", help="file to import (.jsonl, .json, .xlsx or .csv)")
     importer.add_argument("--into", required=True, metavar="DIR", help="catalogue folder")
+    importer.add_argument(
+        "--details",
+        metavar="NATIONAL.jsonl",
+        help="complete a province's list with the national portal's export, joined by base "
+        "code (documents, time, fees, place, steps, legal basis, page address)",
+    )
     importer.add_argument(
         "--replace",
         action="store_true",
