@@ -4,7 +4,8 @@
     bot chat                        talk to the bot in this terminal
     bot demo                        create the demo dossier database
     bot catalogue check [PATH]      validate a procedure catalogue and the vocabulary
-    bot catalogue import SRC --into DIR   import a national JSONL or provincial XLSX/CSV
+    bot catalogue import SRC [--details NATIONAL] --into DIR
+                                    import a national JSONL or provincial XLSX/CSV
     bot eval --catalogue P --questions F  measure how well questions find procedures
     bot broadcast ...               send a notice to subscribers; status/cancel/resume
     bot stats                       what citizens asked and how satisfied they are
@@ -18,6 +19,7 @@ command only loads what it needs.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -33,9 +35,10 @@ Command = Callable[[argparse.Namespace, Config], int]
 def _catalogue_check(args: argparse.Namespace, config: Config) -> int:
     from bot.catalogue.check import check_catalogue, report
     from bot.search import check_vocabulary
+    from bot.stats.records import local_day, utc_now
 
     path = Path(args.path) if args.path else config.catalogue.path
-    catalogue, problems = check_catalogue(path)
+    catalogue, problems = check_catalogue(path, args.today or local_day(utc_now()), args.soon_days)
     vocabulary = Path(args.vocabulary) if args.vocabulary else None
     if vocabulary is None and not args.path:
         vocabulary = config.catalogue.vocabulary
@@ -49,7 +52,10 @@ def _catalogue_check(args: argparse.Namespace, config: Config) -> int:
 def _catalogue_import(args: argparse.Namespace, config: Config) -> int:
     from bot.catalogue.importers.command import run_import
 
-    return run_import(Path(args.source), Path(args.into), out=sys.stdout, replace=args.replace)
+    details = Path(args.details) if args.details else None
+    return run_import(
+        Path(args.source), Path(args.into), out=sys.stdout, replace=args.replace, details=details
+    )
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
@@ -127,6 +133,13 @@ def _migrate(args: argparse.Namespace, config: Config) -> int:
     return run_migrate(config, out=sys.stdout)
 
 
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date such as 2027-01-01") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -181,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="vocabulary file (default: from config, or PATH/_vocabulary.toml)",
     )
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.add_argument(
+        "--today",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="judge dated entries (valid_from / valid_until) as on this day "
+        "(default: today at the center)",
+    )
+    check.add_argument(
+        "--soon-days",
+        type=int,
+        default=60,
+        metavar="N",
+        help="warn about entries that end within N days (default 60)",
+    )
     check.set_defaults(handler=_catalogue_check)
     importer = catalogue_commands.add_parser(
         "import",
@@ -190,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("source", help="file to import (.jsonl, .json, .xlsx or .csv)")
     importer.add_argument("--into", required=True, metavar="DIR", help="catalogue folder")
+    importer.add_argument(
+        "--details",
+        metavar="NATIONAL.jsonl",
+        help="complete a province's list with the national portal's export, joined by base "
+        "code (documents, time, fees, place, steps, legal basis, page address)",
+    )
     importer.add_argument(
         "--replace",
         action="store_true",

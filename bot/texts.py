@@ -56,9 +56,55 @@ ERROR_APOLOGY = (
 # --- procedure answers ------------------------------------------------------------------
 
 PROCEDURE_TITLE = "{name}"
-PROCEDURE_SUBTITLE = "Mã thủ tục {code} · Lĩnh vực {field} · {levels}"
+PROCEDURE_SUBTITLE = "Mã thủ tục {code} · Lĩnh vực {field} · {handled}"
+# Where a citizen does the procedure, said the way citizens say it (never "Cấp bộ" for
+# something handed in at the province).
+HANDLED_AT = "Nộp tại {places}"
+HANDLED_CENTRAL = "Do cơ quan trung ương (bộ, cục) giải quyết"
+PLACES_JOIN = " hoặc "
+# The office a citizen goes to at each level, by the kind of agency the catalogue names
+# (the first of these words in its agency text); "{center_name}" is the center itself.
+PLACES_BY_AGENCY = {
+    "công an": {
+        "Cấp tỉnh": "Công an tỉnh",
+        "Cấp huyện": "Công an cấp huyện",
+        "Cấp xã": "Công an cấp xã",
+    },
+    "bảo hiểm xã hội": {
+        "Cấp tỉnh": "Bảo hiểm xã hội tỉnh",
+        "Cấp huyện": "Bảo hiểm xã hội cơ sở",
+        "Cấp xã": "Bảo hiểm xã hội cơ sở",
+    },
+    "thuế": {"Cấp tỉnh": "Thuế tỉnh", "Cấp huyện": "Thuế cơ sở", "Cấp xã": "Thuế cơ sở"},
+    "văn phòng đăng ký đất đai": {
+        "Cấp tỉnh": "Văn phòng đăng ký đất đai",
+        "Cấp huyện": "Chi nhánh Văn phòng đăng ký đất đai",
+        "Cấp xã": "UBND cấp xã",
+    },
+    "đăng ký kinh doanh": {
+        "Cấp tỉnh": "Phòng Đăng ký kinh doanh (Sở Tài chính)",
+        "Cấp huyện": "UBND cấp huyện",
+        "Cấp xã": "UBND cấp xã",
+    },
+    "ngân hàng nhà nước": {
+        "Cấp tỉnh": "Ngân hàng Nhà nước Khu vực",
+        "Cấp huyện": "Ngân hàng Nhà nước Khu vực",
+        "Cấp xã": "Ngân hàng Nhà nước Khu vực",
+    },
+    "trợ giúp pháp lý": {
+        "Cấp tỉnh": "Trung tâm trợ giúp pháp lý nhà nước",
+        "Cấp huyện": "Trung tâm trợ giúp pháp lý nhà nước",
+        "Cấp xã": "Trung tâm trợ giúp pháp lý nhà nước",
+    },
+}
+PLACES_DEFAULT = {
+    "Cấp tỉnh": "{center_name}",
+    "Cấp huyện": "UBND cấp huyện",
+    "Cấp xã": "UBND cấp xã",
+}
 HEADING_DOCUMENTS = "Giấy tờ cần chuẩn bị"
 HEADING_PRESENT = "Giấy tờ cần xuất trình (mang bản chính để đối chiếu)"
+HEADING_CASES = "Thêm giấy tờ nếu thuộc trường hợp sau"
 HEADING_TIME = "Thời gian giải quyết"
 HEADING_FEE = "Phí, lệ phí"
 HEADING_WHERE = "Nộp hồ sơ ở đâu"
@@ -72,19 +118,44 @@ DOCUMENT_QUANTITY = " — {quantity}"
 DOCUMENT_FORM = " (mẫu: {form})"
 DOCUMENTS_MORE = "… và {count} giấy tờ khác (xem đầy đủ tại {url})"
 DOCUMENTS_ORIGINAL = "Theo danh mục gốc: {text}"
-DOCUMENTS_NONE = "Danh mục chưa ghi giấy tờ cho thủ tục này; bạn vui lòng gọi {hotline}."
+# Documents only some people need, under their case ("Trẻ bị bỏ rơi").
+CASE_ONE = "• {case}: {document}"
+CASE_HEADING = "• {case}:"
+CASE_DOCUMENT = "   – {document}"
+CASES_MORE = "… và {count} trường hợp khác (xem tại {url})"
+DOCUMENTS_CASES_BRIEF = "Một số trường hợp cần thêm giấy tờ ({cases}); chọn “Giấy tờ” để xem."
+FORMS_AT = "Mẫu đơn, tờ khai: tải tại {url}"
+FORMS_BELOW = "Mẫu đơn, tờ khai: tải ở trang thủ tục (liên kết bên dưới)."
+# Where the catalogue has no figure: one sentence, with where to find out.
+GAP_DOCUMENTS = (
+    "Danh mục chưa có danh sách giấy tờ của thủ tục này; "
+    "bạn gọi đường dây nóng {hotline} hoặc xem {url}."
+)
+GAP_TIME = (
+    "Danh mục chưa có thời hạn giải quyết cụ thể; bạn gọi đường dây nóng {hotline} hoặc xem {url}."
+)
+GAP_FEE = (
+    "Danh mục chưa có mức phí, lệ phí cụ thể; bạn gọi đường dây nóng {hotline} hoặc xem {url}."
+)
+GAP_STEPS = (
+    "Danh mục chưa có các bước của thủ tục này; bạn gọi đường dây nóng {hotline} hoặc xem {url}."
+)
+GAP_NAME_ONLY = (
+    "Trung tâm mới có tên thủ tục này, chưa có giấy tờ, thời hạn và lệ phí; "
+    "bạn gọi đường dây nóng {hotline} hoặc xem {url} để được hướng dẫn."
+)
+# A fee, time or rule with a validity period: before it starts, and while it runs.
+DATED_FROM = "Từ {date}: {text}"
+DATED_UNTIL = "{text} (áp dụng đến hết {date})"
 TIME_CHANNEL = "• {method}: {time}"
 TIME_ONLY = "{text}"
 TIME_WORKING_DAYS = "{days} ngày làm việc"
-TIME_NONE = "Danh mục chưa ghi thời gian giải quyết; bạn vui lòng gọi {hotline}."
 FEE_LINE = "• {text}"
 FEE_CHANNEL = "• {method}: {fee}"
-FEE_NONE = "Danh mục không ghi phí, lệ phí cho thủ tục này."
 WHERE_AGENCY = "Cơ quan giải quyết: {agency}"
 WHERE_DEFAULT = "Nộp tại {center_name}, {address}."
 WHERE_CHANNELS = "Cách nộp: {methods}."
 STEP_LINE = "{number}. {text}"
-STEPS_NONE = "Danh mục chưa ghi các bước cho thủ tục này."
 ONLINE_FULL = "Thủ tục này làm trực tuyến toàn trình: nộp, theo dõi và nhận kết quả qua mạng."
 ONLINE_PARTIAL = (
     "Thủ tục này nộp trực tuyến được một phần: nộp hồ sơ qua mạng, "
@@ -108,6 +179,10 @@ BUTTON_NOT_THIS = "Không phải thủ tục này"
 BUTTON_HELPFUL = "👍 Hữu ích"
 BUTTON_NOT_HELPFUL = "👎 Chưa đúng ý"
 BUTTON_OPEN_ONLINE = "Mở trang nộp trực tuyến"
+# The procedure's own page on the national portal (its forms are there).
+BUTTON_PAGE = "Xem thủ tục, tải mẫu đơn"
+BUTTON_PAGE_ONLINE = "Nộp trực tuyến, tải mẫu đơn"
+BUTTON_FORM = "📝 Mẫu: {form}"
 
 CLARIFY = "Bạn hỏi thủ tục nào dưới đây? Chọn một thủ tục, hoặc gõ lại câu hỏi rõ hơn."
 CLARIFY_OTHERS = "Có thể bạn hỏi một trong các thủ tục sau:"

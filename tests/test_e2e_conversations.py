@@ -12,6 +12,8 @@ these tests; the procedure asked about comes from the shipped catalogue.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -191,10 +193,10 @@ async def ask(page: Page, text: str, expect_text: str) -> None:
     await bot_says(page, expect_text)
 
 
-@pytest.mark.browser
-async def test_web_chat_conversation_in_chromium(
-    config: Config, dossier: DemoDossier, chromium_path: str
-) -> None:
+@asynccontextmanager
+async def web_chat_on_a_phone(config: Config, chromium_path: str) -> AsyncIterator[Page]:
+    """The running bot's web chat in headless Chromium at a phone's size, greeted; fails
+    the test on any script error in the page."""
     errors: list[str] = []
     async with running_bot(config) as running, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -206,31 +208,38 @@ async def test_web_chat_conversation_in_chromium(
             page.on("pageerror", lambda error: errors.append(str(error)))
             await page.goto(running.web_url + "/")
             await bot_says(page, GREETING)
-
-            await ask(page, QUESTION, texts.HEADING_DOCUMENTS)
-            answer = page.locator(".msg.bot").last
-            await expect(answer.locator("strong.heading").first).to_have_text(PROCEDURE)
-            await ask(page, FEE_FOLLOW_UP, texts.HEADING_FEE)
-            await ask(page, NOT_THIS_ONE, texts.CLARIFY_OTHERS)
-            choice = page.locator(".msg.bot").last.locator("button.choice").first
-            other = (await choice.inner_text()).rstrip("…")
-            await choice.click()
-            await expect(
-                page.locator(".msg.bot").last.locator("strong.heading").first
-            ).to_contain_text(other)
-
-            await ask(page, dossier.code, texts.VERIFY_PHONE.format(code=dossier.code))
-            await ask(page, dossier.phone_last4, texts.DOSSIER_HEADING.format(code=dossier.code))
-            await bot_says(page, texts.STATUS_PLAIN[4])
-            await ask(page, UNKNOWN_QUESTION, NO_MATCH)
-
-            # A reload keeps the conversation's context: the follow-up still knows the
-            # procedure asked about before.
-            await ask(page, QUESTION, texts.HEADING_DOCUMENTS)
-            await page.reload()
-            await bot_says(page, GREETING)
-            await ask(page, FEE_FOLLOW_UP, texts.HEADING_FEE)
-            await bot_says(page, PROCEDURE)
+            yield page
         finally:
             await browser.close()
     assert errors == []
+
+
+@pytest.mark.browser
+async def test_web_chat_conversation_in_chromium(
+    config: Config, dossier: DemoDossier, chromium_path: str
+) -> None:
+    async with web_chat_on_a_phone(config, chromium_path) as page:
+        await ask(page, QUESTION, texts.HEADING_DOCUMENTS)
+        answer = page.locator(".msg.bot").last
+        await expect(answer.locator("strong.heading").first).to_have_text(PROCEDURE)
+        await ask(page, FEE_FOLLOW_UP, texts.HEADING_FEE)
+        await ask(page, NOT_THIS_ONE, texts.CLARIFY_OTHERS)
+        choice = page.locator(".msg.bot").last.locator("button.choice").first
+        other = (await choice.inner_text()).rstrip("…")
+        await choice.click()
+        await expect(
+            page.locator(".msg.bot").last.locator("strong.heading").first
+        ).to_contain_text(other)
+
+        await ask(page, dossier.code, texts.VERIFY_PHONE.format(code=dossier.code))
+        await ask(page, dossier.phone_last4, texts.DOSSIER_HEADING.format(code=dossier.code))
+        await bot_says(page, texts.STATUS_PLAIN[4])
+        await ask(page, UNKNOWN_QUESTION, NO_MATCH)
+
+        # A reload keeps the conversation's context: the follow-up still knows the
+        # procedure asked about before.
+        await ask(page, QUESTION, texts.HEADING_DOCUMENTS)
+        await page.reload()
+        await bot_says(page, GREETING)
+        await ask(page, FEE_FOLLOW_UP, texts.HEADING_FEE)
+        await bot_says(page, PROCEDURE)

@@ -17,6 +17,7 @@ from bot.catalogue.importers import (
     load_catalogue_source,
 )
 from bot.catalogue.importers.portal_tables import (
+    DOCUMENTS_HEADER,
     parse_channels,
     parse_documents,
     parse_legal_basis,
@@ -72,7 +73,14 @@ def test_birth_registration_documents_are_separate_items(sample: ImportResult) -
         "xác nhận việc sinh.",
         "Văn bản ủy quyền có chứng thực khi nhờ người khác nộp thay (01 bản chính hoặc bản "
         "sao có chứng thực).",
-        "Trường hợp cơ quan hộ tịch đã có Giấy chứng sinh điện tử thì không phải nộp bản giấy.",
+        # "Trường hợp cơ quan hộ tịch đã có ... thì không phải nộp bản giấy.": under its case.
+        "Không phải nộp bản giấy.",
+    ]
+    assert [d.case for d in submit] == [
+        "",
+        "",
+        "",
+        "Cơ quan hộ tịch đã có Giấy chứng sinh điện tử",
     ]
     assert [(d.quantity, d.copies) for d in submit] == [
         ("1 bản chính", 1),
@@ -84,6 +92,61 @@ def test_birth_registration_documents_are_separate_items(sample: ImportResult) -
     assert [(d.quantity, d.copies) for d in present] == [("1 bản chính", 1), ("1 bản sao", 1)]
     assert len(notes) == 1 and notes[0].name.startswith("Có thể nộp bản chụp")
     assert "documents" not in birth.original
+
+
+def test_section_titles_that_name_cases_put_their_rows_under_them(sample: ImportResult) -> None:
+    land = by_code(sample, "1.004567")
+    rows = [(d.case, d.name) for d in land.documents if d.kind is not DocumentKind.NOTE]
+    assert [case for case, _name in rows] == [
+        "Chuyển nhượng",
+        "Chuyển nhượng",
+        "Cấp đổi giấy chứng nhận",
+        "Cấp đổi giấy chứng nhận",
+    ]
+    # The titles stay too, as notes, so nothing the portal said is lost.
+    notes = [d.name for d in land.documents if d.kind is DocumentKind.NOTE]
+    assert notes == ["Trường hợp chuyển nhượng", "Trường hợp cấp đổi giấy chứng nhận"]
+
+
+@pytest.mark.parametrize(
+    ("row", "case", "name"),
+    [
+        (
+            "Trường hợp trẻ em bị bỏ rơi thì phải có biên bản về việc trẻ bị bỏ rơi.",
+            "Trẻ em bị bỏ rơi",
+            "Biên bản về việc trẻ bị bỏ rơi.",
+        ),
+        (
+            "Trường hợp khai sinh cho trẻ sinh ra do mang thai hộ phải có văn bản xác nhận.",
+            "Khai sinh cho trẻ sinh ra do mang thai hộ",
+            "Văn bản xác nhận.",
+        ),
+        (
+            "Trường hợp gửi hồ sơ qua bưu chính thì phải gửi kèm theo bản sao có chứng thực.",
+            "Gửi hồ sơ qua bưu chính",
+            "Bản sao có chứng thực.",
+        ),
+        (
+            "Mảnh trích đo bản đồ địa chính đối với trường hợp người sử dụng đất muốn đo lại",
+            "Người sử dụng đất muốn đo lại",
+            "Mảnh trích đo bản đồ địa chính",
+        ),
+        ("Giấy chứng sinh; trường hợp không có thì giấy cam đoan", "", ""),
+    ],
+)
+def test_a_row_that_names_its_case_is_put_under_it(row: str, case: str, name: str) -> None:
+    parsed = parse_documents(f"{DOCUMENTS_HEADER}{row}1 bản chính")
+    [document] = parsed.items
+    assert (document.case, document.name) == (case, name or row)
+
+
+def test_a_form_address_in_the_table_is_kept() -> None:
+    cell = (
+        "Thông báo theo mẫu của Công ước Basel tại địa chỉ: http://www.basel.int/docs/vCOP8.doc"
+        "Mẫu tờ khai.docx1 bản chính"
+    )
+    [document] = parse_documents(DOCUMENTS_HEADER + cell).items
+    assert document.form_url == "http://www.basel.int/docs/vCOP8.doc"
 
 
 def test_birth_registration_channels_are_structured(sample: ImportResult) -> None:

@@ -7,6 +7,7 @@ level that no longer matches the national catalogue, a file in the wrong folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -17,12 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalogue.dated import dated_problems, entries
 from bot.catalogue.files import Severity, procedure_relative_path, read_catalogue
 from bot.catalogue.model import Catalogue, Procedure
 from bot.catalogue.slug import fold_diacritics
+from bot.config import CenterConfig
+from bot.dialogue.actions import Part
+from bot.dialogue.procedure_answers import procedure_answer
 
 PROCEDURES = Path(__file__).resolve().parent.parent / "procedures"
 NATIONAL_FILE = "catalogues/dvcqg-7-ministries-2642.jsonl"
+TODAY = dt.date(2026, 12, 5)
 
 # The topics issue 2 asks for, each proven by a code (one specific procedure) or by a
 # field (a family of procedures). A code is used where the issue names one procedure.
@@ -193,11 +199,11 @@ def test_codes_levels_and_sources_match_the_national_portal(
     assert mismatches == []
 
 
-def run_check(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_check(path: Path, cwd: Path, *options: str) -> subprocess.CompletedProcess[str]:
     # Run the real command in a fresh interpreter, from a directory without config.toml,
     # so that exit status and output are exactly what staff would see.
     return subprocess.run(
-        [sys.executable, "-m", "bot", "catalogue", "check", str(path)],
+        [sys.executable, "-m", "bot", "catalogue", "check", str(path), *options],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -207,7 +213,9 @@ def run_check(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_command_passes_on_the_shipped_catalogue(tmp_path: Path) -> None:
-    result = run_check(PROCEDURES, tmp_path)
+    # A fixed day, so that the test does not start failing when a shipped fee ends: that
+    # is what the dated tests below and staff's own `bot catalogue check` are for.
+    result = run_check(PROCEDURES, tmp_path, "--today", "2026-12-05")
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^\d+ procedures checked: 0 errors, 0 warnings$", result.stdout, re.M)
 
@@ -254,3 +262,87 @@ def test_broken_copy_problems_are_errors_not_warnings(tmp_path: Path) -> None:
     severities = {p.message: p.severity for p in problems}
     assert severities["missing required field 'name'"] is Severity.ERROR
     assert severities["unknown key 'nam'"] is Severity.WARNING
+
+
+# --- dated content: nothing expired is ever given as current ------------------------------
+
+
+def valid_untils(catalogue: Catalogue) -> list[dt.date]:
+    return sorted({e.valid_until for p in catalogue for e in entries(p) if e.valid_until})
+
+
+def test_the_shipped_catalogue_dates_its_temporary_fees(shipped: Catalogue) -> None:
+    """The 50% reductions of Thông tư 64/2025/TT-BTC end on 31/12/2026; the full fee that
+    follows is in the catalogue already, from 01/01/2027."""
+    assert dt.date(2026, 12, 31) in valid_untils(shipped)
+    for code in ("1.014063", "1.014064", "2.001583"):
+        procedure = shipped.get(code)
+        assert procedure is not None
+        starts = {fee.valid_from for fee in procedure.fees}
+        assert dt.date(2027, 1, 1) in starts, code
+
+
+def test_no_entry_is_shown_after_its_last_day(shipped: Catalogue) -> None:
+    """With the clock set to the day after each valid_until, no answer shows the entry."""
+    shown_late: list[str] = []
+    for day in valid_untils(shipped):
+        after = day + dt.timedelta(days=1)
+        for procedure in shipped:
+            ended = [e for e in entries(procedure) if e.valid_until == day]
+            if not ended:
+                continue
+            text = "\n".join(
+                procedure_answer(procedure, part, CenterConfig(), today=after).plain_text()
+                for part in Part
+            )
+            shown_late.extend(
+                f"{procedure.code} on {after}: {e.label}"
+                for e in ended
+                if e.label and e.label in text
+            )
+    assert shown_late == []
+
+
+@pytest.mark.parametrize(
+    ("code", "gone"),
+    [
+        ("3.000346", "115.000"),
+        ("3.000347", "115.000"),
+        ("3.000348", "115.000"),
+        ("3.000353", "115.000"),
+        ("1.001456", "160.000"),
+        ("1.001456", "31/12/2023"),
+    ],
+)
+def test_reductions_that_ended_before_today_are_gone(
+    shipped: Catalogue, code: str, gone: str
+) -> None:
+    """The driving licence's online fee (until 31/12/2025) and the passport's (until
+    31/12/2023) were given as current."""
+    procedure = shipped.get(code)
+    assert procedure is not None
+    for part in Part:
+        assert (
+            gone not in procedure_answer(procedure, part, CenterConfig(), today=TODAY).plain_text()
+        )
+
+
+@pytest.mark.parametrize("day", [TODAY, dt.date(2027, 1, 1), dt.date(2027, 7, 1)])
+def test_no_undated_text_speaks_of_a_period_already_over(shipped: Catalogue, day: dt.date) -> None:
+    """What `bot catalogue check` finds in a text that says "đến hết <day>" without a
+    valid_until: on these days, nothing in the shipped catalogue."""
+    undated = [
+        str(p) for p in dated_problems(shipped, day, soon_days=0) if "speaks of a period" in str(p)
+    ]
+    assert undated == []
+
+
+def test_no_answer_calls_a_citizens_procedure_a_ministrys(shipped: Catalogue) -> None:
+    said = {
+        procedure.code: procedure_answer(procedure, Part.GENERAL, CenterConfig(), today=TODAY)
+        .sections[0]
+        .lines[0]
+        for procedure in shipped
+    }
+    assert [code for code, line in said.items() if "Cấp bộ" in line or "trung ương" in line] == []
+    assert "Công an tỉnh" in said["3.000347"]  # đổi giấy phép lái xe

@@ -11,6 +11,7 @@ procedures.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -212,9 +213,22 @@ def procedure_from_data(
                 Severity.WARNING,
             )
         )
-    if not procedure.documents and "documents" not in procedure.original:
+    no_documents = not procedure.documents and "documents" not in procedure.original
+    no_time = not procedure.time.text and not procedure.channels
+    if no_documents and no_time and not procedure.fees and not procedure.steps:
+        # A province's list imported without national details: one warning, not four.
+        problems.append(
+            Problem(
+                at("code"),
+                "name only (no documents, time, fee or steps): answers give the hotline "
+                "and the procedure's page",
+                Severity.WARNING,
+            )
+        )
+        return procedure, problems
+    if no_documents:
         problems.append(Problem(at("code"), "no required documents listed", Severity.WARNING))
-    if not procedure.time.text and not procedure.channels:
+    if no_time:
         problems.append(Problem(at("code"), "no processing time given", Severity.WARNING))
     return procedure, problems
 
@@ -260,6 +274,42 @@ def _int(data: Mapping[str, Any], key: str, owner: str) -> int | None:
     return int(value)
 
 
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def _date(data: Mapping[str, Any], key: str, owner: str) -> dt.date | None:
+    """A TOML date (2025-12-31), or the same written as a string ("2025-12-31",
+    "31/12/2025", as staff write dates)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        match = _DAY_MONTH_YEAR.match(text)
+        try:
+            if match:
+                day, month, year = (int(part) for part in match.groups())
+                return dt.date(year, month, day)
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise _InvalidProcedure(
+        owner, f"'{owner}.{key}' must be a date such as 2025-12-31 (or \"31/12/2025\")"
+    )
+
+
+def _validity(data: Mapping[str, Any], owner: str) -> tuple[dt.date | None, dt.date | None]:
+    valid_from = _date(data, "valid_from", owner)
+    valid_until = _date(data, "valid_until", owner)
+    if valid_from is not None and valid_until is not None and valid_from > valid_until:
+        raise _InvalidProcedure(
+            owner, f"'{owner}.valid_from' ({valid_from}) is after valid_until ({valid_until})"
+        )
+    return valid_from, valid_until
+
+
 def _enum(enum: type[_E], value: Any, key: str) -> _E:
     try:
         return enum(value)
@@ -280,32 +330,9 @@ def _procedure(data: Mapping[str, Any]) -> Procedure:
         time_data = {"text": time_data}
     if not isinstance(time_data, dict):
         raise _InvalidProcedure("time", "'time' must be a table with 'text' and 'working_days'")
-    documents = tuple(
-        Document(
-            name=_str(d, "name") or _missing("documents", "name"),
-            quantity=_str(d, "quantity"),
-            copies=_int(d, "copies", "documents"),
-            form=_str(d, "form"),
-            kind=_enum(DocumentKind, d.get("kind", DocumentKind.SUBMIT.value), "documents"),
-        )
-        for d in _tables(data, "documents")
-    )
-    channels = tuple(
-        SubmissionChannel(
-            method=_str(c, "method") or _missing("channels", "method"),
-            time=ProcessingTime(_str(c, "time"), _number(c, "working_days", "channels")),
-            fee=_str(c, "fee"),
-            description=_str(c, "description"),
-        )
-        for c in _tables(data, "channels")
-    )
-    fees = tuple(
-        Fee(
-            text=_str(f, "text") or _missing("fees", "text"),
-            amount_vnd=_int(f, "amount_vnd", "fees"),
-        )
-        for f in _tables(data, "fees")
-    )
+    documents = tuple(_document(d) for d in _tables(data, "documents"))
+    channels = tuple(_channel(c) for c in _tables(data, "channels"))
+    fees = tuple(_fee(f) for f in _tables(data, "fees"))
     legal = tuple(
         LegalReference(
             title=_str(r, "title") or _missing("legal_basis", "title"), number=_str(r, "number")
@@ -323,7 +350,7 @@ def _procedure(data: Mapping[str, Any]) -> Procedure:
         agency=_str(data, "agency"),
         applicants=_str(data, "applicants"),
         online=_enum(OnlineLevel, data.get("online", OnlineLevel.UNKNOWN.value), "online"),
-        online_url=_str(data, "online_url"),
+        online_url=_url(data, "online_url"),
         documents=documents,
         time=ProcessingTime(_str(time_data, "text"), _number(time_data, "working_days", "time")),
         channels=channels,
@@ -335,9 +362,57 @@ def _procedure(data: Mapping[str, Any]) -> Procedure:
         legal_basis=legal,
         decision=_str(data, "decision"),
         aliases=_str_list(data, "aliases"),
-        source_url=_str(data, "source_url"),
+        source_url=_url(data, "source_url"),
         original=dict(original),
     )
+
+
+def _document(data: Mapping[str, Any]) -> Document:
+    valid_from, valid_until = _validity(data, "documents")
+    return Document(
+        name=_str(data, "name") or _missing("documents", "name"),
+        quantity=_str(data, "quantity"),
+        copies=_int(data, "copies", "documents"),
+        form=_str(data, "form"),
+        kind=_enum(DocumentKind, data.get("kind", DocumentKind.SUBMIT.value), "documents"),
+        case=_str(data, "case"),
+        form_url=_url(data, "form_url", "documents"),
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+def _channel(data: Mapping[str, Any]) -> SubmissionChannel:
+    valid_from, valid_until = _validity(data, "channels")
+    return SubmissionChannel(
+        method=_str(data, "method") or _missing("channels", "method"),
+        time=ProcessingTime(_str(data, "time"), _number(data, "working_days", "channels")),
+        fee=_str(data, "fee"),
+        description=_str(data, "description"),
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+def _fee(data: Mapping[str, Any]) -> Fee:
+    valid_from, valid_until = _validity(data, "fees")
+    return Fee(
+        text=_str(data, "text") or _missing("fees", "text"),
+        amount_vnd=_int(data, "amount_vnd", "fees"),
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+def _url(data: Mapping[str, Any], key: str, owner: str = "") -> str:
+    """A web address; channels turn it into a button, so nothing else is accepted."""
+    value = _str(data, key)
+    if value and not re.match(r"^https?://[^\s]+$", value):
+        name = f"{owner}.{key}" if owner else key
+        raise _InvalidProcedure(
+            owner or key, f"'{name}' must be a web address starting with https://"
+        )
+    return value
 
 
 def _missing(table: str, key: str) -> str:
@@ -401,7 +476,11 @@ def procedure_to_data(procedure: Procedure) -> dict[str, Any]:
                 "quantity": d.quantity,
                 "copies": d.copies,
                 "form": d.form,
+                "form_url": d.form_url,
                 "kind": d.kind.value if d.kind is not DocumentKind.SUBMIT else None,
+                "case": d.case,
+                "valid_from": d.valid_from,
+                "valid_until": d.valid_until,
             }
         )
         for d in procedure.documents
@@ -414,12 +493,22 @@ def procedure_to_data(procedure: Procedure) -> dict[str, Any]:
                 "working_days": _plain_number(c.time.working_days),
                 "fee": c.fee,
                 "description": c.description,
+                "valid_from": c.valid_from,
+                "valid_until": c.valid_until,
             }
         )
         for c in procedure.channels
     ]
     data["fees"] = [
-        _drop_empty({"text": f.text, "amount_vnd": f.amount_vnd}) for f in procedure.fees
+        _drop_empty(
+            {
+                "text": f.text,
+                "amount_vnd": f.amount_vnd,
+                "valid_from": f.valid_from,
+                "valid_until": f.valid_until,
+            }
+        )
+        for f in procedure.fees
     ]
     data["legal_basis"] = [
         _drop_empty({"title": r.title, "number": r.number}) for r in procedure.legal_basis

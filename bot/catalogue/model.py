@@ -6,6 +6,7 @@ real catalogues (`bot.catalogue.importers`) both produce these objects.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,25 @@ def code_shape(code: str) -> str:
     return "malformed"
 
 
+class Validity(StrEnum):
+    """Where a dated entry stands on a given day."""
+
+    CURRENT = "current"
+    EXPIRED = "expired"  # its last day has passed: never shown as current
+    UPCOMING = "upcoming"  # applies from a later day
+
+
+def validity_on(
+    today: dt.date, valid_from: dt.date | None, valid_until: dt.date | None
+) -> Validity:
+    """`valid_until` is the last day included ("áp dụng đến hết 31/12/2025")."""
+    if valid_until is not None and today > valid_until:
+        return Validity.EXPIRED
+    if valid_from is not None and today < valid_from:
+        return Validity.UPCOMING
+    return Validity.CURRENT
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One required document (thành phần hồ sơ)."""
@@ -69,6 +89,11 @@ class Document:
     copies: int | None = None  # the number in `quantity` when there is one
     form: str = ""  # form name or number (mẫu đơn, tờ khai)
     kind: DocumentKind = DocumentKind.SUBMIT
+    # The case it is needed in ("Trẻ bị bỏ rơi"); "" when everyone needs it.
+    case: str = ""
+    form_url: str = ""  # where the form can be downloaded, when the source gives it
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None  # last day the rule applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +112,8 @@ class SubmissionChannel:
     time: ProcessingTime
     fee: str = ""
     description: str = ""
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None  # last day this time and fee apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +122,8 @@ class Fee:
 
     text: str
     amount_vnd: int | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None  # last day this amount applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +160,11 @@ class Procedure:
     # keyed by the part's name ("documents", "channels", "legal_basis", ...). Kept so that
     # nothing the source said is ever dropped.
     original: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+    @property
+    def base_code(self) -> str:
+        """The national code a province's code extends: 1.004723 of 1.004723.000.00.00.H37."""
+        return self.code[:8] if code_shape(self.code) == "suffixed" else self.code
 
     @property
     def fee_summary(self) -> str:

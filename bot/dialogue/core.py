@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot import texts
-from bot.catalogue.model import Catalogue
+from bot.catalogue.model import Catalogue, Procedure
 from bot.catalogue.slug import fold_diacritics
 from bot.config import CenterConfig
 from bot.dialogue import actions
@@ -36,7 +36,7 @@ from bot.dialogue.procedure_answers import choices_reply, procedure_answer
 from bot.dialogue.turn import Turn
 from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Button, Incoming, Reply, Section
 from bot.search import Decision, DeclineReason, Matcher, SearchResult
-from bot.stats.records import QuestionDecision, StatsRecorder
+from bot.stats.records import QuestionDecision, StatsRecorder, local_day
 from bot.storage.database import StorageUnavailable
 from bot.teaching.store import LessonStore
 
@@ -297,13 +297,13 @@ class Dialogue:
             not in (DeclineReason.GREETING, DeclineReason.COMPLAINT, DeclineReason.PRIVATE_DATA)
         ):
             # A follow-up ("còn lệ phí thì sao?", "mất bao lâu"): same procedure, new part.
-            turn.say(procedure_answer(procedure, part, self._s.center, also=_parts_of(result)))
+            turn.say(self._answer(turn, procedure, part, also=_parts_of(result)))
             turn.update(last_intent=part.value)
             self._record(turn, text, QuestionDecision.ANSWER, procedure.code, followup=True)
             return
         if result.decision is Decision.ANSWER and result.shown:
             procedure = result.shown[0].procedure
-            turn.say(procedure_answer(procedure, part, self._s.center, also=_parts_of(result)))
+            turn.say(self._answer(turn, procedure, part, also=_parts_of(result)))
             turn.update(
                 procedure_code=procedure.code,
                 candidate_codes=tuple(c.procedure.code for c in result.candidates),
@@ -333,6 +333,13 @@ class Dialogue:
             return
         self._decline(turn, result)
         self._record(turn, text, QuestionDecision.DECLINE, None)
+
+    def _answer(
+        self, turn: Turn, procedure: Procedure, part: Part, also: Sequence[Part] = ()
+    ) -> Reply:
+        # Dated fees and rules are judged on the center's date, not the server's.
+        today = local_day(turn.now)
+        return procedure_answer(procedure, part, self._s.center, today=today, also=also)
 
     def _decline(self, turn: Turn, result: SearchResult) -> None:
         center = self._s.center
@@ -400,7 +407,7 @@ class Dialogue:
         if procedure is None:
             turn.say_text(texts.UNKNOWN_BUTTON)
             return
-        turn.say(procedure_answer(procedure, part, self._s.center))
+        turn.say(self._answer(turn, procedure, part))
         turn.update(procedure_code=code, last_intent=part.value)
 
     def _other_candidates(self, turn: Turn) -> None:

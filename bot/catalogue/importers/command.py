@@ -1,8 +1,13 @@
-"""`bot catalogue import SOURCE --into DIR`: import an export into a catalogue folder.
+"""`bot catalogue import SOURCE [--details NATIONAL] --into DIR`: import an export into a
+catalogue folder.
 
 Prints what happened: procedures imported, files new/changed/unchanged/removed, records
 skipped grouped by reason (with a few examples each), warnings, and the parts whose
 original text was kept because they could not be fully parsed. Progress goes to stderr.
+
+With `--details`, a province's list is completed from the national portal's export
+(bot.catalogue.importers.details): the summary says how many procedures took national
+details, and the others are listed in DIR/_not_enriched.txt (code, name, reason).
 """
 
 from __future__ import annotations
@@ -15,38 +20,62 @@ from typing import TextIO
 
 from bot.catalogue.files import procedure_files, write_catalogue
 from bot.catalogue.importers import import_source
+from bot.catalogue.importers.details import Enrichment, add_national_details
 from bot.catalogue.importers.result import CatalogueImportError, ImportResult, Skipped
 from bot.progress import ProgressBar
 
 EXAMPLES_PER_REASON = 3
 WARNINGS_SHOWN = 5
+DETAILS_EXTENSIONS = (".jsonl", ".json")
 
 
 # Written into the target folder so that a later import of the same source may replace
 # the tree, while an import over a hand-written catalogue (e.g. procedures/) is refused.
 MARKER = "_import.toml"
+# The procedures of a `--details` import that found no national record, for staff to
+# complete by hand (the catalogue loader skips files starting with "_").
+NOT_ENRICHED_LIST = "_not_enriched.txt"
 
 
 def run_import(
-    source: Path, into: Path, out: TextIO, err: TextIO | None = None, *, replace: bool = False
+    source: Path,
+    into: Path,
+    out: TextIO,
+    err: TextIO | None = None,
+    *,
+    replace: bool = False,
+    details: Path | None = None,
 ) -> int:
     """Import `source` into the folder `into`; exit status 0, or 1 when nothing could be
     imported or written (the reason is printed on `err`, stderr by default).
+
+    With `details` (the national portal's JSONL), each procedure of `source` whose base
+    code the national file holds takes its documents, time, fees, place, steps, legal
+    basis and page address from there.
 
     Files of `into` that the source does not contain are removed, so importing into a
     folder that holds another catalogue is refused unless `replace` is set.
     """
     err = err if err is not None else sys.stderr
+    if details is not None and details.suffix.lower() not in DETAILS_EXTENSIONS:
+        print(
+            f"bot catalogue import: {details}: --details takes the national portal's export "
+            f"({', '.join(DETAILS_EXTENSIONS)})",
+            file=err,
+        )
+        return 1
     if not replace and (refusal := _foreign_catalogue(source, into)):
         print(f"bot catalogue import: {refusal}", file=err)
         return 1
-    bar = ProgressBar(f"Importing {source.name}", 0, stream=err)
     try:
-        result = import_source(source, progress=lambda done, total: bar.update(done, total))
+        result = _read(source, err)
+        enrichment = None
+        if details is not None:
+            enrichment = add_national_details(result, _read(details, err))
+            result = enrichment.result
     except CatalogueImportError as exc:
         print(f"bot catalogue import: {exc}", file=err)
         return 1
-    bar.finish(f"{len(result.procedures)} procedures")
     if not result.procedures:
         print(
             f"bot catalogue import: {source}: no procedure could be imported; "
@@ -61,12 +90,57 @@ def run_import(
     before = _snapshot(into)
     try:
         written = write_catalogue(result.procedures, into)
-        (into / MARKER).write_text(f'source = "{_marker_name(source)}"\n', encoding="utf-8")
+        marker = f'source = "{_marker_name(source)}"\n'
+        if details is not None:
+            marker += f'details = "{_marker_name(details)}"\n'
+        (into / MARKER).write_text(marker, encoding="utf-8")
+        _write_not_enriched(into, enrichment)
     except OSError as exc:
         print(f"bot catalogue import: cannot write into {into}: {exc}", file=err)
         return 1
     _print_summary(source, into, result, before, written, out)
+    if enrichment is not None and details is not None:
+        _print_enrichment(details, into, enrichment, out)
     return 0
+
+
+def _read(source: Path, err: TextIO) -> ImportResult:
+    bar = ProgressBar(f"Importing {source.name}", 0, stream=err)
+    result = import_source(source, progress=lambda done, total: bar.update(done, total))
+    bar.finish(f"{len(result.procedures)} procedures")
+    return result
+
+
+def _write_not_enriched(into: Path, enrichment: Enrichment | None) -> None:
+    listing = into / NOT_ENRICHED_LIST
+    if enrichment is None:
+        listing.unlink(missing_ok=True)
+        return
+    rows = "".join(f"{item}\n" for item in enrichment.not_enriched)
+    listing.write_text("code\tname\treason\n" + rows, encoding="utf-8")
+
+
+def _print_enrichment(details: Path, into: Path, enrichment: Enrichment, out: TextIO) -> None:
+    total = len(enrichment.enriched) + len(enrichment.not_enriched)
+    print(
+        f"National details from {details.name}: {len(enrichment.enriched)} of {total} "
+        "procedures enriched (joined by base code)",
+        file=out,
+    )
+    if not enrichment.not_enriched:
+        return
+    print(
+        f"Not enriched: {len(enrichment.not_enriched)} (names only; answers give the hotline), "
+        f"all listed in {into / NOT_ENRICHED_LIST}",
+        file=out,
+    )
+    by_reason: dict[str, list[str]] = {}
+    for missing in enrichment.not_enriched:
+        by_reason.setdefault(missing.reason, []).append(f"{missing.code} {missing.name}")
+    for reason, lines in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        print(f"  {len(lines)} x {reason}", file=out)
+        for line in lines[:EXAMPLES_PER_REASON]:
+            print(f"      {line[:100]}", file=out)
 
 
 def _marker_name(source: Path) -> str:

@@ -16,7 +16,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from bot.catalogue.importers.cleaning import NO_INFORMATION, clean_text, one_line
@@ -95,12 +95,14 @@ def parse_documents(raw: str) -> Parsed[Document]:
         return Parsed((), False)
     parts = text.split(DOCUMENTS_HEADER)
     documents: list[Document] = []
+    sections: list[tuple[int, str]] = []  # (first document of the section, its title)
     complete = True
     title = parts[0]
     for index, body in enumerate(parts[1:], start=1):
         kind, heading = _section(title)
         if heading:
             documents.append(Document(name=heading, kind=DocumentKind.NOTE))
+        sections.append((len(documents), heading))
         start = 0
         previous: re.Match[str] | None = None
         for match in _QUANTITY.finditer(body):
@@ -123,7 +125,103 @@ def parse_documents(raw: str) -> Parsed[Document]:
             # Text after the last quantity: a row whose quantity cell was empty, or notes.
             documents.append(Document(name=one_line(_strip_bullet(rest)), kind=kind))
             complete = False
-    return Parsed(tuple(documents), complete)
+    return Parsed(tuple(_with_cases_and_links(documents, sections)), complete)
+
+
+# --- documents needed only in some case ------------------------------------------------
+
+# "a) Đối với trường hợp ...", "2. Trường hợp ..." : the words that open a case.
+_ENUMERATION = re.compile(r"^(?:[a-zđ]|\d{1,2})[.)]\s+", re.IGNORECASE)
+_CASE_CUE = re.compile(
+    r"^(?:(?:đối với|riêng)\s+)?(?:(?:các\s+)?trường hợp|nếu|khi)\s+", re.IGNORECASE
+)
+# Section titles that name the whole list, not a case.
+_GENERIC_TITLE = re.compile(
+    r"thành phần(?: hồ sơ)?|hồ sơ gồm|giấy tờ phải|các giấy tờ|bản chính|bản sao|lưu ý",
+    re.IGNORECASE,
+)
+# A row that opens with its case ("Trường hợp trẻ em bị bỏ rơi thì phải có biên bản ...");
+# "thì" ends the case more surely than a colon, which may open a list inside it.
+_CASE_OPENING = r"^(?:(?:đối với|riêng)\s+)?(?:trường hợp|nếu)\s+(?P<case>[^;]{3,150}?)"
+_LEADING_CASES = (
+    re.compile(
+        _CASE_OPENING + r"(?:\s+thì\s+|\s+(?=phải (?:có|nộp|kèm)))(?P<rest>.{3,})$",
+        re.IGNORECASE | re.DOTALL,
+    ),
+    re.compile(_CASE_OPENING + r":\s*(?P<rest>.{3,})$", re.IGNORECASE | re.DOTALL),
+)
+# A row that ends with it ("Văn bản ủy quyền ... trong trường hợp ủy quyền thực hiện ...").
+_TRAILING_CASE = re.compile(
+    r"^(?P<rest>.{10,}?)[\s,]+(?:trong|đối với)\s+(?:các\s+)?trường hợp\s+"
+    r"(?P<case>[^:;]{3,150}?)[.;]?$",
+    re.IGNORECASE | re.DOTALL,
+)
+_MUST = re.compile(
+    r"^(?:(?:thì\s+)?(?:phải|cần)\s+"
+    r"(?:có|nộp|bổ sung|gửi kèm theo|gửi kèm|kèm theo|xuất trình)?\s*)",
+    re.IGNORECASE,
+)
+_CASE_MAX = 150
+# Case-sensitive after the extension: "vCOP8.docMẫu tờ khai" is the file and the next cell.
+_FORM_URL = re.compile(r"https?://\S+?(?i:\.(?:docx?|pdf|xlsx?|zip|rar))(?![a-z])")
+
+
+def _with_cases_and_links(
+    documents: Sequence[Document], sections: Sequence[tuple[int, str]]
+) -> list[Document]:
+    """Each document with the case it is needed in, from its section's title (when the
+    titles name cases) or from its own words, and with its form's address when given."""
+    titles = [title for _start, title in sections if title]
+    several = len([t for t in titles if not _GENERIC_TITLE.search(t)]) >= 2
+    starts = [start for start, _title in sections]
+    result: list[Document] = []
+    for position, document in enumerate(documents):
+        if document.kind is DocumentKind.NOTE:
+            result.append(document)
+            continue
+        section = max((i for i, start in enumerate(starts) if start <= position), default=-1)
+        title = sections[section][1] if section >= 0 else ""
+        case = _title_case(title, several)
+        name = document.name
+        if not case:
+            case, name = _row_case(name)
+        # The form splitter may cut an address at its "http:" colon: read the two glued.
+        link = _FORM_URL.search(f"{document.name}{document.form}")
+        result.append(
+            replace(document, name=name, case=case, form_url=link.group(0) if link else "")
+        )
+    return result
+
+
+def _title_case(title: str, several: bool) -> str:
+    """The case a section title names, or "" when it names the whole list."""
+    text = _ENUMERATION.sub("", title).rstrip(" :.")
+    if not text:
+        return ""
+    cue = _CASE_CUE.match(text)
+    if cue:
+        return _case_text(text[cue.end() :])
+    if several and not _GENERIC_TITLE.search(text):
+        return _case_text(text)
+    return ""
+
+
+def _row_case(name: str) -> tuple[str, str]:
+    """(case, name without it) for a row that says its case, else ("", name)."""
+    for pattern in (*_LEADING_CASES, _TRAILING_CASE):
+        match = pattern.match(name)
+        if match:
+            rest = _MUST.sub("", match.group("rest").strip()).strip()
+            if len(rest) >= 3:
+                return _case_text(match.group("case")), rest[:1].upper() + rest[1:]
+    return "", name
+
+
+def _case_text(text: str) -> str:
+    text = one_line(text).rstrip(" :.,;")
+    if len(text) > _CASE_MAX:
+        text = text[: _CASE_MAX - 1].rsplit(" ", 1)[0].rstrip(" ,;") + "…"
+    return text[:1].upper() + text[1:]
 
 
 def _section(title: str) -> tuple[DocumentKind, str]:

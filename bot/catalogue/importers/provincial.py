@@ -164,6 +164,7 @@ class _Import:
     locations: dict[str, SourceLocation] = field(default_factory=dict)
     first_row: dict[str, int] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)  # code -> position in procedures
+    guessed_levels: set[str] = field(default_factory=set)  # codes filed under the default
 
     def where(self, number: int) -> str:
         return f"{self.prefix}{number}"
@@ -199,7 +200,11 @@ def _import_rows(
         if progress is not None and (done % _PROGRESS_EVERY == 0 or done == len(data)):
             progress(done, len(data))
     return ImportResult(
-        tuple(state.procedures), tuple(state.skipped), tuple(state.warnings), state.locations
+        tuple(state.procedures),
+        tuple(state.skipped),
+        tuple(state.warnings),
+        state.locations,
+        frozenset(state.guessed_levels),
     )
 
 
@@ -229,9 +234,11 @@ def _import_row(state: _Import, number: int, cells: Sequence[object], header: _H
         )
     if code_shape(code) == "local":
         state.warnings.append(f"{where}: local code {code} is not a national code (kept)")
-    levels = _levels(cells, header, name, repaired.level_mark)
+    levels, stated = _levels(cells, header, name, repaired.level_mark)
     first = state.first_row.get(code)
     if first is not None:
+        if stated:
+            state.guessed_levels.discard(code)
         merged = _merge_into_first(state, code, name, levels)
         detail = f"{code}, first at {state.where(first)}{merged}: {name[:60]}"
         state.skipped.append(Skipped(where, "duplicate code", detail))
@@ -242,6 +249,8 @@ def _import_row(state: _Import, number: int, cells: Sequence[object], header: _H
         state.skipped.append(Skipped(where, "no field", f"{code} {name[:60]}"))
         return
     original = {"field": raw_field} if field_name != raw_field else {}
+    if not stated:
+        state.guessed_levels.add(code)
     state.first_row[code] = number
     state.index[code] = len(state.procedures)
     state.locations[code] = SourceLocation(str(state.path), number)
@@ -284,20 +293,21 @@ def _merge_into_first(state: _Import, code: str, name: str, levels: tuple[Level,
 
 def _levels(
     cells: Sequence[object], header: _Header, name: str, level_mark: str
-) -> tuple[Level, ...]:
+) -> tuple[tuple[Level, ...], bool]:
+    """The row's levels, and whether the row states them (False: the default guess)."""
     written = fold_diacritics(one_line(clean_text(_raw(cells, header, "level")))).lower()
     levels = [level for words, level in _LEVEL_WORDS.items() if words in written]
     if levels:
-        return tuple(dict.fromkeys(levels))
+        return tuple(dict.fromkeys(levels)), True
     in_name = _NAME_LEVEL.search(name)
     if in_name:
         folded = fold_diacritics(in_name.group(1)).lower()
         levels = [level for words, level in _LEVEL_WORDS.items() if folded.startswith(words)]
         if levels:
-            return (levels[0],)
+            return (levels[0],), True
     if level_mark in _LEVEL_MARKS:
-        return (_LEVEL_MARKS[level_mark],)
-    return (Level.PROVINCE,)
+        return (_LEVEL_MARKS[level_mark],), True
+    return (Level.PROVINCE,), False
 
 
 def _online(
@@ -336,6 +346,4 @@ def _row_text(cells: Iterable[object]) -> str:
 def _with_warnings(result: ImportResult, notes: Sequence[str]) -> ImportResult:
     if not notes:
         return result
-    return ImportResult(
-        result.procedures, result.skipped, (*notes, *result.warnings), result.locations
-    )
+    return replace(result, warnings=(*notes, *result.warnings))

@@ -51,3 +51,6 @@ class ImportResult:
     warnings: tuple[str, ...] = ()
     # Where each imported procedure came from (file and line or sheet row), by code.
     locations: Mapping[str, SourceLocation] = field(default_factory=dict)
+    # Codes whose level the source did not state (a province's list filed under its own
+    # level by default): national details may say better.
+    guessed_levels: frozenset[str] = frozenset()
