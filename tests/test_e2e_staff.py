@@ -165,7 +165,7 @@ async def test_dossier_subscriber_is_told_of_changes_and_rates_the_result(
 
 
 async def test_staff_teach_a_missed_question_with_buttons(config: Config) -> None:
-    missed = "qua bển làm thì cần giấy chứng nhận trong sạch"
+    missed = "cho hỏi phiếu tím xin ở đâu"
     async with FakeTelegramBotApi() as api:
         api.wait_limit = 20.0
         async with running_bot(dataclasses.replace(config, telegram=telegram_config(api))) as bot:
@@ -198,6 +198,6 @@ async def test_staff_teach_a_missed_question_with_buttons(config: Config) -> Non
             assert stored.lesson.taught_by == f"telegram:{STAFF_ID}"
 
             # The citizen asks again, typed otherwise: answered now.
-            await lan.say("qua ben lam thi can giay chung nhan trong sach", "Lý lịch tư pháp")
+            await lan.say("cho hoi phieu tim xin o dau", "Lý lịch tư pháp")
             # And staff are not asked about it again.
             await staff.say("/day", "Không có câu hỏi nào cần dạy")
