@@ -271,10 +271,6 @@ HANDOFF_STARTED = (
     "Xin đừng gửi số điện thoại, số CCCD hay mật khẩu. Khi xong, bạn gõ “kết thúc” "
     "hoặc bấm nút bên dưới."
 )
-HANDOFF_ALREADY = (
-    "Bạn đang trò chuyện với cán bộ (số #{number}); cứ nhắn câu hỏi tại đây. "
-    "Gõ “kết thúc” khi xong."
-)
 BUTTON_END_HANDOFF = "Kết thúc trò chuyện với cán bộ"
 HANDOFF_STAFF_ANSWER = "Cán bộ trả lời:"
 HANDOFF_ENDED_BY_CITIZEN = (

@@ -77,10 +77,8 @@ class HandoffConversation:
     # --- the citizen -----------------------------------------------------------------
 
     async def request(self, turn: Turn) -> None:
-        current = await self._current(turn)
-        if current is not None:
-            turn.say_text(texts.HANDOFF_ALREADY.format(number=current.number))
-            return
+        # In a hand-off already, "gặp cán bộ" never gets here: it goes to staff like any
+        # message (citizen_message). The store hands back a chat's open hand-off anyway.
         if self._group is None or not self._hours.is_open(turn.now):
             self._say_when_and_how(turn)
             return
