@@ -116,13 +116,13 @@ class WebCitizen:
             citizen.chat_id = session_frame["chat_id"]
             yield citizen
 
-    async def expect(self, containing: str, timeout: float = 10.0) -> str:
+    async def expect(self, containing: str, within: float = 10.0) -> str:
         """Read frames until a reply containing `containing` (earlier ones are kept)."""
         for text in self.seen:
             if containing in text:
                 self.seen.remove(text)
                 return text
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             try:
                 frame: dict[str, Any] = await self.socket.receive_json(
@@ -285,20 +285,25 @@ async def test_outside_office_hours_the_bot_says_when_and_how(
 
 
 async def test_without_a_staff_group_the_hotline_is_given(config: Config) -> None:
-    async with running_bot(config, port=0, clock=clock_from(MONDAY_MORNING)) as running:
-        async with WebCitizen.connected(running) as citizen:
-            told = await citizen.say("gặp cán bộ", texts.HUMAN_UNAVAILABLE[:30])
-            assert config.center.hotline in told
+    clock = clock_from(MONDAY_MORNING)
+    async with (
+        running_bot(config, port=0, clock=clock) as running,
+        WebCitizen.connected(running) as citizen,
+    ):
+        told = await citizen.say("gặp cán bộ", texts.HUMAN_UNAVAILABLE[:30])
+        assert config.center.hotline in told
 
 
 async def test_a_handoff_survives_a_restart(config: Config) -> None:
     async with FakeTelegramBotApi() as api:
         api.wait_limit = 20.0
         config = with_staff_group(config, api)
-        async with bot_at(config, MONDAY_MORNING, api) as running:
-            async with WebCitizen.connected(running) as citizen:
-                await citizen.say("gặp cán bộ", OPEN)
-                chat_id = citizen.chat_id
+        async with (
+            bot_at(config, MONDAY_MORNING, api) as running,
+            WebCitizen.connected(running) as citizen,
+        ):
+            await citizen.say("gặp cán bộ", OPEN)
+            chat_id = citizen.chat_id
         # A new process (same database); the page reconnects with its chat id.
         async with bot_at(config, MONDAY_MORNING + dt.timedelta(minutes=5), api) as running:
             staff = StaffGroup(api)
@@ -327,7 +332,7 @@ async def test_a_silent_handoff_ends_by_itself(config: Config) -> None:
             staff = StaffGroup(api)
             async with WebCitizen.connected(running) as citizen:
                 await citizen.say("gặp cán bộ", OPEN)
-                told = await citizen.expect(texts.HANDOFF_TIMED_OUT[:40], timeout=15.0)
+                told = await citizen.expect(texts.HANDOFF_TIMED_OUT[:40], within=15.0)
                 assert "0.03" in told
                 await staff.receives("⌛ #1 · Web chat: tự kết thúc")
                 before = len(api.messages_to(GROUP))
