@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 from e2e_support import TelegramCitizen, ZaloCitizen, base_config, zalo_config_for
-from fakes import FakeTelegramBotApi, FakeZaloApi, SentMessage
+from fakes import FakeTelegramBotApi, FakeZaloApi, Fault, SentMessage
 from sqlalchemy import select
 
 from bot import texts
@@ -340,3 +340,20 @@ async def test_a_silent_handoff_ends_by_itself(config: Config) -> None:
                 assert len(api.messages_to(GROUP)) == before
     [row] = await stored_handoffs(config)
     assert row.closed_by == "timeout"
+
+
+async def test_a_staff_group_the_bot_cannot_reach_is_said(config: Config) -> None:
+    async with FakeTelegramBotApi() as api:
+        api.wait_limit = 20.0
+        config = with_staff_group(config, api)
+        async with bot_at(config, MONDAY_MORNING, api) as running:
+            # The bot was removed from the group, or the id in the config is wrong.
+            api.set_chat_fault(GROUP, Fault.chat_not_found())
+            async with WebCitizen.connected(running) as citizen:
+                await citizen.say("gặp cán bộ", OPEN)
+                told = await citizen.expect(texts.HANDOFF_NOT_DELIVERED[:30])
+                assert config.center.hotline in told
+                await citizen.say("Alo?", texts.HANDOFF_NOT_DELIVERED[:30])
+                # The citizen can still leave, and is answered by the bot again.
+                await citizen.say("kết thúc", texts.HANDOFF_ENDED_BY_CITIZEN)
+                await citizen.say("làm hộ chiếu", "hộ chiếu")

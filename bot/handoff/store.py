@@ -3,8 +3,8 @@
 A row is opened when a citizen asks for a person during office hours and closed by the
 citizen, by staff or by the timeout. Its id is the number staff see ("#12") in the staff
 group; the row holds which chat to answer, never what was said, so nothing personal
-outlives the conversation beyond the chat id (erased with the other chat ids after
-`[storage] personal_data_days`, bot.retention).
+outlives the conversation beyond the chat id (the row is deleted with the other chat ids
+after `[storage] personal_data_days`, bot.retention).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.handoff.tables import handoffs
 from bot.messages import Channel, ChatRef
@@ -136,3 +136,12 @@ class HandoffStore:
             if await self.close(int(row.id), now, ClosedBy.TIMEOUT):
                 closed.append(_handoff(row))
         return closed
+
+
+async def forget_handoffs(connection: AsyncConnection, before: dt.datetime) -> int:
+    """Delete the hand-offs closed before `before` (aware): their chat ids are personal
+    data (bot.retention). Open ones stay. Returns the rows deleted."""
+    result = await connection.execute(
+        delete(handoffs).where(handoffs.c.closed_at < _naive(before))
+    )
+    return int(result.rowcount)
