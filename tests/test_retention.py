@@ -197,7 +197,7 @@ async def test_old_conversation_contexts_are_deleted(engine: AsyncEngine) -> Non
 
 
 async def test_old_closed_handoffs_are_deleted_open_ones_stay(engine: AsyncEngine) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"chat_id": "closed-long-ago", "closed_at": naive(OLD)},
         {"chat_id": "closed-recently", "closed_at": naive(RECENT)},
         {"chat_id": "still-open", "closed_at": None},
