@@ -231,8 +231,16 @@ async def test_telegram_citizen_and_staff_ending_with_xong(config: Config) -> No
             before = len(api.messages_to(GROUP))
             await citizen.say("làm hộ chiếu", "hộ chiếu")
             assert len(api.messages_to(GROUP)) == before
-    [row] = await stored_handoffs(config)
-    assert (row.channel, row.chat_id, row.closed_by) == ("telegram", "501", "staff")
+
+            # A second hand-off, ended by the citizen's button.
+            again = await citizen.say("gặp cán bộ", OPEN)
+            assert "#2" in again.plain_text
+            await citizen.press(again, texts.BUTTON_END_HANDOFF, texts.HANDOFF_ENDED_BY_CITIZEN)
+            await staff.receives("✅ #2 · Telegram: người dân đã kết thúc")
+            await citizen.say("/ketthuc", texts.NOT_IN_HANDOFF)
+    first, second = await stored_handoffs(config)
+    assert (first.channel, first.chat_id, first.closed_by) == ("telegram", "501", "staff")
+    assert (second.chat_id, second.closed_by) == ("501", "citizen")
 
 
 async def test_zalo_citizen_gets_the_staff_answer(config: Config) -> None:
