@@ -257,6 +257,12 @@ HUMAN_CLOSED = (
     "Khi đó bạn nhắn “gặp cán bộ” tại đây, gọi đường dây nóng {hotline} hoặc đến "
     "{center_name}, {address}.\nGiờ làm việc: {hours}."
 )
+# Outside office hours, when no staff group takes hand-offs ([handoff] staff_group_id = 0).
+HUMAN_CLOSED_CALL = (
+    "Bây giờ ngoài giờ làm việc. Trung tâm làm việc lại từ {opening}.\n"
+    "Khi đó bạn gọi đường dây nóng {hotline} hoặc đến {center_name}, {address}.\n"
+    "Giờ làm việc: {hours}."
+)
 HUMAN_CLOSED_NO_OPENING = (
     "Bây giờ chưa có cán bộ trực để trò chuyện. Bạn gọi đường dây nóng {hotline} hoặc đến "
     "{center_name}, {address} trong giờ làm việc ({hours})."

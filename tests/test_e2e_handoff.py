@@ -292,13 +292,20 @@ async def test_outside_office_hours_the_bot_says_when_and_how(
     assert await stored_handoffs(config) == []
 
 
-async def test_without_a_staff_group_the_hotline_is_given(config: Config) -> None:
-    clock = clock_from(MONDAY_MORNING)
+@pytest.mark.parametrize("moment", [MONDAY_MORNING, MONDAY_MORNING + dt.timedelta(hours=10)])
+async def test_without_a_staff_group_the_hotline_is_given(
+    config: Config, moment: dt.datetime
+) -> None:
     async with (
-        running_bot(config, port=0, clock=clock) as running,
+        running_bot(config, port=0, clock=clock_from(moment)) as running,
         WebCitizen.connected(running) as citizen,
     ):
-        told = await citizen.say("gặp cán bộ", texts.HUMAN_UNAVAILABLE[:30])
+        if moment == MONDAY_MORNING:
+            told = await citizen.say("gặp cán bộ", texts.HUMAN_UNAVAILABLE[:30])
+        else:  # 19:00: when the center opens, and no promise of a chat with staff
+            told = await citizen.say("gặp cán bộ", "7h30 Thứ Ba, 08/09/2026")
+            assert told.startswith(texts.HUMAN_CLOSED_CALL.split(".")[0])
+            assert "nhắn “gặp cán bộ”" not in told
         assert config.center.hotline in told
 
 

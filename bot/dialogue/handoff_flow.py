@@ -192,9 +192,8 @@ class HandoffConversation:
         if opening is None:
             turn.say_text(texts.HUMAN_CLOSED_NO_OPENING.format(**where))
             return
-        turn.say_text(
-            texts.HUMAN_CLOSED.format(opening=self._opening_text(turn, opening), **where)
-        )
+        text = texts.HUMAN_CLOSED if self._group is not None else texts.HUMAN_CLOSED_CALL
+        turn.say_text(text.format(opening=self._opening_text(turn, opening), **where))
 
     def _opening_text(self, turn: Turn, opening: dt.datetime) -> str:
         time = f"{opening.hour}h{opening.minute:02d}"
