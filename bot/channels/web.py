@@ -12,6 +12,11 @@ reload, and talks JSON over the WebSocket:
                   {"type": "notice", "text": "..."}      (rate limit, message too long)
                   {"type": "done"}                        (every answer to a turn was sent)
 
+Messages that do not answer the page's own turn (a staff member's answer during a hand-off,
+bot.dialogue.handoff_flow) come as "reply" frames on every open connection of that chat
+(`send`); when none is open, they wait in memory and come right after the next "session"
+of that chat id (a reload), at most `MAX_WAITING_REPLIES` per chat.
+
 A photo of the receipt slip (the page's camera button) goes over HTTP, not the WebSocket
 (whose frames stay small): `POST /photo` with the chat id in `X-Chat-Id` and the picture as
 the body (the page shrinks it to 2,000 px first); the answer is the turn's replies,
@@ -46,7 +51,14 @@ from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
 from bot.config import WebConfig
-from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
+from bot.messages import (
+    Channel,
+    ChatRef,
+    ConversationHandler,
+    Incoming,
+    RecipientBlocked,
+    Reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +69,9 @@ MAX_TEXT_CHARS = 1000
 MAX_FRAME_BYTES = 64 * 1024
 _CHAT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _RATE_WINDOW_SECONDS = 60.0
+# Replies kept for a closed chat until the page reconnects (a reload), per chat and chats.
+MAX_WAITING_REPLIES = 20
+MAX_WAITING_CHATS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +245,44 @@ class WebChat:
         )
         self._chat_locks = ChatLocks()
         self._turns = 0
+        self._by_chat: dict[str, set[web.WebSocketResponse]] = {}
+        self._waiting: dict[str, deque[Reply]] = {}
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.WEB
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """messages.Sender: to the chat's open connections, or kept for its next one."""
+        sent = False
+        for socket in list(self._by_chat.get(chat_id, ())):
+            if socket.closed:
+                continue
+            try:
+                await socket.send_json(reply_as_json(reply))
+                sent = True
+            except (ConnectionError, RuntimeError) as exc:
+                log.info("web chat: a connection of %s closed while sending: %s", chat_id, exc)
+        if sent:
+            return
+        if chat_id not in self._waiting and len(self._waiting) >= MAX_WAITING_CHATS:
+            raise RecipientBlocked("too many closed web chats with replies waiting")
+        self._waiting.setdefault(chat_id, deque(maxlen=MAX_WAITING_REPLIES)).append(reply)
+
+    async def _join(
+        self, socket: web.WebSocketResponse, chat: ChatRef, joined: list[ChatRef]
+    ) -> None:
+        joined.append(chat)
+        self._by_chat.setdefault(chat.chat_id, set()).add(socket)
+        for reply in self._waiting.pop(chat.chat_id, ()):
+            await socket.send_json(reply_as_json(reply))
+
+    def _leave(self, socket: web.WebSocketResponse, chat: ChatRef) -> None:
+        sockets = self._by_chat.get(chat.chat_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._by_chat[chat.chat_id]
 
     @property
     def open_connections(self) -> int:
@@ -342,6 +395,17 @@ class WebChat:
         return request.remote or "unknown"
 
     async def _converse(self, socket: web.WebSocketResponse, address: str) -> None:
+        joined: list[ChatRef] = []
+        try:
+            await self._conversation(socket, address, joined)
+        finally:
+            for chat in joined:
+                self._leave(socket, chat)
+
+    async def _conversation(
+        self, socket: web.WebSocketResponse, address: str, joined: list[ChatRef]
+    ) -> None:
+        """The connection's messages until it closes; the chat it joins goes in `joined`."""
         rate = MessageRate(self._config.messages_per_minute)
         chat: ChatRef | None = None
         async for frame in socket:
@@ -355,6 +419,7 @@ class WebChat:
             if kind == "hello" and chat is None:
                 chat, is_new = self._chat_for(message.get("chat_id"))
                 await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+                await self._join(socket, chat, joined)
                 if not message.get("resume"):
                     # The page is empty after a (re)load: greet, as Telegram's /start does.
                     await self._turn(
@@ -364,6 +429,7 @@ class WebChat:
             if chat is None:
                 chat, _ = self._chat_for(None)
                 await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+                await self._join(socket, chat, joined)
             incoming = self._incoming(chat, message, address)
             if incoming is None:
                 continue

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.broadcast import tables as broadcast
 from bot.dialogue.context import chat_contexts
 from bot.dossiers import tables as dossiers
+from bot.handoff import tables as handoff
 from bot.stats import tables as stats
 from bot.storage import zalo_tables as zalo
 from bot.storage.database import (
@@ -76,6 +77,7 @@ TABLES: tuple[Table, ...] = (
     zalo.zalo_tokens,
     zalo.zalo_choices,
     teaching.lessons,
+    handoff.handoffs,
 )
 
 # A table declared on the shared metadata but missing above would have no migration.
@@ -287,6 +289,7 @@ _LEGACY_MARKS: tuple[tuple[str, str, str | None], ...] = (
     ("0005", "broadcast_workers", None),
     ("0006", "taught_lessons", None),
     ("0007", "dossier_failed_lookups", None),
+    ("0009", "handoffs", None),
 )
 
 
