@@ -212,6 +212,9 @@ def test_national_catalogue_meets_the_targets(shared_dir: Path) -> None:
         # 0.53/0.65. Their floors hold the figures they reached, a little below.
         ("national-heldout-17.jsonl", 0.63, 0.77, 0.02, 0.75),
         ("national-heldout-18.jsonl", 0.50, 0.62, 0.02, 0.65),
+        # Set 19, written last, by a helper blind to the search code and its data: 0.70 /
+        # 0.81 at its first run, answered wrong 0.025, real questions declined 0.10.
+        ("national-heldout-19.jsonl", 0.67, 0.78, 0.04, 0.8),
         # Questions that quote the national names (formal: 0.84 at its first run, tuned on;
         # formal-2 written later and never tuned on: 0.83 before, 0.97 after).
         ("national-formal.jsonl", 0.95, 0.97, 0.02, 1.0),
