@@ -47,14 +47,17 @@ from bot.channels.health import ComponentHealth
 from bot.channels.server import RouteInstaller, WebServer, create_web_app
 from bot.channels.telegram import TelegramChannel, open_telegram_sender
 from bot.channels.web import WebChat
+from bot.channels.web_history import WebHistory
 from bot.channels.zalo import ZaloChannel, open_zalo_sender
 from bot.config import Config, ConfigError
 from bot.dialogue.context import ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dialogue.dossier_answers import update_reply
 from bot.dialogue.dossier_flow import DossierConversation
+from bot.dialogue.elsewhere import ElsewhereLinks
 from bot.dialogue.notices_flow import NoticesConversation
 from bot.dialogue.staff_flow import StaffConversation, progress_reply
+from bot.dossiers.follow_links import FollowLinks
 from bot.dossiers.push import PushReceiver
 from bot.dossiers.service import DossierService
 from bot.dossiers.slip_photo import SlipPhotoReader
@@ -184,6 +187,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
     recorder = StatsRecorder(engine)
     contexts = ContextStore(engine)
     senders: dict[Channel, Sender] = {}
+    elsewhere = ElsewhereLinks(config.web.telegram_bot_username, config.web.zalo_oa_url)
     try:
         if config.dossiers.source != "none":
             try:
@@ -198,6 +202,10 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
                 ratings=recorder,
                 notify_channels=senders.keys(),
                 photos=SlipPhotoReader(),
+                elsewhere=elsewhere,
+                follow_links=FollowLinks(
+                    engine, dossiers, dt.timedelta(minutes=config.web.follow_link_minutes)
+                ),
             )
         hooks = BroadcastHooks()
         subscriptions = SubscriptionStore(engine, config.broadcast.topics)
@@ -218,7 +226,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             recorder=recorder,
             lessons=lessons,
             dossiers=conversation,
-            notices=NoticesConversation(subscriptions),
+            notices=NoticesConversation(subscriptions, elsewhere),
             staff=StaffConversation(
                 broadcasts,
                 engine,
@@ -373,7 +381,12 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
     """
     async with open_core(config) as core:
         dialogue = core.dialogue
-        web_chat = WebChat(dialogue, config.web, title=config.center.name)
+        web_chat = WebChat(
+            dialogue,
+            config.web,
+            title=config.center.name,
+            history=WebHistory(core.engine, config.web.history_exchanges),
+        )
         telegram = (
             TelegramChannel(config.telegram, dialogue, public_url=config.web.public_url)
             if config.telegram.enabled

@@ -27,7 +27,10 @@ from playwright.async_api import (
 from bot import texts
 from bot.channels.server import WebServer, create_web_app
 from bot.channels.web import WebChat
+from bot.channels.web_history import WebHistory
 from bot.config import WebConfig
+from bot.storage.database import create_engine
+from bot.storage.schema import ensure_schema
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +51,6 @@ SCREENSHOTS = os.environ.get("WEB_CHAT_SCREENSHOTS", "")
 
 async def screenshot(page: Page, name: str) -> None:
     if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
 
 
@@ -69,8 +71,12 @@ def dialogue() -> ScriptedDialogue:
     return ScriptedDialogue()
 
 
-async def serve(dialogue: ScriptedDialogue, config: WebConfig) -> WebServer:
-    web_chat = WebChat(dialogue, config, title="Trung tâm Phục vụ hành chính công")
+async def serve(
+    dialogue: ScriptedDialogue, config: WebConfig, history: WebHistory | None = None
+) -> WebServer:
+    web_chat = WebChat(
+        dialogue, config, title="Trung tâm Phục vụ hành chính công", history=history
+    )
     server = WebServer(create_web_app(web_chat=web_chat, health=dict), "127.0.0.1", 0)
     await server.start()
     return server
@@ -245,7 +251,7 @@ async def test_a_long_answer_is_shown_from_its_start(
     await expect(page.locator(".msg.bot").last.locator("p")).to_have_text("hỏi ba")
     await expect(page.locator("#typing")).to_have_text("")
     top, bottom = await visible_part(page, ".msg.bot:last-child")
-    assert 0 <= top and bottom <= view_height
+    assert top >= 0 and bottom <= view_height
     assert await page.locator("#scroller").evaluate(
         "node => node.scrollHeight - node.scrollTop - node.clientHeight < 2"
     )
@@ -285,3 +291,47 @@ async def test_on_a_desktop_the_input_is_as_wide_as_the_messages(
     assert field["x"] == pytest.approx(column["x"], abs=1) == pytest.approx(16, abs=1)
     await screenshot(phone, "phone-column")
     assert log.errors == []
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_a_reload_shows_the_conversation_again(
+    browser: Browser, dialogue: ScriptedDialogue, sqlite_url: str, viewport: ViewportSize
+) -> None:
+    engine = create_engine(sqlite_url)
+    await ensure_schema(engine)
+    server = await serve(dialogue, WebConfig(), WebHistory(engine, exchanges=20))
+    try:
+        page, log = await open_chat(browser, server, viewport)
+        question = page.get_by_label("Câu hỏi của bạn")
+        for text in ("làm giấy khai sinh cần gì", "hồ sơ 000.00.12.H58 số cuối 5633"):
+            await question.fill(text)
+            await question.press("Enter")
+            await expect(page.locator(".msg.user").last).to_contain_text(text)
+        await expect(page.locator(".msg.bot")).to_have_count(3)
+        await expect(page.locator("#typing")).to_have_text("")
+
+        await page.reload()
+        bot_messages = page.locator(".msg.bot")
+        await expect(bot_messages).to_have_count(3)
+        await expect(bot_messages.first.locator("strong.heading")).to_have_text("Xin chào!")
+        await expect(page.locator(".msg.user")).to_have_text(
+            ["Bạn: làm giấy khai sinh cần gì", "Bạn: hồ sơ •••.••.••.H•• số cuối ••••"]
+        )
+        await expect(bot_messages.last).to_contain_text("NGUYỄN V** A")
+        # The buttons of an earlier answer still work; the view shows the latest message.
+        await bot_messages.nth(1).get_by_role("button", name="Lệ phí").click()
+        await expect(bot_messages).to_have_count(4)
+        await expect(bot_messages.last).to_contain_text("Bạn chọn: Lệ phí [part:fee]")
+        name = "phone" if viewport == PHONE else "desktop"
+        await screenshot(page, f"{name}-after-reload")
+        assert [m.text for m in dialogue.received].count("/start") == 1
+
+        # Another browser (its own storage) starts its own chat: greeted, sees nothing.
+        other, _ = await open_chat(browser, server, viewport)
+        await expect(other.locator(".msg.bot")).to_have_count(1)
+        await expect(other.locator(".msg.bot")).to_contain_text("Xin chào!")
+        await expect(other.locator(".msg.user")).to_have_count(0)
+        assert log.errors == []
+    finally:
+        await server.stop()
+        await engine.dispose()
