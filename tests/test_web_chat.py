@@ -486,6 +486,11 @@ async def test_history_opens_only_with_the_pages_own_secret_id(
     assert dossier[1]["sections"][0]["lines"][0] == "Người nộp: NGUYỄN V** A"
     stored = " ".join(messages for _, messages in await stored_rows(engine))
     assert "5633" not in stored and "NGUYỄN V** A" in stored
+    # Its link buttons (single-use tokens) are not kept; the others are.
+    assert dossier[1]["buttons"] == [
+        [{"label": "Xem quá trình xử lý", "action": "d:hist:x", "url": ""}]
+    ]
+    assert "single-use-token" not in stored
 
 
 async def test_web_history_is_erased_with_other_personal_data(engine: AsyncEngine) -> None:

@@ -19,7 +19,8 @@ seen there cannot open the chat, its dossier grants or its history. On a (re)loa
 (`"resume": false`) the page is sent the chat's last exchanges (`[web] history_exchanges`,
 bot.channels.web_history), as `{"type": "user", "text": ...}` and reply messages, instead
 of a new greeting; in the citizen's own messages of a turn answered with a dossier's details
-(`Reply.private`), digits are kept masked (they may be the verification digits).
+(`Reply.private`), digits are kept masked (they may be the verification digits), and
+such replies are kept without their link buttons.
 
 A photo of the receipt slip (the page's camera button) goes over HTTP, not the WebSocket
 (whose frames stay small): `POST /photo` with the chat id in `X-Chat-Id` and the picture as
@@ -152,7 +153,14 @@ def _user_message(text: str, replies: list[Reply]) -> PageMessage:
 
 def _kept_reply(reply: Reply) -> PageMessage:
     # Without its picture: a chart is answered to staff on Telegram, and a row stays small.
-    return {**reply_as_json(reply), "image": None}
+    kept = {**reply_as_json(reply), "image": None}
+    if reply.private:
+        # A dossier's link buttons hold single-use tokens (bot.dossiers.follow_links): they
+        # are not stored, and would not work again anyway.
+        kept["buttons"] = [
+            row for row in ([b for b in row if not b["url"]] for row in kept["buttons"]) if row
+        ]
+    return kept
 
 
 def _origin_of(url: str) -> str:
