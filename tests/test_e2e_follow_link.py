@@ -307,3 +307,22 @@ async def test_the_follow_offer_in_chromium(
         finally:
             await browser.close()
     assert errors == []
+
+
+async def test_with_only_the_zalo_oa_configured_the_offer_is_zalo_alone(
+    tmp_path: Path, project_root: Path
+) -> None:
+    config = base_config(tmp_path, project_root)
+    config = dataclasses.replace(config, web=dataclasses.replace(config.web, zalo_oa_url=OA_URL))
+    dossier = await demo_dossier(config)
+    async with running_bot(config) as running, web_citizen(running) as web:
+        offer = await follow_offer(web, dossier)
+    assert url_buttons(offer) == {texts.BUTTON_OPEN_ZALO: OA_URL}
+    said = text_of(offer)
+    assert "Telegram" not in said and "Zalo" in said
+    engine = create_engine(config.storage.url)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(select(follow_tokens))).all() == []
+    finally:
+        await engine.dispose()
