@@ -186,6 +186,8 @@ async def test_a_dossier_looked_up_on_the_web_is_followed_on_telegram_through_th
         await other.say(dossier.code, texts.VERIFY_PHONE.format(code=dossier.code))
         # A made-up token neither.
         await other.say("/start f_" + "A" * 22, texts.FOLLOW_LINK_EXPIRED.split(".")[0])
+        # Any other start parameter is an ordinary /start: the greeting.
+        await other.say("/start thongbao", texts.MENU_ASK)
 
         # The dossier changes: the subscribed Telegram chat is told, the other is not.
         await change_status(config, dossier)

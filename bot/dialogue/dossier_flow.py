@@ -351,11 +351,8 @@ class DossierConversation:
                 texts.WATCH_ELSEWHERE_ZALO.format(button=texts.BUTTON_OPEN_ZALO, code=code)
             )
         heading = texts.WATCH_ELSEWHERE_HEADING.format(code=code)
-        buttons = elsewhere.buttons(telegram_start=token)
-        if not token:
-            # No follow link (Telegram not configured): only Zalo's button.
-            buttons = tuple(row for row in buttons if row[0].label != texts.BUTTON_OPEN_TELEGRAM)
-        turn.say(Reply((Section(heading, tuple(lines)),), buttons))
+        rows = (elsewhere.telegram_button(token) if token else (), elsewhere.zalo_button())
+        turn.say(Reply((Section(heading, tuple(lines)),), tuple(row for row in rows if row)))
 
     async def start_link(self, turn: Turn, argument: str) -> bool:
         """ "/start f_<token>" from a follow link: follow its dossier in this chat. False

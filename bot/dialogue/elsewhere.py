@@ -25,11 +25,15 @@ class ElsewhereLinks:
         url = f"https://t.me/{self.telegram_bot_username}"
         return f"{url}?start={start}" if start else url
 
-    def buttons(self, telegram_start: str = "") -> tuple[tuple[Button, ...], ...]:
-        rows: list[tuple[Button, ...]] = []
-        if self.telegram_bot_username:
-            url = self.telegram_url(telegram_start)
-            rows.append((Button(texts.BUTTON_OPEN_TELEGRAM, url=url),))
-        if self.zalo_oa_url:
-            rows.append((Button(texts.BUTTON_OPEN_ZALO, url=self.zalo_oa_url),))
-        return tuple(rows)
+    def telegram_button(self, start: str = "") -> tuple[Button, ...]:
+        """A row with the button that opens the bot (empty when not configured)."""
+        if not self.telegram_bot_username:
+            return ()
+        return (Button(texts.BUTTON_OPEN_TELEGRAM, url=self.telegram_url(start)),)
+
+    def zalo_button(self) -> tuple[Button, ...]:
+        """A row with the button that opens the OA's page (empty when not configured)."""
+        return (Button(texts.BUTTON_OPEN_ZALO, url=self.zalo_oa_url),) if self.zalo_oa_url else ()
+
+    def buttons(self) -> tuple[tuple[Button, ...], ...]:
+        return tuple(row for row in (self.telegram_button(), self.zalo_button()) if row)
