@@ -30,7 +30,7 @@ from bot.channels.server import WebServer, create_web_app
 from bot.channels.web import MAX_TEXT_CHARS, WebChat, chat_ref
 from bot.channels.web_history import WebHistory
 from bot.config import WebConfig
-from bot.messages import Channel
+from bot.messages import Channel, Reply
 from bot.retention import forget_personal_data
 from bot.storage.web_tables import web_history
 
@@ -521,3 +521,36 @@ async def test_a_photo_is_kept_as_the_page_showed_it(
     socket, _, history = await open_session(client, key)
     await socket.close()
     assert history["exchanges"][-1][0] == {"type": "user", "text": texts.WEB_PHOTO_SENT}
+
+
+async def test_replies_to_no_turn_are_kept_once_for_the_next_reload(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    """A staff member's answer during a hand-off (WebChat.send): shown live, or waiting
+    for the page's next load and then shown after its history; kept once either way."""
+    web_chat = WebChat(ScriptedDialogue(), WebConfig(), history=WebHistory(engine, exchanges=20))
+    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=dict))
+    socket, key, _ = await open_session(client, None)
+    await receive_turn(socket)
+    chat_id = chat_ref(key).chat_id
+    await web_chat.send(chat_id, Reply.text("Cán bộ: chào bạn"))
+    assert (await socket.receive_json(timeout=5))["sections"][0]["lines"] == ["Cán bộ: chào bạn"]
+    await socket.close()
+    await web_chat.send(chat_id, Reply.text("Cán bộ: bạn còn đó không?"))
+
+    socket, _, history = await open_session(client, key)
+    waiting = await socket.receive_json(timeout=5)
+    await socket.close()
+    assert [e[0]["sections"][0]["lines"][0] for e in history["exchanges"][1:]] == [
+        "Cán bộ: chào bạn"
+    ]
+    assert waiting["sections"][0]["lines"] == ["Cán bộ: bạn còn đó không?"]
+
+    socket, _, history = await open_session(client, key)
+    with pytest.raises(TimeoutError):
+        await socket.receive_json(timeout=0.3)
+    await socket.close()
+    assert [e[0]["sections"][0]["lines"][0] for e in history["exchanges"][1:]] == [
+        "Cán bộ: chào bạn",
+        "Cán bộ: bạn còn đó không?",
+    ]

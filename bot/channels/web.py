@@ -22,6 +22,11 @@ of a new greeting; in the citizen's own messages of a turn answered with a dossi
 (`Reply.private`), digits are kept masked (they may be the verification digits), and
 such replies are kept without their link buttons.
 
+Messages that do not answer the page's own turn (a staff member's answer during a hand-off,
+bot.dialogue.handoff_flow) come as "reply" frames on every open connection of that chat
+(`send`); when none is open, they wait in memory and come right after the next "session"
+of that chat (a reload), after its history, at most `MAX_WAITING_REPLIES` per chat.
+
 A photo of the receipt slip (the page's camera button) goes over HTTP, not the WebSocket
 (whose frames stay small): `POST /photo` with the chat id in `X-Chat-Id` and the picture as
 the body (the page shrinks it to 2,000 px first); the answer is the turn's replies,
@@ -36,6 +41,7 @@ together `messages_per_minute_per_address`, with at most `connections_per_addres
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import html
 import json
@@ -57,7 +63,14 @@ from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
 from bot.channels.web_history import PageMessage, WebHistory
 from bot.config import WebConfig
-from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
+from bot.messages import (
+    Channel,
+    ChatRef,
+    ConversationHandler,
+    Incoming,
+    RecipientBlocked,
+    Reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +82,9 @@ MAX_FRAME_BYTES = 64 * 1024
 _CHAT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _RATE_WINDOW_SECONDS = 60.0
 _DIGIT = re.compile(r"\d")
+# Replies kept for a closed chat until the page reconnects (a reload), per chat and chats.
+MAX_WAITING_REPLIES = 20
+MAX_WAITING_CHATS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +285,48 @@ class WebChat:
         )
         self._chat_locks = ChatLocks()
         self._turns = 0
+        self._by_chat: dict[str, set[web.WebSocketResponse]] = {}
+        self._waiting: dict[str, deque[Reply]] = {}
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.WEB
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """messages.Sender: to the chat's open connections, or kept for its next one."""
+        sent = False
+        for socket in list(self._by_chat.get(chat_id, ())):
+            if socket.closed:
+                continue
+            try:
+                await socket.send_json(reply_as_json(reply))
+                sent = True
+            except (ConnectionError, RuntimeError) as exc:
+                log.info("web chat: a connection of %s closed while sending: %s", chat_id, exc)
+        if sent:
+            await self._remember(chat_id, None, [reply], dt.datetime.now(dt.UTC))
+            return
+        if chat_id not in self._waiting and len(self._waiting) >= MAX_WAITING_CHATS:
+            raise RecipientBlocked("too many closed web chats with replies waiting")
+        self._waiting.setdefault(chat_id, deque(maxlen=MAX_WAITING_REPLIES)).append(reply)
+
+    async def _join(
+        self, socket: web.WebSocketResponse, chat: ChatRef, joined: list[ChatRef]
+    ) -> None:
+        joined.append(chat)
+        self._by_chat.setdefault(chat.chat_id, set()).add(socket)
+        waiting = list(self._waiting.pop(chat.chat_id, ()))
+        for reply in waiting:
+            await socket.send_json(reply_as_json(reply))
+        # Shown now, so kept for the next reload like the page's own exchanges.
+        await self._remember(chat.chat_id, None, waiting, dt.datetime.now(dt.UTC))
+
+    def _leave(self, socket: web.WebSocketResponse, chat: ChatRef) -> None:
+        sockets = self._by_chat.get(chat.chat_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._by_chat[chat.chat_id]
 
     @property
     def open_connections(self) -> int:
@@ -367,7 +425,7 @@ class WebChat:
         incoming = Incoming(chat, chat.chat_id, "", network_address=address, photo=photo)
         async with self._chat_locks.hold(chat.chat_id):
             replies = list(await self._handler.handle(incoming))
-            await self._remember(chat, texts.WEB_PHOTO_SENT, replies, incoming)
+            await self._remember(chat.chat_id, texts.WEB_PHOTO_SENT, replies, incoming.received_at)
         self._turns += 1
         return web.json_response(
             {"type": "replies", "replies": [reply_as_json(reply) for reply in replies]}
@@ -382,6 +440,17 @@ class WebChat:
         return request.remote or "unknown"
 
     async def _converse(self, socket: web.WebSocketResponse, address: str) -> None:
+        joined: list[ChatRef] = []
+        try:
+            await self._conversation(socket, address, joined)
+        finally:
+            for chat in joined:
+                self._leave(socket, chat)
+
+    async def _conversation(
+        self, socket: web.WebSocketResponse, address: str, joined: list[ChatRef]
+    ) -> None:
+        """The connection's messages until it closes; the chat it joins goes in `joined`."""
         rate = MessageRate(self._config.messages_per_minute)
         chat: ChatRef | None = None
         async for frame in socket:
@@ -401,15 +470,20 @@ class WebChat:
                     exchanges = [] if is_new else await self._recent(chat)
                     if exchanges:
                         await socket.send_json({"type": "history", "exchanges": exchanges})
-                    else:
+                    # Replies that waited for this chat come after its history.
+                    await self._join(socket, chat, joined)
+                    if not exchanges:
                         await self._turn(
                             socket,
                             Incoming(chat, chat.chat_id, "/start", is_first_contact=is_new),
                         )
+                else:
+                    await self._join(socket, chat, joined)
                 continue
             if chat is None:
                 key, chat, _ = self._chat_for(None)
                 await socket.send_json({"type": "session", "chat_id": key})
+                await self._join(socket, chat, joined)
             incoming = self._incoming(chat, message, address)
             if incoming is None:
                 continue
@@ -442,18 +516,18 @@ class WebChat:
             return []
 
     async def _remember(
-        self, chat: ChatRef, shown: str | None, replies: list[Reply], incoming: Incoming
+        self, chat_id: str, shown: str | None, replies: list[Reply], at: dt.datetime
     ) -> None:
         """Keep the exchange for the page's next load (`shown`: what the page showed as the
-        citizen's message, None for the greeting)."""
-        if self._history is None or not self._history.enabled:
+        citizen's message; None for the greeting and for replies to no turn of the page)."""
+        if self._history is None or not self._history.enabled or not replies:
             return
         messages = [] if shown is None else [_user_message(shown, replies)]
         messages += [_kept_reply(reply) for reply in replies]
         try:
-            await self._history.record(chat.chat_id, messages, incoming.received_at)
+            await self._history.record(chat_id, messages, at)
         except Exception:
-            log.exception("web chat: exchange of %s not kept", chat)
+            log.exception("web chat: exchange of web:%s not kept", chat_id)
 
     @staticmethod
     def _incoming(chat: ChatRef, message: dict[str, Any], address: str) -> Incoming | None:
@@ -479,7 +553,7 @@ class WebChat:
         shown = None if incoming.text == "/start" and incoming.action is None else incoming.text
         async with self._chat_locks.hold(incoming.chat.chat_id):
             replies = list(await self._handler.handle(incoming))
-            await self._remember(incoming.chat, shown, replies, incoming)
+            await self._remember(incoming.chat.chat_id, shown, replies, incoming.received_at)
         self._turns += 1
         for reply in replies:
             if socket.closed:

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.broadcast import tables as broadcast
 from bot.dialogue.context import chat_contexts
 from bot.dossiers import tables as dossiers
+from bot.handoff import tables as handoff
 from bot.stats import tables as stats
 from bot.storage import web_tables as web
 from bot.storage import zalo_tables as zalo
@@ -77,6 +78,7 @@ TABLES: tuple[Table, ...] = (
     zalo.zalo_tokens,
     zalo.zalo_choices,
     teaching.lessons,
+    handoff.handoffs,
     web.web_history,
     web.follow_tokens,
 )
@@ -290,6 +292,7 @@ _LEGACY_MARKS: tuple[tuple[str, str, str | None], ...] = (
     ("0005", "broadcast_workers", None),
     ("0006", "taught_lessons", None),
     ("0007", "dossier_failed_lookups", None),
+    ("0009", "handoffs", None),
     ("0010", "web_chat_history", None),
 )
 

@@ -1,7 +1,7 @@
 """The web chat's recent exchanges (web_chat_history) and the tokens of "follow this
 dossier on Telegram" links (dossier_follow_tokens).
 
-Revision 0010, after 0007 (the lead chains it after the revisions merged before it).
+Revision 0010, after 0009 (hand-offs).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
