@@ -48,15 +48,18 @@ from bot.channels.relay import RelayingHandler
 from bot.channels.server import RouteInstaller, WebServer, create_web_app
 from bot.channels.telegram import TelegramChannel, open_telegram_sender
 from bot.channels.web import WebChat
+from bot.channels.web_history import WebHistory
 from bot.channels.zalo import ZaloChannel, open_zalo_sender
 from bot.config import Config, ConfigError
 from bot.dialogue.context import ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dialogue.dossier_answers import update_reply
 from bot.dialogue.dossier_flow import DossierConversation
+from bot.dialogue.elsewhere import ElsewhereLinks
 from bot.dialogue.handoff_flow import HandoffConversation
 from bot.dialogue.notices_flow import NoticesConversation
 from bot.dialogue.staff_flow import StaffConversation, progress_reply
+from bot.dossiers.follow_links import FollowLinks
 from bot.dossiers.push import PushReceiver
 from bot.dossiers.service import DossierService
 from bot.dossiers.slip_photo import SlipPhotoReader
@@ -212,6 +215,7 @@ async def open_core(config: Config, *, clock: Clock = utc_now) -> AsyncIterator[
     recorder = StatsRecorder(engine)
     contexts = ContextStore(engine)
     senders: dict[Channel, Sender] = {}
+    elsewhere = ElsewhereLinks(config.web.telegram_bot_username, config.web.zalo_oa_url)
     try:
         if config.dossiers.source != "none":
             try:
@@ -226,6 +230,10 @@ async def open_core(config: Config, *, clock: Clock = utc_now) -> AsyncIterator[
                 ratings=recorder,
                 notify_channels=senders.keys(),
                 photos=SlipPhotoReader(),
+                elsewhere=elsewhere,
+                follow_links=FollowLinks(
+                    engine, dossiers, dt.timedelta(minutes=config.web.follow_link_minutes)
+                ),
             )
         hooks = BroadcastHooks()
         subscriptions = SubscriptionStore(engine, config.broadcast.topics)
@@ -247,7 +255,7 @@ async def open_core(config: Config, *, clock: Clock = utc_now) -> AsyncIterator[
             recorder=recorder,
             lessons=lessons,
             dossiers=conversation,
-            notices=NoticesConversation(subscriptions),
+            notices=NoticesConversation(subscriptions, elsewhere),
             staff=StaffConversation(
                 broadcasts,
                 engine,
@@ -415,7 +423,12 @@ async def running_bot(
         # Channels talk to the dialogue through this: it sends what a turn relays to
         # another chat (hand-offs to staff).
         dialogue = RelayingHandler(core.dialogue, sender_for)
-        web_chat = WebChat(dialogue, config.web, title=config.center.name)
+        web_chat = WebChat(
+            dialogue,
+            config.web,
+            title=config.center.name,
+            history=WebHistory(core.engine, config.web.history_exchanges),
+        )
         telegram = (
             TelegramChannel(config.telegram, dialogue, public_url=config.web.public_url)
             if config.telegram.enabled

@@ -243,6 +243,15 @@ class WebConfig:
     # Behind a reverse proxy every connection comes from the proxy: take the client's
     # address from the last X-Forwarded-For entry (the one the proxy added) instead.
     trust_forwarded_for: bool = False
+    # Exchanges of each web chat kept to show again when the page is reloaded (0 = none).
+    history_exchanges: int = 20
+    # Where a web chat citizen gets notices (the web page cannot reach them once closed):
+    # the Telegram bot's username (without "@"), for links that open it with the dossier
+    # already followed, and the Zalo Official Account's page (https://zalo.me/...).
+    telegram_bot_username: str = ""
+    zalo_oa_url: str = ""
+    # How long such a Telegram link works (it works once).
+    follow_link_minutes: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,6 +496,32 @@ def _validate(config: Config, source: str) -> None:
     for name in ("messages_per_minute_per_address", "connections_per_address"):
         value = getattr(web, name)
         require(value >= 0, f"[web] {name}", "a number, 0 for no limit", value)
+    require(
+        0 <= web.history_exchanges <= 200,
+        "[web] history_exchanges",
+        "a number of exchanges 0-200 (0 = none kept)",
+        web.history_exchanges,
+    )
+    # Telegram usernames: 5-32 letters, digits and underscores (a bot's ends in "bot").
+    require(
+        not web.telegram_bot_username
+        or bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{4,31}", web.telegram_bot_username)),
+        "[web] telegram_bot_username",
+        "the bot's Telegram username without '@' (5-32 letters, digits, '_'), or empty",
+        web.telegram_bot_username,
+    )
+    require(
+        not web.zalo_oa_url or web.zalo_oa_url.startswith("https://"),
+        "[web] zalo_oa_url",
+        "the Official Account's https:// address (e.g. https://zalo.me/...), or empty",
+        web.zalo_oa_url,
+    )
+    require(
+        1 <= web.follow_link_minutes <= 24 * 60,
+        "[web] follow_link_minutes",
+        "a number of minutes 1-1440",
+        web.follow_link_minutes,
+    )
     dossiers = config.dossiers
     for day in dossiers.working_saturdays:
         require(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.web_history import forget_web_history
 from bot.dialogue.context import forget_contexts
 from bot.dossiers import retention as dossier_retention
 from bot.handoff.store import forget_handoffs
@@ -50,7 +51,9 @@ async def forget_personal_data(engine: AsyncEngine, before: dt.datetime) -> Eras
         return Erased(
             statistics=await stats_records.forget_personal_data(connection, before),
             dossiers=await dossier_retention.forget_personal_data(connection, before),
-            contexts=await forget_contexts(connection, before),
+            # The web chat's recent exchanges are part of the conversation's context.
+            contexts=await forget_contexts(connection, before)
+            + await forget_web_history(connection, before),
             handoffs=await forget_handoffs(connection, before),
         )
 

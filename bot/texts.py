@@ -448,6 +448,29 @@ WATCH_ALREADY = "Thông báo cho hồ sơ {code} đã được bật từ trư�
 WATCH_RETURNED = "Hồ sơ {code} đã trả kết quả nên không cần theo dõi nữa."
 WATCH_NOT_OFFERED = "Trung tâm chưa gửi thông báo thay đổi hồ sơ qua kênh này."
 WATCH_NOT_WATCHING = "Bạn chưa bật thông báo cho hồ sơ {code}."
+# The web chat cannot reach a citizen once the page is closed: notices go by Telegram or Zalo.
+WATCH_ELSEWHERE_HEADING = "Nhận thông báo về hồ sơ {code}"
+WATCH_ELSEWHERE_INTRO = (
+    "Trang web không nhắn lại được cho bạn khi bạn đã đóng trang. Bạn có thể nhận thông báo qua:"
+)
+WATCH_ELSEWHERE_TELEGRAM = (
+    "• Telegram: bấm “{button}”, rồi bấm “Bắt đầu” (Start) trong Telegram. Hồ sơ sẽ được "
+    "theo dõi ngay, không cần gửi lại mã. Đường dẫn chỉ dùng được một lần, trong {minutes} phút."
+)
+WATCH_ELSEWHERE_ZALO = (
+    "• Zalo: bấm “{button}”, chọn “Quan tâm”, gửi mã hồ sơ {code} cho Trung tâm rồi chọn "
+    "“Báo tôi khi có thay đổi”."
+)
+BUTTON_OPEN_TELEGRAM = "Mở Telegram"
+BUTTON_OPEN_ZALO = "Mở Zalo"
+FOLLOW_LINK_DONE = (
+    "Đã nhận hồ sơ {code} từ trang web. Khi hồ sơ thay đổi tình trạng, tôi sẽ nhắn cho bạn "
+    "tại đây. Gửi mã hồ sơ bất cứ lúc nào để xem tình trạng."
+)
+FOLLOW_LINK_EXPIRED = (
+    "Đường dẫn theo dõi hồ sơ này đã hết hạn hoặc đã được dùng. Bạn hãy gửi mã hồ sơ "
+    "(in trên phiếu hẹn) ở đây để tra cứu và bật thông báo."
+)
 DOSSIER_ATTEMPTS_LEFT = "Bạn còn {attempts} lần thử."
 DOSSIER_UPDATE_HEADING = "🔔 Hồ sơ {code} có cập nhật"
 DOSSIER_UPDATE_STATUS = "Tình trạng mới: {status}"
@@ -499,6 +522,10 @@ NOTICES_OFF = "Bạn đã thôi nhận thông báo. Muốn nhận lại, gõ /th
 NOTICES_NOT_AVAILABLE = (
     "Thông báo của Trung tâm được gửi qua Zalo và Telegram. "
     "Bạn hãy nhắn cho Trung tâm trên một trong hai kênh đó và gõ /thongbao."
+)
+NOTICES_ELSEWHERE = (
+    "Thông báo của Trung tâm được gửi qua Telegram và Zalo, vì trang web không nhắn lại được "
+    "khi bạn đã đóng trang. Bấm nút bên dưới để mở trò chuyện với Trung tâm, rồi gõ /thongbao."
 )
 NOTICE_HEADING = "📢 Thông báo từ {center_name}"
 NOTICE_FOOTER = "Gõ /huythongbao để thôi nhận thông báo."

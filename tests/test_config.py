@@ -100,6 +100,16 @@ status_labels = { "Đang giải quyết" = 4 }
         ),
         ("[broadcast]\nlease_seconds = 10.0\n", "[broadcast] lease_seconds: expected more than"),
         ('[broadcast.topics]\n"Đất đai" = "x"\n', "[broadcast.topics] Đất đai: expected"),
+        ("[web]\nhistory_exchanges = -1\n", "[web] history_exchanges: expected a number"),
+        (
+            '[web]\ntelegram_bot_username = "@TTPVHCC_bot"\n',
+            "[web] telegram_bot_username: expected the bot's Telegram username without '@'",
+        ),
+        (
+            '[web]\nzalo_oa_url = "zalo.me/123"\n',
+            "[web] zalo_oa_url: expected the Official Account's https:// address",
+        ),
+        ("[web]\nfollow_link_minutes = 0\n", "[web] follow_link_minutes: expected a number"),
         (
             '[center.office_hours]\nweekdays = "7h30-11h30"\n',
             "[center.office_hours] weekdays: expected periods like",

@@ -12,12 +12,14 @@ from aiohttp.test_utils import TestClient
 from fakes import ScriptedDialogue
 
 from bot.channels.server import create_web_app
-from bot.channels.web import MAX_WAITING_REPLIES, WebChat
+from bot.channels.web import MAX_WAITING_REPLIES, WebChat, chat_ref
 from bot.config import WebConfig
 from bot.messages import Channel, RecipientBlocked, Reply
 
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 CHAT = "chat-id-for-push-tests-0001"
+# What the dialogue (and a relay) knows the chat by: a digest of the page's chat id.
+CHAT_REF = chat_ref(CHAT).chat_id
 
 
 def chat_app() -> tuple[WebChat, web.Application]:
@@ -44,7 +46,7 @@ async def test_open_connections_of_the_chat_receive_it(aiohttp_client: ClientMak
                 {"type": "hello", "chat_id": "another-chat-id-0002", "resume": True}
             )
             await other.receive_json(timeout=5)
-            await web_chat.send(CHAT, Reply.text("Cán bộ trả lời: chào bạn"))
+            await web_chat.send(CHAT_REF, Reply.text("Cán bộ trả lời: chào bạn"))
             for socket in (first, second):
                 frame = await socket.receive_json(timeout=5)
                 assert frame["type"] == "reply"
@@ -59,7 +61,7 @@ async def test_a_closed_chat_gets_the_newest_replies_when_it_reconnects(
     web_chat, app = chat_app()
     client = await aiohttp_client(app)
     for number in range(MAX_WAITING_REPLIES + 5):
-        await web_chat.send(CHAT, Reply.text(f"trả lời {number}"))
+        await web_chat.send(CHAT_REF, Reply.text(f"trả lời {number}"))
     async with client.ws_connect("/ws") as socket:
         await socket.send_json({"type": "hello", "chat_id": CHAT, "resume": True})
         assert (await socket.receive_json(timeout=5))["type"] == "session"

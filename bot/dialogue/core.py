@@ -196,6 +196,10 @@ class Dialogue:
             await self._s.notices.platform_event(turn, event)
 
     async def _command(self, turn: Turn, name: str, argument: str) -> None:
+        # "/start <argument>": a link from the web chat that follows a dossier here.
+        dossiers = self._s.dossiers
+        if name == "start" and argument and dossiers and await dossiers.start_link(turn, argument):
+            return
         if name in ("start", "menu", "batdau"):
             self._greet(turn)
         elif name in ("help", "huongdan", "trogiup"):

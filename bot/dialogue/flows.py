@@ -27,6 +27,11 @@ class DossierFlow(Protocol):
         barcode); return False when it shows none and the message has a caption to read."""
         ...
 
+    async def start_link(self, turn: Turn, argument: str) -> bool:
+        """Handle "/start <argument>" from a link that follows a dossier; False when the
+        argument is not one."""
+        ...
+
 
 class NoticesFlow(Protocol):
     async def offer(self, turn: Turn) -> None: ...
