@@ -13,10 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.dossiers.push import PushReceiver
+from bot.dossiers.push import MAX_PUSH_BYTES, PushReceiver
 
-# A push lists at most 1,000 changes of a few hundred bytes each.
-MAX_PUSH_BYTES = 1024 * 1024
+__all__ = ["MAX_PUSH_BYTES", "add_dossier_push_route", "dossier_push_handler"]
 
 
 def dossier_push_handler(

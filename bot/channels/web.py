@@ -46,6 +46,13 @@ from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
 from bot.config import WebConfig
+from bot.inbound import (
+    INBOUND_TEXT_CHARS,
+    UnreadableJson,
+    read_json,
+    storable_incoming,
+    storable_text,
+)
 from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -349,7 +356,8 @@ class WebChat:
                 continue
             message = _parse(frame.data)
             if message is None:
-                await socket.send_json({"type": "error", "text": "bad message"})
+                # The connection goes on: the page's next frame is answered as usual.
+                await socket.send_json({"type": "notice", "text": texts.WEB_BAD_MESSAGE})
                 continue
             kind = message.get("type")
             if kind == "hello" and chat is None:
@@ -390,14 +398,18 @@ class WebChat:
             if not isinstance(text, str):
                 return None
             # An empty message is answered too (the dialogue says what to type), not
-            # dropped: a citizen who pressed send must see something happen.
-            return Incoming(chat, chat.chat_id, text.strip(), network_address=address)
+            # dropped: a citizen who pressed send must see something happen. Longer than
+            # the chat's limit is answered with a notice after this (see _converse).
+            text = storable_text(text, limit=INBOUND_TEXT_CHARS).strip()
+            return storable_incoming(Incoming(chat, chat.chat_id, text, network_address=address))
         if kind == "button":
             action, label = message.get("action"), message.get("label", "")
             if not isinstance(action, str) or not action or not isinstance(label, str):
                 return None
-            return Incoming(
-                chat, chat.chat_id, label[:200], action=action[:64], network_address=address
+            return storable_incoming(
+                Incoming(
+                    chat, chat.chat_id, label[:200], action=action[:64], network_address=address
+                )
             )
         return None
 
@@ -415,7 +427,8 @@ class WebChat:
 
 def _parse(data: str) -> dict[str, Any] | None:
     try:
-        message = json.loads(data)
-    except ValueError:
+        message = read_json(data, max_bytes=MAX_FRAME_BYTES)
+    except UnreadableJson as exc:
+        log.info("web chat: unreadable frame (%s)", exc)
         return None
     return message if isinstance(message, dict) else None

@@ -99,7 +99,11 @@ class ContextStore:
     def __init__(self, engine: AsyncEngine, flush_delay: float = DEFAULT_DELAY_SECONDS) -> None:
         self._engine = engine
         self._saves: WriteBehind[_Key, _Saved] = WriteBehind(
-            engine, _write_contexts, name="chat contexts", delay=flush_delay
+            engine,
+            _write_contexts,
+            name="chat contexts",
+            table=chat_contexts.name,
+            delay=flush_delay,
         )
         self._rows = RowLookup(engine, _LOAD)
 

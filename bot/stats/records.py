@@ -78,7 +78,7 @@ class StatsRecorder:
         self._engine = engine
         self._clock = clock
         self._queued: WriteBehind[int, dict[str, Any]] = WriteBehind(
-            engine, _insert_questions, name="question records"
+            engine, _insert_questions, name="question records", table=questions.name
         )
         self._queue_numbers = itertools.count()
 
