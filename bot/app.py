@@ -89,6 +89,7 @@ class CoreServices:
     matcher: Matcher
     dialogue: Dialogue
     recorder: StatsRecorder
+    contexts: ContextStore
     dossiers: DossierService | None
     dossier_conversation: DossierConversation | None
     broadcasts: BroadcastService
@@ -235,6 +236,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             matcher=matcher,
             dialogue=Dialogue(services),
             recorder=recorder,
+            contexts=contexts,
             dossiers=dossiers,
             dossier_conversation=conversation,
             broadcasts=broadcasts,

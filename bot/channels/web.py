@@ -374,6 +374,7 @@ class WebChat:
                 await socket.send_json({"type": "session", "chat_id": chat.chat_id})
             incoming = self._incoming(chat, message, address)
             if incoming is None:
+                await socket.send_json({"type": "notice", "text": texts.WEB_BAD_MESSAGE})
                 continue
             now = time.monotonic()
             if not (rate.allow(now) and self._addresses.allow_message(address, now)):

@@ -136,6 +136,11 @@ class ContextStore:
         }
         self._saves.put(key, row)
 
+    @property
+    def queued(self) -> int:
+        """Saves not written yet (health checks, tests)."""
+        return self._saves.queued
+
     async def flush(self) -> None:
         """Write pending saves now (raises StorageUnavailable; they stay pending)."""
         await self._saves.flush()

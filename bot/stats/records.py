@@ -137,6 +137,11 @@ class StatsRecorder:
         row = self._question_row(chat, text, decision, procedure_code, normalized, followup)
         self._queued.put(next(self._queue_numbers), row)
 
+    @property
+    def queued(self) -> int:
+        """Question records not written yet (health checks, tests)."""
+        return self._queued.queued
+
     async def flush(self) -> None:
         """Write queued records now (raises StorageUnavailable; they stay queued)."""
         await self._queued.flush()
