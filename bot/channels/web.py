@@ -46,13 +46,7 @@ from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
 from bot.config import WebConfig
-from bot.inbound import (
-    INBOUND_TEXT_CHARS,
-    UnreadableJson,
-    read_json,
-    storable_incoming,
-    storable_text,
-)
+from bot.inbound import UnreadableJson, read_json
 from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -399,18 +393,14 @@ class WebChat:
             if not isinstance(text, str):
                 return None
             # An empty message is answered too (the dialogue says what to type), not
-            # dropped: a citizen who pressed send must see something happen. Longer than
-            # the chat's limit is answered with a notice after this (see _converse).
-            text = storable_text(text, limit=INBOUND_TEXT_CHARS).strip()
-            return storable_incoming(Incoming(chat, chat.chat_id, text, network_address=address))
+            # dropped: a citizen who pressed send must see something happen.
+            return Incoming(chat, chat.chat_id, text.strip(), network_address=address)
         if kind == "button":
             action, label = message.get("action"), message.get("label", "")
             if not isinstance(action, str) or not action or not isinstance(label, str):
                 return None
-            return storable_incoming(
-                Incoming(
-                    chat, chat.chat_id, label[:200], action=action[:64], network_address=address
-                )
+            return Incoming(
+                chat, chat.chat_id, label[:200], action=action[:64], network_address=address
             )
         return None
 
@@ -427,6 +417,8 @@ class WebChat:
 
 
 def _parse(data: str) -> dict[str, Any] | None:
+    """The frame's JSON object, every string in it storable (bot.inbound: no lone surrogate,
+    NUL or control character; their lengths are checked where they are used), or None."""
     try:
         message = read_json(data, max_bytes=MAX_FRAME_BYTES)
     except UnreadableJson as exc:

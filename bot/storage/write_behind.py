@@ -82,28 +82,23 @@ class WriteBehind(Generic[K, V]):
         self._pending.pop(key, None)
 
     async def _flush_later(self) -> None:
-        wait = self._delay
+        await asyncio.sleep(self._delay)
         while True:
-            await asyncio.sleep(wait)
-            wait = self._delay
             try:
                 await self.flush()
+                if self._pending:
+                    # Put while the flush ran, these found this task running and started
+                    # none: they are this task's to write (else they wait for the next put).
+                    await asyncio.sleep(self._delay)
+                    continue
+                return
             except StorageUnavailable as exc:
                 if not self._failing:
                     log.error("%s not written, will retry: %s", self._name, exc)
                     self._failing = True
-                wait = RETRY_DELAY_SECONDS
             except Exception:
-                # Not a refused row (those are dropped in flush): a fault of our own, logged
-                # once like an outage rather than on every retry.
-                if not self._failing:
-                    log.exception("%s not written, will retry", self._name)
-                    self._failing = True
-                wait = RETRY_DELAY_SECONDS
-            # Values put while the flush ran found this task running and started none:
-            # they are this task's to write (else they would wait for the next put).
-            if not self._pending:
-                return
+                log.exception("%s not written, will retry", self._name)
+            await asyncio.sleep(RETRY_DELAY_SECONDS)
 
     @property
     def queued(self) -> int:
@@ -134,6 +129,28 @@ class WriteBehind(Generic[K, V]):
             log.warning("%s written again", self._name)
             self._failing = False
 
+    async def close(self) -> None:
+        """Write what is pending; called once at shutdown."""
+        task = self._task
+        if task is not None and not task.done():
+            if self._lock.locked():
+                # A flush is under way: cancelling it mid-transaction could leave the
+                # database locked for the final flush below. Let it finish.
+                async with self._lock:
+                    pass
+            task.cancel()  # now only waiting (its first delay, or a retry delay)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for attempt in range(CLOSE_ATTEMPTS):
+            try:
+                await self.flush()
+                return
+            except StorageUnavailable as exc:
+                if attempt == CLOSE_ATTEMPTS - 1:
+                    log.error("%d %s lost at shutdown: %s", len(self._pending), self._name, exc)
+                    return
+                await asyncio.sleep(RETRY_DELAY_SECONDS / 2)
+
     async def _write_batch(self, values: list[V]) -> None:
         async with connect(self._engine, begin=True) as connection:
             await self._write(connection, values)
@@ -156,28 +173,6 @@ class WriteBehind(Generic[K, V]):
                     _reason(exc),
                 )
             del self._writing[key]
-
-    async def close(self) -> None:
-        """Write what is pending; called once at shutdown."""
-        task = self._task
-        if task is not None and not task.done():
-            if self._lock.locked():
-                # A flush is under way: cancelling it mid-transaction could leave the
-                # database locked for the final flush below. Let it finish.
-                async with self._lock:
-                    pass
-            task.cancel()  # now only waiting (its first delay, or a retry delay)
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for attempt in range(CLOSE_ATTEMPTS):
-            try:
-                await self.flush()
-                return
-            except StorageUnavailable as exc:
-                if attempt == CLOSE_ATTEMPTS - 1:
-                    log.error("%d %s lost at shutdown: %s", len(self._pending), self._name, exc)
-                    return
-                await asyncio.sleep(RETRY_DELAY_SECONDS / 2)
 
 
 def _reason(exc: BaseException) -> str:
