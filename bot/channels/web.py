@@ -41,12 +41,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot import texts
+from bot import inbound, texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
 from bot.config import WebConfig
-from bot.inbound import UnreadableJson, read_json
 from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -420,8 +419,8 @@ def _parse(data: str) -> dict[str, Any] | None:
     """The frame's JSON object, every string in it storable (bot.inbound: no lone surrogate,
     NUL or control character; their lengths are checked where they are used), or None."""
     try:
-        message = read_json(data, max_bytes=MAX_FRAME_BYTES)
-    except UnreadableJson as exc:
+        message = inbound.read_json(data, max_bytes=MAX_FRAME_BYTES)
+    except inbound.UnreadableJson as exc:
         log.info("web chat: unreadable frame (%s)", exc)
         return None
     return message if isinstance(message, dict) else None
