@@ -42,6 +42,7 @@ from bot.broadcast.model import (
     UnknownAudience,
 )
 from bot.broadcast.service import BroadcastService
+from bot.channels.request_body import read_body
 from bot.inbound import INBOUND_ID_CHARS, UnreadableJson, read_json, storable_text
 from bot.messages import Channel
 
@@ -188,8 +189,8 @@ async def resume(
 
 
 async def _broadcast_request(request: web.Request) -> BroadcastRequest | web.Response:
-    body = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
+    body = await read_body(request.content, MAX_BODY_BYTES)
+    if body is None:
         return _error(413, "request body too large")
     try:
         data = read_json(body, max_bytes=MAX_BODY_BYTES)
