@@ -103,6 +103,7 @@ class CoreServices:
     matcher: Matcher
     dialogue: Dialogue
     recorder: StatsRecorder
+    contexts: ContextStore
     dossiers: DossierService | None
     dossier_conversation: DossierConversation | None
     broadcasts: BroadcastService
@@ -273,6 +274,7 @@ async def open_core(config: Config, *, clock: Clock = utc_now) -> AsyncIterator[
             matcher=matcher,
             dialogue=Dialogue(services, clock),
             recorder=recorder,
+            contexts=contexts,
             dossiers=dossiers,
             dossier_conversation=conversation,
             broadcasts=broadcasts,

@@ -675,6 +675,8 @@ WEB_YOU = "Bạn"
 WEB_BOT = "Trợ lý"
 WEB_RATE_LIMITED = "Bạn gửi tin hơi nhanh. Xin vui lòng đợi một chút rồi gửi tiếp."
 WEB_TOO_LONG = "Tin nhắn quá dài. Xin vui lòng viết ngắn gọn hơn (tối đa {limit} ký tự)."
+# A frame the page did not send (not JSON, too deeply nested): the chat goes on.
+WEB_BAD_MESSAGE = "Tin nhắn không đọc được. Xin vui lòng gõ lại câu hỏi."
 
 # --- staff: teaching the bot (/day) -----------------------------------------------------
 

@@ -137,3 +137,20 @@ async def test_an_unusable_lease_is_a_config_error(tmp_path: Path, sqlite_url: s
     assert code == 2
     assert "config error" in err and "[broadcast] lease_seconds: expected more than" in err
     assert "Traceback" not in err
+
+
+async def test_a_notice_file_is_made_storable(
+    engine: AsyncEngine, api: FakeTelegramBotApi, config: Path, tmp_path: Path
+) -> None:
+    # A NUL (PostgreSQL refuses it in text) and terminal control codes from a pasted file.
+    notice = tmp_path / "pasted.txt"
+    notice.write_text("Nghỉ lễ\x00 2/9\x1b[0m\x07\nSáng 3/9 làm việc.\t", "utf-8")
+
+    code, _, err = await run_bot(
+        config, "broadcast", "--text-file", str(notice), "--yes", cwd=tmp_path
+    )
+
+    assert code == 0, err
+    async with connect(engine) as connection:
+        stored = (await connection.execute(select(jobs.c.text))).scalar_one()
+    assert stored == "Nghỉ lễ 2/9[0m\nSáng 3/9 làm việc."  # (the service strips the ends)

@@ -475,3 +475,30 @@ async def test_the_fake_enforces_its_flood_limit(
 
     assert raised.value.retry_after == 1.0
     assert api.max_rate(window=60) == 2
+
+
+async def test_webhook_bodies_are_read_with_limits_and_made_storable(
+    api: FakeTelegramBotApi,
+    webhook_server: tuple[TelegramChannel, WebServer],
+    dialogue: ScriptedDialogue,
+) -> None:
+    _, server = webhook_server
+    good = {SECRET_TOKEN_HEADER: "s3cr3t-token", "Content-Type": "application/json"}
+    # Escaped JSON, as a client may send it: a lone surrogate and a NUL in the text.
+    update = (
+        '{"update_id": 7, "message": {"message_id": 1, "date": 0,'
+        ' "chat": {"id": 5, "type": "private"},'
+        ' "from": {"id": 5, "is_bot": false, "first_name": "Mal\\u0000lory\\ud800"},'
+        ' "text": "th\\u0000u t\\u1ee5c \\ud800"}}'
+    )
+    async with ClientSession() as session:
+        deep = await session.post(
+            f"{server.url}/tg/hook", data=b"[" * 50_000 + b"]" * 50_000, headers=good
+        )
+        assert deep.status == 400
+        accepted = await session.post(f"{server.url}/tg/hook", data=update, headers=good)
+        assert accepted.status == 200
+    await api.wait_for_sent(1, chat_id=5)
+
+    [incoming] = dialogue.received
+    assert (incoming.text, incoming.display_name) == ("thu tục \ufffd", "Mallory\ufffd")

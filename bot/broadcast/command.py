@@ -41,6 +41,7 @@ from bot.broadcast.model import (
 from bot.broadcast.notice import notice_reply
 from bot.broadcast.service import BroadcastService, configured_channels
 from bot.config import Config
+from bot.inbound import storable_text
 from bot.messages import Channel, Sender
 from bot.progress import ProgressBar
 from bot.storage.database import StorageError, StorageUnavailable, create_engine
@@ -82,10 +83,12 @@ def run_broadcast_command(
             print("bot broadcast: --text-file is required to send a notice", file=sys.stderr)
             return 2
         try:
-            text = Path(args.text_file).read_text(encoding="utf-8")
+            raw = Path(args.text_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             print(f"bot broadcast: cannot read {args.text_file}: {exc}", file=sys.stderr)
             return 2
+        # Not cut: a notice over NOTICE_MAX_CHARS is refused by the service, with the limit.
+        text = storable_text(raw, limit=len(raw))
     try:
         return asyncio.run(_run(config, action, text, args, out, wiring))
     except (BroadcastError, StorageError, StorageUnavailable, SchemaError) as exc:

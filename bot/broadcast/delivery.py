@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -70,6 +71,7 @@ from bot.broadcast.model import BROADCAST_CHANNELS
 from bot.broadcast.subscriptions import Clock, SubscriberState, state_of, utc_now
 from bot.broadcast.tables import JobState, OutboxState, jobs, outbox, subscribers, workers
 from bot.config import Config
+from bot.inbound import storable_text
 from bot.messages import (
     Channel,
     PermanentSendError,
@@ -280,12 +282,12 @@ class _OutcomeWriter:
 
     async def submit(self, outcome: _Outcome) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._items.append((outcome, future))
+        self._items.append((_storable(outcome), future))
         self._ready.set()
         await future
 
     def submit_nowait(self, outcome: _Outcome) -> None:
-        self._items.append((outcome, None))
+        self._items.append((_storable(outcome), None))
         self._ready.set()
 
     def close(self) -> None:
@@ -398,6 +400,15 @@ class _OutcomeWriter:
                     ),
                     blocked,
                 )
+
+
+def _storable(outcome: _Outcome) -> _Outcome:
+    """`outcome` with its error text storable (bot.inbound): the text is what a platform
+    answered, and a NUL or lone surrogate in it would make the database refuse the batch,
+    which is retried until it commits, holding every other outcome (issue 13)."""
+    if not outcome.error:
+        return outcome
+    return dataclasses.replace(outcome, error=storable_text(outcome.error, limit=1000))
 
 
 def _resolve(batch: Sequence[tuple[_Outcome, asyncio.Future[None] | None]]) -> None:

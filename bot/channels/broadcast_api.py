@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,6 +42,8 @@ from bot.broadcast.model import (
     UnknownAudience,
 )
 from bot.broadcast.service import BroadcastService
+from bot.channels.request_body import read_body
+from bot.inbound import INBOUND_ID_CHARS, UnreadableJson, read_json, storable_text
 from bot.messages import Channel
 
 log = logging.getLogger(__name__)
@@ -188,13 +189,13 @@ async def resume(
 
 
 async def _broadcast_request(request: web.Request) -> BroadcastRequest | web.Response:
-    body = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
+    body = await read_body(request.content, MAX_BODY_BYTES)
+    if body is None:
         return _error(413, "request body too large")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "the body must be a JSON object")
+        data = read_json(body, max_bytes=MAX_BODY_BYTES)
+    except UnreadableJson as exc:
+        return _error(400, f"the body must be a JSON object ({exc})")
     if not isinstance(data, dict):
         return _error(400, "the body must be a JSON object")
     text = data.get("text")
@@ -208,7 +209,11 @@ async def _broadcast_request(request: web.Request) -> BroadcastRequest | web.Res
         parsed_channels = tuple(Channel(name) for name in channels)
     except ValueError:
         return _error(422, f"unknown channel in {channels}")
-    return BroadcastRequest(text=text, audience=audience, channels=parsed_channels)
+    return BroadcastRequest(
+        text=storable_text(text, limit=MAX_BODY_BYTES),
+        audience=storable_text(audience, limit=INBOUND_ID_CHARS),
+        channels=parsed_channels,
+    )
 
 
 def _preview_json(result: BroadcastPreview) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from bot import texts
 from bot.channels.numbered_choices import Choice, all_choices, number_replies, pick_choice
+from bot.inbound import INBOUND_TEXT_CHARS, storable_text
 from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
 
 # Terminal UI labels (not part of the conversation itself).
@@ -72,7 +73,9 @@ async def run_console(
             output_stream.write("\n")
             output_stream.flush()
             return
-        text = line.strip()
+        # A terminal in a non-UTF-8 locale gives undecodable bytes as lone surrogates
+        # (Python's surrogateescape on stdin): made storable like every channel's text.
+        text = storable_text(line, limit=INBOUND_TEXT_CHARS).strip()
         if text in QUIT_COMMANDS:
             return
         if not text:

@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.dossiers.push import PushReceiver
+from bot.channels.request_body import read_body
+from bot.dossiers.push import MAX_PUSH_BYTES, PushReceiver
 
-# A push lists at most 1,000 changes of a few hundred bytes each.
-MAX_PUSH_BYTES = 1024 * 1024
+__all__ = ["MAX_PUSH_BYTES", "add_dossier_push_route", "dossier_push_handler"]
 
 
 def dossier_push_handler(
@@ -26,8 +26,8 @@ def dossier_push_handler(
         """POST: a signed list of dossier changes from the one-stop system."""
         if request.content_length is not None and request.content_length > MAX_PUSH_BYTES:
             return web.json_response({"result": "too_large"}, status=413)
-        body = await request.content.read(MAX_PUSH_BYTES + 1)
-        if len(body) > MAX_PUSH_BYTES:
+        body = await read_body(request.content, MAX_PUSH_BYTES)
+        if body is None:
             return web.json_response({"result": "too_large"}, status=413)
         result = await receiver.receive(request.headers, body)
         return web.json_response(

@@ -64,6 +64,7 @@ from bot.channels.health import ComponentHealth, HealthState
 from bot.channels.telegram_http import AiohttpTelegramRequest
 from bot.channels.text_split import pack_lines, split_long_line, utf16_length
 from bot.config import ConfigError, TelegramConfig
+from bot.inbound import read_json, storable_incoming
 from bot.messages import (
     EVENT_FOLLOW,
     EVENT_UNFOLLOW,
@@ -97,6 +98,8 @@ CALLBACK_DATA_LIMIT = 64
 # An inline keyboard needs a message to hang on; used when a reply has buttons and no text.
 BUTTONS_ONLY_TEXT = "⬇️"
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# aiohttp's own limit for a request body; an update holds at most a 4,096-character text.
+MAX_UPDATE_BYTES = 1024 * 1024
 # Updates handled at once. Enough to keep answering while Telegram takes ~0.1 s per call
 # (8 in flight ~ 80 updates/s, beyond Telegram's 30 messages/s); more only adds overhead
 # in python-telegram-bot's connection pool (a bare echo bot against a local fake API:
@@ -316,15 +319,17 @@ def incoming_from_message(message: Message, photo: Photo | None = None) -> Incom
     user = message.from_user
     text = _command_text(message.text or message.caption or "")
     quoted = message.reply_to_message
-    return Incoming(
-        chat=ChatRef(Channel.TELEGRAM, str(message.chat.id)),
-        user_id=str(user.id) if user else str(message.chat.id),
-        text=text,
-        display_name=user.full_name if user else "",
-        received_at=message.date,
-        is_first_contact=text == "/start" or text.startswith("/start "),
-        quoted_text=(quoted.text or quoted.caption or "") if quoted is not None else "",
-        photo=photo,
+    return storable_incoming(
+        Incoming(
+            chat=ChatRef(Channel.TELEGRAM, str(message.chat.id)),
+            user_id=str(user.id) if user else str(message.chat.id),
+            text=text,
+            display_name=user.full_name if user else "",
+            received_at=message.date,
+            is_first_contact=text == "/start" or text.startswith("/start "),
+            quoted_text=(quoted.text or quoted.caption or "") if quoted is not None else "",
+            photo=photo,
+        )
     )
 
 
@@ -375,12 +380,14 @@ def incoming_from_callback(query: CallbackQuery) -> Incoming | None:
             for button in row:
                 if button.callback_data == query.data:
                     label = button.text
-    return Incoming(
-        chat=ChatRef(Channel.TELEGRAM, str(chat_id)),
-        user_id=str(query.from_user.id),
-        text=label,
-        action=query.data,
-        display_name=query.from_user.full_name,
+    return storable_incoming(
+        Incoming(
+            chat=ChatRef(Channel.TELEGRAM, str(chat_id)),
+            user_id=str(query.from_user.id),
+            text=label,
+            action=query.data,
+            display_name=query.from_user.full_name,
+        )
     )
 
 
@@ -397,12 +404,14 @@ def incoming_from_membership(update: Update) -> Incoming | None:
         action = EVENT_FOLLOW
     else:
         return None
-    return Incoming(
-        chat=ChatRef(Channel.TELEGRAM, str(change.chat.id)),
-        user_id=str(change.from_user.id),
-        action=action,
-        display_name=change.from_user.full_name,
-        received_at=change.date,
+    return storable_incoming(
+        Incoming(
+            chat=ChatRef(Channel.TELEGRAM, str(change.chat.id)),
+            user_id=str(change.from_user.id),
+            action=action,
+            display_name=change.from_user.full_name,
+            received_at=change.date,
+        )
     )
 
 
@@ -717,7 +726,7 @@ class TelegramChannel:
             # Telegram retries later; the update is not lost while we restart.
             return web.Response(status=503, text="stopping")
         try:
-            data = await request.json()
+            data = read_json(await request.read(), max_bytes=MAX_UPDATE_BYTES)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             update = Update.de_json(data, self._application.bot)

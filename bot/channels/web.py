@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot import texts
+from bot import inbound, texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
@@ -458,7 +458,8 @@ class WebChat:
                 continue
             message = _parse(frame.data)
             if message is None:
-                await socket.send_json({"type": "error", "text": "bad message"})
+                # The connection goes on: the page's next frame is answered as usual.
+                await socket.send_json({"type": "notice", "text": texts.WEB_BAD_MESSAGE})
                 continue
             kind = message.get("type")
             if kind == "hello" and chat is None:
@@ -486,6 +487,7 @@ class WebChat:
                 await self._join(socket, chat, joined)
             incoming = self._incoming(chat, message, address)
             if incoming is None:
+                await socket.send_json({"type": "notice", "text": texts.WEB_BAD_MESSAGE})
                 continue
             now = time.monotonic()
             if not (rate.allow(now) and self._addresses.allow_message(address, now)):
@@ -564,8 +566,11 @@ class WebChat:
 
 
 def _parse(data: str) -> dict[str, Any] | None:
+    """The frame's JSON object, every string in it storable (bot.inbound: no lone surrogate,
+    NUL or control character; their lengths are checked where they are used), or None."""
     try:
-        message = json.loads(data)
-    except ValueError:
+        message = inbound.read_json(data, max_bytes=MAX_FRAME_BYTES)
+    except inbound.UnreadableJson as exc:
+        log.info("web chat: unreadable frame (%s)", exc)
         return None
     return message if isinstance(message, dict) else None

@@ -57,6 +57,7 @@ from bot.channels.numbered_choices import (
 from bot.channels.photo_bytes import read_photo
 from bot.channels.text_split import split_text
 from bot.config import ZaloConfig
+from bot.inbound import UnreadableJson, read_json, storable_incoming
 from bot.messages import (
     EVENT_FOLLOW,
     EVENT_UNFOLLOW,
@@ -81,6 +82,8 @@ log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 2000  # Zalo OA text message limit
 SIGNATURE_HEADER = "X-ZEvent-Signature"
+# An event holds at most a 2,000-character text and a few attachment URLs.
+MAX_EVENT_BYTES = 64 * 1024
 # Renew the access token this long before Zalo says it expires.
 REFRESH_MARGIN_SECONDS = 15 * 60.0
 # A renewal in progress holds the row for at most this long (it must outlast the HTTP
@@ -602,23 +605,27 @@ def incoming_from_event(event: dict[str, Any]) -> Incoming | None:
         user_id, text = str(sender.get("id") or ""), message.get("text", "")
         if not user_id or not isinstance(text, str):
             return None
-        return Incoming(
-            chat=ChatRef(Channel.ZALO, user_id),
-            user_id=user_id,
-            text=text,
-            received_at=received_at,
+        return storable_incoming(
+            Incoming(
+                chat=ChatRef(Channel.ZALO, user_id),
+                user_id=user_id,
+                text=text,
+                received_at=received_at,
+            )
         )
     if name in ("follow", "unfollow"):
         follower = event.get("follower")
         user_id = str(follower.get("id") or "") if isinstance(follower, dict) else ""
         if not user_id:
             return None
-        return Incoming(
-            chat=ChatRef(Channel.ZALO, user_id),
-            user_id=user_id,
-            action=EVENT_FOLLOW if name == "follow" else EVENT_UNFOLLOW,
-            received_at=received_at,
-            is_first_contact=name == "follow",
+        return storable_incoming(
+            Incoming(
+                chat=ChatRef(Channel.ZALO, user_id),
+                user_id=user_id,
+                action=EVENT_FOLLOW if name == "follow" else EVENT_UNFOLLOW,
+                received_at=received_at,
+                is_first_contact=name == "follow",
+            )
         )
     return None
 
@@ -796,9 +803,10 @@ class ZaloChannel:
             return web.Response(status=401, text="missing signature")
         body = await request.read()
         try:
-            event = json.loads(body)
-        except ValueError:
-            return web.Response(status=400, text="not JSON")
+            event = read_json(body, max_bytes=MAX_EVENT_BYTES)
+        except UnreadableJson as exc:
+            log.warning("Zalo webhook: unreadable body from %s (%s)", request.remote, exc)
+            return web.json_response({"error": f"unreadable body: {exc}"}, status=400)
         if not isinstance(event, dict):
             return web.Response(status=400, text="not an event")
         timestamp = str(event.get("timestamp", ""))

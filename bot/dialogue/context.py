@@ -99,7 +99,11 @@ class ContextStore:
     def __init__(self, engine: AsyncEngine, flush_delay: float = DEFAULT_DELAY_SECONDS) -> None:
         self._engine = engine
         self._saves: WriteBehind[_Key, _Saved] = WriteBehind(
-            engine, _write_contexts, name="chat contexts", delay=flush_delay
+            engine,
+            _write_contexts,
+            name="chat contexts",
+            table=chat_contexts.name,
+            delay=flush_delay,
         )
         self._rows = RowLookup(engine, _LOAD)
 
@@ -131,6 +135,11 @@ class ContextStore:
             "updated_at": now,
         }
         self._saves.put(key, row)
+
+    @property
+    def queued(self) -> int:
+        """Saves not written yet (health checks, tests)."""
+        return self._saves.queued
 
     async def flush(self) -> None:
         """Write pending saves now (raises StorageUnavailable; they stay pending)."""

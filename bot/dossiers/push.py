@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from bot.dossiers.model import DossierChange, StatusMapping
 from bot.dossiers.source import SourceMisconfigured
 from bot.dossiers.tables import push_nonces, utc_naive
 from bot.dossiers.watcher import DossierWatcher
+from bot.inbound import UnreadableJson, read_json
 from bot.storage.database import connect
 from bot.storage.upserts import insert_ignoring_duplicates
 
@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 TIMESTAMP_HEADER = "X-Dossier-Timestamp"
 SIGNATURE_HEADER = "X-Dossier-Signature"
 MAX_CHANGES_PER_PUSH = 1000
+# A push lists at most 1,000 changes of a few hundred bytes each.
+MAX_PUSH_BYTES = 1024 * 1024
 
 
 class PushVerdict(StrEnum):
@@ -176,9 +178,11 @@ class PushReceiver:
         return PushResult(PushVerdict.ACCEPTED, changes_recorded=recorded)
 
     def _parse(self, body: bytes) -> list[DossierChange]:
+        # Every string in the document made storable (bot.inbound): a change's note
+        # is stored and sent to citizens.
         try:
-            document: Any = json.loads(body.decode("utf-8")) if body.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document: Any = read_json(body, max_bytes=MAX_PUSH_BYTES) if body.strip() else {}
+        except UnreadableJson as exc:
             raise ValueError(f"not JSON: {exc}") from None
         if not isinstance(document, dict):
             raise ValueError("expected a JSON object")

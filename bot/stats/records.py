@@ -78,7 +78,7 @@ class StatsRecorder:
         self._engine = engine
         self._clock = clock
         self._queued: WriteBehind[int, dict[str, Any]] = WriteBehind(
-            engine, _insert_questions, name="question records"
+            engine, _insert_questions, name="question records", table=questions.name
         )
         self._queue_numbers = itertools.count()
 
@@ -136,6 +136,11 @@ class StatsRecorder:
         not wait for it; it is written within a moment, with other turns' records."""
         row = self._question_row(chat, text, decision, procedure_code, normalized, followup)
         self._queued.put(next(self._queue_numbers), row)
+
+    @property
+    def queued(self) -> int:
+        """Question records not written yet (health checks, tests)."""
+        return self._queued.queued
 
     async def flush(self) -> None:
         """Write queued records now (raises StorageUnavailable; they stay queued)."""

@@ -5,7 +5,13 @@ separately, and commits are what a turn waits for most (benchmarks/pipeline.py).
 that may be written a few tens of milliseconds late without harm go through here: values
 are `put`, written within `delay` seconds in one transaction with everything else put
 meanwhile, and are readable before that through `pending`. When the database is down
-they stay pending and are retried; `close` writes what is left at shutdown.
+they stay pending and are retried (one log line for the outage, one when it ends);
+`close` writes what is left at shutdown.
+
+A batch the database refuses for another reason (a value it cannot store) is written
+again one row at a time: the row it refuses is logged once, with its table and the reason,
+and dropped, and every other row is written. Retrying such a row could never succeed, and
+it would hold every other chat's write behind it (issue 13).
 
 What is lost in a crash is at most the last `delay` seconds of such writes, so nothing
 that must not be lost (a dossier subscription, a broadcast outcome) goes through here.
@@ -47,11 +53,13 @@ class WriteBehind(Generic[K, V]):
         write: WriteBatch[V],
         *,
         name: str,
+        table: str = "",
         delay: float = DEFAULT_DELAY_SECONDS,
     ) -> None:
         self._engine = engine
         self._write = write
         self._name = name
+        self._table = table or name
         self._delay = delay
         self._pending: dict[K, V] = {}
         self._writing: dict[K, V] = {}
@@ -78,6 +86,11 @@ class WriteBehind(Generic[K, V]):
         while True:
             try:
                 await self.flush()
+                if self._pending:
+                    # Put while the flush ran, these found this task running and started
+                    # none: they are this task's to write (else they wait for the next put).
+                    await asyncio.sleep(self._delay)
+                    continue
                 return
             except StorageUnavailable as exc:
                 if not self._failing:
@@ -87,15 +100,25 @@ class WriteBehind(Generic[K, V]):
                 log.exception("%s not written, will retry", self._name)
             await asyncio.sleep(RETRY_DELAY_SECONDS)
 
+    @property
+    def queued(self) -> int:
+        """How many values are waiting to be written (pending or being written)."""
+        return len(self._pending) + len(self._writing)
+
     async def flush(self) -> None:
-        """Write everything pending now; raises StorageUnavailable (the values stay)."""
+        """Write everything pending now; raises StorageUnavailable (the values not written
+        stay). Rows the database refuses are logged and dropped (the module's docstring)."""
         async with self._lock:
             if not self._pending:
                 return
             self._writing, self._pending = self._pending, {}
             try:
-                async with connect(self._engine, begin=True) as connection:
-                    await self._write(connection, list(self._writing.values()))
+                try:
+                    await self._write_batch(list(self._writing.values()))
+                except StorageUnavailable:
+                    raise
+                except Exception:
+                    await self._write_one_by_one()
             except BaseException:
                 # Values put meanwhile are newer than the ones that failed.
                 self._pending = {**self._writing, **self._pending}
@@ -127,3 +150,33 @@ class WriteBehind(Generic[K, V]):
                     log.error("%d %s lost at shutdown: %s", len(self._pending), self._name, exc)
                     return
                 await asyncio.sleep(RETRY_DELAY_SECONDS / 2)
+
+    async def _write_batch(self, values: list[V]) -> None:
+        async with connect(self._engine, begin=True) as connection:
+            await self._write(connection, values)
+
+    async def _write_one_by_one(self) -> None:
+        """Write `_writing` row by row, each in its own transaction (a refused statement
+        aborts a PostgreSQL transaction); a refused row is logged and dropped. Raises
+        StorageUnavailable when the database goes down meanwhile: what is not written yet
+        stays in `_writing`."""
+        for key, value in list(self._writing.items()):
+            try:
+                await self._write_batch([value])
+            except StorageUnavailable:
+                raise
+            except Exception as exc:
+                log.error(
+                    "%s: a row refused by the database was dropped (table %s): %s",
+                    self._name,
+                    self._table,
+                    _reason(exc),
+                )
+            del self._writing[key]
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what the database (or its driver) said, without the statement."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
