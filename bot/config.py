@@ -229,6 +229,9 @@ class WebConfig:
     # phones behind one address, hence well above the per-connection limit.
     messages_per_minute_per_address: int = 200
     connections_per_address: int = 50
+    # New chats and greetings (a page opened or reloaded) from one network address a
+    # minute (0 = no limit): each costs a turn and asks nothing, so a flood of them is cut.
+    chat_starts_per_minute_per_address: int = 60
     # Behind a reverse proxy every connection comes from the proxy: take the client's
     # address from the last X-Forwarded-For entry (the one the proxy added) instead.
     trust_forwarded_for: bool = False
@@ -399,7 +402,11 @@ def _validate(config: Config, source: str) -> None:
         "a number of days (0 = keep without limit)",
         config.storage.personal_data_days,
     )
-    for name in ("messages_per_minute_per_address", "connections_per_address"):
+    for name in (
+        "messages_per_minute_per_address",
+        "connections_per_address",
+        "chat_starts_per_minute_per_address",
+    ):
         value = getattr(web, name)
         require(value >= 0, f"[web] {name}", "a number, 0 for no limit", value)
     dossiers = config.dossiers

@@ -83,6 +83,11 @@ class Incoming:
     network_address: str = ""
     # A photo sent instead of (or with, as its caption) `text`.
     photo: Photo | None = None
+    # Set by channels that keep the conversation on screen themselves (the web page, once
+    # it has been greeted or resumed): the dialogue does not greet again, and a chat whose
+    # context holds nothing but that greeting is not stored (anyone can open such chats by
+    # the thousand).
+    greeting_shown: bool = False
 
 
 @dataclass(frozen=True, slots=True)

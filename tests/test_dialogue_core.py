@@ -22,7 +22,7 @@ from bot.config import (
     DossierSqlConfig,
     StorageConfig,
 )
-from bot.dialogue.context import ChatContext, ContextStore
+from bot.dialogue.context import ChatContext, ContextStore, chat_contexts
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dossiers.demo import DemoDossier, DemoGenerator, write_demo
 from bot.dossiers.model import DossierStatus
@@ -455,3 +455,37 @@ async def test_a_new_chat_typing_something_vague_is_told_what_to_type(
     assert replies["còn lệ phí?"] == texts.FOLLOWUP_NEEDS_PROCEDURE
     assert replies["không phải"] == texts.NOTHING_TO_REJECT
     assert replies["hỏi chút"] == texts.VAGUE_QUESTION
+
+
+async def test_a_web_chat_that_only_said_hello_is_not_stored(
+    tmp_path: Path, demo: list[DemoDossier]
+) -> None:
+    """Anyone can open web chats by the thousand: one that said nothing but hello (or a
+    greeting of its own) leaves no row; the first real question does, greeted once."""
+    config = make_config(tmp_path)
+
+    async def stored(services: CoreServices) -> int:
+        async with services.engine.connect() as connection:
+            count = select(func.count()).select_from(chat_contexts)
+            return int((await connection.execute(count)).scalar_one())
+
+    async def page_says(services: CoreServices, chat: ChatRef, text: str) -> Sequence[Reply]:
+        message = Incoming(chat, chat.chat_id, text, greeting_shown=True)
+        return await services.dialogue.handle(message)
+
+    greeting_line = texts.GREETING.splitlines()[0].format(center_name=config.center.name)
+    async with open_core(config) as services:
+        for number in range(20):
+            chat = ChatRef(Channel.WEB, f"flood-{number:04d}-abcdefgh")
+            assert greeting_line in text_of(await page_says(services, chat, "/start"))
+            await page_says(services, chat, "xin chào")
+        asker = ChatRef(Channel.WEB, "asker-0000-abcdefgh")
+        await page_says(services, asker, "/start")
+        answer = await page_says(services, asker, "dang ky ket hon can giay to gi")
+    assert greeting_line not in text_of(answer)
+    assert "kết hôn" in answer[0].sections[0].heading.lower()
+    async with open_core(config) as services:
+        assert await stored(services) == 1
+        # The question is remembered: a follow-up after a restart still knows it.
+        fee = await page_says(services, asker, "lệ phí bao nhiêu")
+    assert fee[0].sections[1].heading == texts.HEADING_FEE

@@ -382,3 +382,45 @@ async def test_extra_routes_are_mounted(aiohttp_client: ClientMaker) -> None:
     client = await aiohttp_client(app)
 
     assert await (await client.post("/api/ping")).text() == "pong"
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_greetings_and_new_chats_are_limited_per_address(
+    aiohttp_client: ClientMaker, trusted: bool
+) -> None:
+    """Opening chats that only say hello, over and over, is cut after the address's
+    allowance; a resumed chat is not counted, and a proxy's clients count apart only when
+    the proxy is trusted."""
+    dialogue = ScriptedDialogue()
+    config = WebConfig(chat_starts_per_minute_per_address=3, trust_forwarded_for=trusted)
+    client = await aiohttp_client(make_app(dialogue, config))
+
+    def behind_proxy(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": address}
+
+    firsts = []
+    for _ in range(5):
+        async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.7")) as socket:
+            await socket.send_json({"type": "hello", "chat_id": None, "resume": False})
+            firsts.append(await socket.receive_json(timeout=5))
+    assert [m["type"] for m in firsts] == ["session"] * 3 + ["notice"] * 2
+    assert firsts[-1]["text"] == texts.WEB_RATE_LIMITED
+    assert [m.text for m in dialogue.received] == ["/start"] * 3
+    assert all(m.greeting_shown for m in dialogue.received)
+
+    async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.7")) as socket:
+        # Refused a new chat, a message starts none either.
+        await socket.send_json({"type": "text", "text": "hỏi"})
+        assert await receive_turn(socket) == [{"type": "notice", "text": texts.WEB_RATE_LIMITED}]
+        # A chat the page already shows goes on: not greeted, its questions answered.
+        known = firsts[0]["chat_id"]
+        await socket.send_json({"type": "hello", "chat_id": known, "resume": True})
+        assert await socket.receive_json(timeout=5) == {"type": "session", "chat_id": known}
+        assert (await ask(socket, "còn lệ phí?"))["type"] == "done"
+    assert dialogue.received[-1].text == "còn lệ phí?"
+    assert dialogue.received[-1].greeting_shown
+
+    async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.8")) as socket:
+        await socket.send_json({"type": "hello", "chat_id": None, "resume": False})
+        other = await socket.receive_json(timeout=5)
+    assert other["type"] == ("session" if trusted else "notice")

@@ -20,7 +20,9 @@ the body (the page shrinks it to 2,000 px first); the answer is the turn's repli
 Cross-site WebSocket hijacking is prevented by the Origin check (the page's own origin,
 `[web] public_url`, or `[web] allowed_origins`); each connection may send at most
 `[web] messages_per_minute` messages a minute, and all connections from one network address
-together `messages_per_minute_per_address`, with at most `connections_per_address` open.
+together `messages_per_minute_per_address`, with at most `connections_per_address` open and
+`chat_starts_per_minute_per_address` chats started (new chat ids and greetings) a minute.
+A chat that said nothing but hello is not stored (Incoming.greeting_shown).
 """
 
 from __future__ import annotations
@@ -165,10 +167,14 @@ class AddressLimits:
     restart it); idle windows are forgotten at most once a minute, so memory stays bounded.
     """
 
-    def __init__(self, messages_per_minute: int, connections: int) -> None:
+    def __init__(
+        self, messages_per_minute: int, connections: int, starts_per_minute: int = 0
+    ) -> None:
         self._messages_per_minute = messages_per_minute
         self._max_connections = connections
+        self._starts_per_minute = starts_per_minute
         self._rates: dict[str, MessageRate] = {}
+        self._starts: dict[str, MessageRate] = {}
         self._connections: dict[str, int] = {}
         self._pruned_at = 0.0
 
@@ -192,15 +198,25 @@ class AddressLimits:
         if now - self._pruned_at < _RATE_WINDOW_SECONDS:
             return
         self._pruned_at = now
-        for address in [a for a, rate in self._rates.items() if rate.idle(now)]:
-            del self._rates[address]
+        for rates in (self._rates, self._starts):
+            for address in [a for a, rate in rates.items() if rate.idle(now)]:
+                del rates[address]
 
     def allow_message(self, address: str, now: float) -> bool:
-        if not self._messages_per_minute:
+        return self._allow(self._rates, self._messages_per_minute, address, now)
+
+    def allow_start(self, address: str, now: float) -> bool:
+        """Count one chat started (a new chat id, or a greeting) from `address`, unless it
+        started as many as allowed this minute."""
+        return self._allow(self._starts, self._starts_per_minute, address, now)
+
+    @staticmethod
+    def _allow(rates: dict[str, MessageRate], per_minute: int, address: str, now: float) -> bool:
+        if not per_minute:
             return True
-        rate = self._rates.get(address)
+        rate = rates.get(address)
         if rate is None:
-            rate = self._rates[address] = MessageRate(self._messages_per_minute)
+            rate = rates[address] = MessageRate(per_minute)
         return rate.allow(now)
 
 
@@ -226,7 +242,9 @@ class WebChat:
         }
         self._sockets: set[web.WebSocketResponse] = set()
         self._addresses = AddressLimits(
-            config.messages_per_minute_per_address, config.connections_per_address
+            config.messages_per_minute_per_address,
+            config.connections_per_address,
+            config.chat_starts_per_minute_per_address,
         )
         self._chat_locks = ChatLocks()
         self._turns = 0
@@ -344,6 +362,8 @@ class WebChat:
     async def _converse(self, socket: web.WebSocketResponse, address: str) -> None:
         rate = MessageRate(self._config.messages_per_minute)
         chat: ChatRef | None = None
+        # The page shows the conversation so far: greeted in this connection, or resumed.
+        greeting_shown = False
         async for frame in socket:
             if frame.type != WSMsgType.TEXT:
                 continue
@@ -353,18 +373,42 @@ class WebChat:
                 continue
             kind = message.get("type")
             if kind == "hello" and chat is None:
+                greet = not message.get("resume")
                 chat, is_new = self._chat_for(message.get("chat_id"))
+                if (greet or is_new) and not self._addresses.allow_start(
+                    address, time.monotonic()
+                ):
+                    # Greetings and new chats cost a turn each and ask nothing: a flood of
+                    # them from one address is refused (the page shows the notice).
+                    await socket.send_json({"type": "notice", "text": texts.WEB_RATE_LIMITED})
+                    if is_new:
+                        chat = None
+                    else:
+                        await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+                    continue
                 await socket.send_json({"type": "session", "chat_id": chat.chat_id})
-                if not message.get("resume"):
+                greeting_shown = True
+                if greet:
                     # The page is empty after a (re)load: greet, as Telegram's /start does.
                     await self._turn(
-                        socket, Incoming(chat, chat.chat_id, "/start", is_first_contact=is_new)
+                        socket,
+                        Incoming(
+                            chat,
+                            chat.chat_id,
+                            "/start",
+                            is_first_contact=is_new,
+                            network_address=address,
+                            greeting_shown=True,
+                        ),
                     )
                 continue
             if chat is None:
+                if not self._addresses.allow_start(address, time.monotonic()):
+                    await socket.send_json({"type": "notice", "text": texts.WEB_RATE_LIMITED})
+                    continue
                 chat, _ = self._chat_for(None)
                 await socket.send_json({"type": "session", "chat_id": chat.chat_id})
-            incoming = self._incoming(chat, message, address)
+            incoming = self._incoming(chat, message, address, greeting_shown)
             if incoming is None:
                 continue
             now = time.monotonic()
@@ -376,6 +420,8 @@ class WebChat:
                 await socket.send_json({"type": "notice", "text": notice})
                 continue
             await self._turn(socket, incoming)
+            # Whatever the dialogue answered (a greeting first, if needed) is on the page.
+            greeting_shown = True
 
     def _chat_for(self, supplied: Any) -> tuple[ChatRef, bool]:
         if isinstance(supplied, str) and _CHAT_ID.fullmatch(supplied):
@@ -383,7 +429,9 @@ class WebChat:
         return ChatRef(Channel.WEB, secrets.token_urlsafe(18)), True
 
     @staticmethod
-    def _incoming(chat: ChatRef, message: dict[str, Any], address: str) -> Incoming | None:
+    def _incoming(
+        chat: ChatRef, message: dict[str, Any], address: str, greeting_shown: bool
+    ) -> Incoming | None:
         kind = message.get("type")
         if kind == "text":
             text = message.get("text")
@@ -391,13 +439,24 @@ class WebChat:
                 return None
             # An empty message is answered too (the dialogue says what to type), not
             # dropped: a citizen who pressed send must see something happen.
-            return Incoming(chat, chat.chat_id, text.strip(), network_address=address)
+            return Incoming(
+                chat,
+                chat.chat_id,
+                text.strip(),
+                network_address=address,
+                greeting_shown=greeting_shown,
+            )
         if kind == "button":
             action, label = message.get("action"), message.get("label", "")
             if not isinstance(action, str) or not action or not isinstance(label, str):
                 return None
             return Incoming(
-                chat, chat.chat_id, label[:200], action=action[:64], network_address=address
+                chat,
+                chat.chat_id,
+                label[:200],
+                action=action[:64],
+                network_address=address,
+                greeting_shown=greeting_shown,
             )
         return None
 

@@ -18,6 +18,7 @@ No platform types here: channels translate to and from `bot.messages`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -86,7 +87,8 @@ class Dialogue:
             context = await self._load_context(message, now)
             turn = Turn(message, context, now)
             await self._route(turn)
-            await self._save_context(turn)
+            if not (message.greeting_shown and _only_greeted(context, turn.context)):
+                await self._save_context(turn)
             return turn.replies
         except Exception:
             log.exception(
@@ -141,7 +143,7 @@ class Dialogue:
         if command:
             await self._command(turn, command.group(1).lower(), (command.group(2) or "").strip())
             return
-        if message.is_first_contact or not turn.context.greeted:
+        if message.is_first_contact or not (turn.context.greeted or message.greeting_shown):
             self._greet(turn)
             first_words_only = not text or (
                 message.is_first_contact and not _looks_like_question(text)
@@ -467,6 +469,15 @@ class Dialogue:
                 code,
                 followup=followup,
             )
+
+
+def _only_greeted(*contexts: ChatContext) -> bool:
+    """True when none of `contexts` holds more than the fact that the chat was greeted:
+    nothing worth a row of its own."""
+    return all(dataclasses.replace(c, greeted=False) == _NOTHING for c in contexts)
+
+
+_NOTHING = ChatContext()
 
 
 def _part_of(result: SearchResult) -> Part:

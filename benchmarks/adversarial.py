@@ -1,0 +1,143 @@
+"""What an attacker on loopback can make the bot do (issue 14), measured on the real bot.
+
+Part "flood": the real bot (bot.app.running_bot: web chat, dialogue, SQLite in a temporary
+folder) on a loopback port; one address opens web chat connections as fast as it can, each
+sending only the page's hello (a greeting) and closing. Prints the greetings answered and
+the chat context rows stored, per minute from that one address.
+
+Part "outage": the bot's database and the dossier source on the machine's PostgreSQL,
+reached through a TCP proxy started here; 2 dossier lookups a second through the web chat;
+the proxy refuses connections (and cuts open ones) for 20 s, then lets them through again.
+Prints the log lines and tracebacks the bot wrote for that one outage.
+
+    .venv/bin/python benchmarks/adversarial.py                 # every part
+    .venv/bin/python benchmarks/adversarial.py flood --seconds 30
+    .venv/bin/python benchmarks/adversarial.py outage --down 20
+
+The broadcast part of the issue (one recipient answering 429) is measured by
+benchmarks/broadcast.py --slow-recipient.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import func, select
+
+from bot.app import running_bot
+from bot.config import (
+    CatalogueConfig,
+    Config,
+    DossierSqlConfig,
+    StorageConfig,
+    WebConfig,
+)
+from bot.dialogue.context import chat_contexts
+from bot.dossiers.demo import DemoGenerator, write_demo
+from bot.dossiers.working_days import WorkingCalendar
+from bot.storage.database import create_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "BOT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def base_config(folder: Path, storage_url: str, dossier_url: str) -> Config:
+    defaults = Config()
+    return dataclasses.replace(
+        defaults,
+        catalogue=CatalogueConfig(ROOT / "procedures", ROOT / "procedures" / "_vocabulary.toml"),
+        storage=StorageConfig(url=storage_url),
+        dossiers=dataclasses.replace(defaults.dossiers, sql=DossierSqlConfig(url=dossier_url)),
+        web=WebConfig(host="127.0.0.1", port=0),
+    )
+
+
+async def write_demo_dossiers(config: Config) -> list[str]:
+    """Demo dossiers in the dossier source; their receipt codes."""
+    zone = dt.timezone(dt.timedelta(hours=config.dossiers.utc_offset_hours))
+    now = dt.datetime.now(zone).replace(tzinfo=None, microsecond=0)
+    made = DemoGenerator(now, WorkingCalendar(())).generate(20)
+    engine = create_engine(config.dossiers.sql.url)
+    try:
+        await write_demo(engine, made)
+    finally:
+        await engine.dispose()
+    return [str(dossier.row["code"]) for dossier in made]
+
+
+# --- part 1: greeting flood --------------------------------------------------------------
+
+
+async def flood(seconds: float, clients: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        storage = f"sqlite+aiosqlite:///{Path(folder) / 'bot.sqlite3'}"
+        dossiers = f"sqlite+aiosqlite:///{Path(folder) / 'dossiers.sqlite3'}"
+        config = base_config(Path(folder), storage, dossiers)
+        await write_demo_dossiers(config)
+        async with running_bot(config, port=0) as running:
+            url = running.web_url.rstrip("/") + "/ws"
+            counts = {"greeted": 0, "refused": 0, "failed": 0}
+            deadline = time.monotonic() + seconds
+
+            async def one_client(session: aiohttp.ClientSession) -> None:
+                while time.monotonic() < deadline:
+                    try:
+                        async with session.ws_connect(url) as socket:
+                            await socket.send_json({"type": "hello", "resume": False})
+                            while True:
+                                message = await socket.receive_json(timeout=10)
+                                if message["type"] == "done":
+                                    counts["greeted"] += 1
+                                    break
+                                if message["type"] == "notice":
+                                    counts["refused"] += 1
+                                    break
+                    except (aiohttp.ClientError, TimeoutError, TypeError):
+                        counts["failed"] += 1
+
+            started = time.monotonic()
+            async with aiohttp.ClientSession() as session:
+                await asyncio.gather(*(one_client(session) for _ in range(clients)))
+            elapsed = time.monotonic() - started
+        # Stopped: the contexts it had not written yet are written now.
+        engine = create_engine(storage)
+        async with engine.connect() as connection:
+            query = select(func.count()).select_from(chat_contexts)
+            rows = int((await connection.execute(query)).scalar_one())
+        await engine.dispose()
+    per_minute = 60.0 / elapsed
+    greeted = counts["greeted"]
+    print(f"flood: {clients} clients from one address for {elapsed:.1f} s")
+    print(f"  greetings answered:   {greeted:>8,} ({greeted * per_minute:,.0f}/min)")
+    print(f"  refused (rate limit): {counts['refused']:>8,}")
+    print(f"  connection failures:  {counts['failed']:>8,}")
+    print(f"  context rows stored:  {rows:>8,} ({rows * per_minute:,.0f}/min from one address)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("part", nargs="?", choices=("flood", "outage", "all"), default="all")
+    parser.add_argument("--seconds", type=float, default=30.0, help="flood duration")
+    parser.add_argument("--clients", type=int, default=20, help="flood connections at once")
+    parser.add_argument("--down", type=float, default=20.0, help="outage duration")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    if args.part in ("flood", "all"):
+        asyncio.run(flood(args.seconds, args.clients))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
