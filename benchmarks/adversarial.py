@@ -22,16 +22,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
+import secrets
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from sqlalchemy import func, select
 
 from bot.app import running_bot
@@ -126,16 +130,134 @@ async def flood(seconds: float, clients: int) -> None:
     print(f"  context rows stored:  {rows:>8,} ({rows * per_minute:,.0f}/min from one address)")
 
 
+# --- part 2: a database outage -----------------------------------------------------------
+
+
+class LogCount(logging.Handler):
+    """What the bot logs, as the lines a log file would get (tracebacks included)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.records: list[str] = []
+        self.lines = 0
+        self.tracebacks = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+        self.lines += len(self.format(record).splitlines())
+        if record.exc_info:
+            self.tracebacks += 1
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh database on the machine's PostgreSQL (dropped afterwards): its name."""
+    name = f"bot_adversarial_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield name
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def outage(down_seconds: float, rate: float) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fakes.tcp_proxy import TcpProxy
+
+    user_host = POSTGRES_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+    host, port = user_host.rsplit("@", 1)[-1].split(":")
+    counter = LogCount()
+    async with (
+        postgres_database() as storage_db,
+        postgres_database() as dossier_db,
+        TcpProxy(host, int(port)) as proxy,
+    ):
+        user = user_host.rsplit("@", 1)[0]
+        through = f"postgresql+asyncpg://{user}@127.0.0.1:{proxy.port}"
+        with tempfile.TemporaryDirectory() as folder:
+            config = base_config(
+                Path(folder), f"{through}/{storage_db}", f"{through}/{dossier_db}"
+            )
+            codes = await write_demo_dossiers(config)
+            async with running_bot(config, port=0) as running:
+                url = running.web_url.rstrip("/") + "/ws"
+                phases = {"before": 10.0, "down": down_seconds, "after": 15.0}
+                answered = {phase: 0 for phase in phases}
+                root = logging.getLogger()
+                root.addHandler(counter)
+                root.setLevel(logging.INFO)
+                marks: dict[str, int] = {}
+                record_marks: dict[str, int] = {}
+                connections = 8
+                async with aiohttp.ClientSession() as session:
+                    sockets = [await session.ws_connect(url) for _ in range(connections)]
+                    for number, socket in enumerate(sockets):
+                        chat_id = f"outage-{number:02d}-{secrets.token_hex(6)}"
+                        await socket.send_json(
+                            {"type": "hello", "chat_id": chat_id, "resume": True}
+                        )
+                        await socket.receive_json(timeout=10)
+                    sent = 0
+                    for phase, seconds in phases.items():
+                        marks[phase] = counter.lines
+                        record_marks[phase] = len(counter.records)
+                        if phase == "down":
+                            await proxy.cut()
+                        elif phase == "after":
+                            await proxy.restore()
+                        end = time.monotonic() + seconds
+                        while time.monotonic() < end:
+                            socket = sockets[sent % connections]
+                            code = codes[sent % len(codes)]
+                            await socket.send_json({"type": "text", "text": code})
+                            sent += 1
+                            while (await socket.receive_json(timeout=30))["type"] not in (
+                                "done",
+                                "notice",
+                            ):
+                                pass
+                            answered[phase] += 1
+                            await asyncio.sleep(1.0 / rate)
+                    for socket in sockets:
+                        await socket.close()
+                marks["end"] = counter.lines
+                record_marks["end"] = len(counter.records)
+            root.removeHandler(counter)
+    outage_records = counter.records[record_marks["down"] : record_marks["end"]]
+    print(f"outage: PostgreSQL cut for {down_seconds:g} s under {rate:g} lookups/s")
+    print(f"  lookups answered before/during/after: {answered}")
+    lines = marks["end"] - marks["down"]
+    print(f"  log lines from the cut to 15 s after it ended: {lines:,}")
+    print(f"  log records in that time: {len(outage_records):,}")
+    print(f"  tracebacks (whole run): {counter.tracebacks:,}")
+    distinct: dict[str, int] = {}
+    for line in outage_records:
+        distinct[line[:110]] = distinct.get(line[:110], 0) + 1
+    for line, count in sorted(distinct.items(), key=lambda item: -item[1])[:15]:
+        print(f"  {count:>6} x {line}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", nargs="?", choices=("flood", "outage", "all"), default="all")
     parser.add_argument("--seconds", type=float, default=30.0, help="flood duration")
     parser.add_argument("--clients", type=int, default=20, help="flood connections at once")
     parser.add_argument("--down", type=float, default=20.0, help="outage duration")
+    parser.add_argument("--rate", type=float, default=2.0, help="lookups a second")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR)
     if args.part in ("flood", "all"):
         asyncio.run(flood(args.seconds, args.clients))
+    if args.part in ("outage", "all"):
+        asyncio.run(outage(args.down, args.rate))
     return 0
 
 

@@ -18,6 +18,7 @@ No platform types here: channels translate to and from `bot.messages`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -79,7 +80,6 @@ class Dialogue:
     ) -> None:
         self._s = services
         self._clock = clock
-        self._storage_down = False
 
     async def handle(self, message: Incoming) -> Sequence[Reply]:
         now = self._clock()
@@ -90,6 +90,10 @@ class Dialogue:
             if not (message.greeting_shown and _only_greeted(context, turn.context)):
                 await self._save_context(turn)
             return turn.replies
+        except StorageUnavailable:
+            # The database's outage log said it once (bot.storage.outage); the citizen
+            # gets the apology, the log no traceback per message.
+            return [Reply.text(texts.ERROR_APOLOGY.format(hotline=self._s.center.hotline))]
         except Exception:
             log.exception(
                 "conversation failed: chat=%s user=%s action=%r text=%r",
@@ -104,29 +108,14 @@ class Dialogue:
 
     async def _load_context(self, message: Incoming, now: dt.datetime) -> ChatContext:
         try:
-            context = await self._s.contexts.load(message.chat, now)
-        except StorageUnavailable as exc:
-            self._note_storage_down(exc)
+            return await self._s.contexts.load(message.chat, now)
+        except StorageUnavailable:
+            # Logged once per outage where it was raised; answered without context.
             return ChatContext(greeted=True)
-        self._note_storage_up()
-        return context
 
     async def _save_context(self, turn: Turn) -> None:
-        try:
+        with contextlib.suppress(StorageUnavailable):
             await self._s.contexts.save(turn.message.chat, turn.context, turn.now)
-        except StorageUnavailable as exc:
-            self._note_storage_down(exc)
-
-    def _note_storage_down(self, exc: StorageUnavailable) -> None:
-        # Logged once per outage, not once per message.
-        if not self._storage_down:
-            log.error("bot database unavailable, answering without context: %s", exc)
-            self._storage_down = True
-
-    def _note_storage_up(self) -> None:
-        if self._storage_down:
-            log.warning("bot database reachable again")
-            self._storage_down = False
 
     # --- routing ---------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.storage.outage import outage_log
+
 log = logging.getLogger(__name__)
 
 metadata = MetaData(
@@ -63,7 +65,10 @@ class StorageError(Exception):
 
 
 class StorageUnavailable(Exception):
-    """The database could not be reached or failed; the message names the cause."""
+    """The database could not be reached or failed; the message names the cause.
+
+    Already logged (once per outage, bot.storage.outage) where it was raised: whoever
+    catches it need not log it again."""
 
 
 def parse_url(url: str) -> URL:
@@ -148,7 +153,9 @@ async def connect(engine: AsyncEngine, *, begin: bool = False) -> AsyncIterator[
         unavailable = _as_unavailable(engine, exc)
         if unavailable is None:
             raise
+        outage_log(engine).failed(_cause(exc))
         raise unavailable from exc
+    outage_log(engine).succeeded()
 
 
 # What a database call raises when the database is down (and when a statement is wrong).
@@ -207,17 +214,20 @@ class RowLookup:
         """The row for `parameters` (the statement's bound names), or None."""
         try:
             try:
-                return await self._first_kept(parameters)
+                found = await self._first_kept(parameters)
             except _Closed:
                 # A straggler while the bot shuts down: read the ordinary way.
                 async with self._engine.connect() as connection:
                     row = (await connection.execute(self._statement, dict(parameters))).first()
-                return None if row is None else tuple(row)
+                found = None if row is None else tuple(row)
         except _FAILURES as exc:
             unavailable = _as_unavailable(self._engine, exc)
             if unavailable is None:
                 raise
+            outage_log(self._engine).failed(_cause(exc))
             raise unavailable from exc
+        outage_log(self._engine).succeeded()
+        return found
 
     async def _first_kept(self, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
         for attempt in range(2):
