@@ -82,6 +82,7 @@ async def test_an_outage_is_two_lines_whoever_meets_it(
     assert len(during) == 1, during
     assert "unavailable" in during[0] and "Connect call failed" in during[0]
     [down, up] = outage_lines(caplog)
+    assert down == during[0]
     assert "available again" in up
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
