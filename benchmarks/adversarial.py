@@ -13,9 +13,11 @@ Prints the log lines and tracebacks the bot wrote for that one outage.
     .venv/bin/python benchmarks/adversarial.py                 # every part
     .venv/bin/python benchmarks/adversarial.py flood --seconds 30
     .venv/bin/python benchmarks/adversarial.py outage --down 20
+    .venv/bin/python benchmarks/adversarial.py throttle --recipients 300 --retry-after 400
 
-The broadcast part of the issue (one recipient answering 429) is measured by
-benchmarks/broadcast.py --slow-recipient.
+Part "throttle": a broadcast to 300 Telegram recipients (the fake Bot API of tests/fakes, at
+[telegram] rate_per_second) where one chat answers 429 with retry_after 400. Prints when
+the 299 others were delivered.
 """
 
 from __future__ import annotations
@@ -246,18 +248,81 @@ async def outage(down_seconds: float, rate: float) -> None:
         print(f"  {count:>6} x {line}")
 
 
+# --- part 3: one recipient banned for 400 s ----------------------------------------------
+
+
+async def throttle(recipients: int, retry_after: int, give_up_after: float) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from broadcast_support import seed_subscribers
+    from fakes.telegram_api import FakeTelegramBotApi, Fault
+
+    from bot.app import open_senders
+    from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+    from bot.broadcast.model import BroadcastRequest, Requester
+    from bot.broadcast.service import BroadcastService
+    from bot.config import TelegramConfig
+    from bot.messages import Channel
+    from bot.storage.schema import ensure_schema
+
+    chats = [str(300_000 + i) for i in range(recipients)]
+    banned = chats[3]
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bot.sqlite3'}")
+        await ensure_schema(engine)
+        await seed_subscribers(engine, Channel.TELEGRAM, chats)
+        async with FakeTelegramBotApi() as api:
+            api.script_faults(banned, Fault.flood(retry_after))
+            config = dataclasses.replace(
+                Config(), telegram=TelegramConfig(token=api.token, base_url=api.base_url)
+            )
+            service = BroadcastService.from_config(engine, config)
+            job_id = await service.start(
+                Requester.operator("benchmark"), BroadcastRequest("Thông báo")
+            )
+            started = time.monotonic()
+            others = set(chats) - {banned}
+            async with open_senders(config, engine, service.channels) as senders:
+                worker = DeliveryWorker(engine, senders, DeliverySettings.from_config(config))
+                running = asyncio.create_task(worker.run(until_job_finished=job_id))
+                while time.monotonic() - started < give_up_after:
+                    if others <= {m.chat_id for m in api.sent}:
+                        break
+                    await asyncio.sleep(0.2)
+                delivered = [m.at for m in api.sent if m.chat_id in others]
+                worker.stop()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(running, 30)
+        await engine.dispose()
+    print(
+        f"throttle: {recipients} Telegram recipients at {config.telegram.rate_per_second:g}/s, "
+        f"one answering 429 retry_after {retry_after}"
+    )
+    last = max(delivered) - started if delivered else float("nan")
+    print(f"  the {len(others)} others: {len(delivered)} delivered, the last at {last:.1f} s")
+    print(f"  the throttled one waits its own retry_after ({retry_after} s), then is sent")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", nargs="?", choices=("flood", "outage", "all"), default="all")
+    parser.add_argument(
+        "part", nargs="?", choices=("flood", "outage", "throttle", "all"), default="all"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="flood duration")
     parser.add_argument("--clients", type=int, default=20, help="flood connections at once")
     parser.add_argument("--down", type=float, default=20.0, help="outage duration")
     parser.add_argument("--rate", type=float, default=2.0, help="lookups a second")
+    parser.add_argument("--recipients", type=int, default=300, help="broadcast recipients")
+    parser.add_argument("--retry-after", type=int, default=400, help="the 429's retry_after")
+    parser.add_argument(
+        "--give-up-after", type=float, default=450.0, help="stop waiting for the others"
+    )
     args = parser.parse_args()
     if args.part in ("flood", "all"):
         asyncio.run(flood(args.seconds, args.clients))
     if args.part in ("outage", "all"):
         asyncio.run(outage(args.down, args.rate))
+    if args.part in ("throttle", "all"):
+        asyncio.run(throttle(args.recipients, args.retry_after, args.give_up_after))
     return 0
 
 

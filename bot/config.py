@@ -255,6 +255,9 @@ class BroadcastConfig:
     # A claimed recipient whose process stopped renewing its claim for this long is
     # handed to another process (or the restarted one).
     lease_seconds: float = 60.0
+    # A 429 pauses the whole channel at most this long; the recipient that got it waits
+    # its full retry_after, the others go on.
+    max_pause_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,15 @@ class RateLimited(SendError):
 
 
 class TransientSendError(SendError):
-    """Network error, timeout or a 5xx answer: worth retrying later."""
+    """Network error, timeout or a 5xx answer: worth retrying later.
+
+    `maybe_delivered`: the request may have reached the platform (it timed out waiting for
+    the answer), so a later successful try may deliver the message a second time.
+    """
+
+    def __init__(self, message: str = "", *, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class PermanentSendError(SendError):

@@ -159,7 +159,11 @@ def send_error_for(exc: Exception, *, now: float | None = None) -> SendError:
         # Not the recipient's fault: once staff configure a new pair, sending works again.
         return TransientSendError(str(exc))
     if isinstance(exc, aiohttp.ClientError | TimeoutError | StorageUnavailable):
-        return TransientSendError(f"{type(exc).__name__}: {exc}")
+        # A timeout waiting for the answer: the request may have reached Zalo.
+        maybe_delivered = isinstance(exc, TimeoutError)
+        return TransientSendError(
+            f"{type(exc).__name__}: {exc}", maybe_delivered=maybe_delivered
+        )
     return PermanentSendError(f"{type(exc).__name__}: {exc}")
 
 
