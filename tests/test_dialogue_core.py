@@ -28,7 +28,7 @@ from bot.dossiers.demo import DemoDossier, DemoGenerator, write_demo
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Channel, ChatRef, Incoming, Reply
-from bot.stats.tables import answer_feedback, questions
+from bot.stats.tables import answer_feedback, questions, ratings
 from bot.storage.database import create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -489,3 +489,49 @@ async def test_a_web_chat_that_only_said_hello_is_not_stored(
         # The question is remembered: a follow-up after a restart still knows it.
         fee = await page_says(services, asker, "lệ phí bao nhiêu")
     assert fee[0].sections[1].heading == texts.HEADING_FEE
+
+
+async def test_only_a_dossier_the_chat_looked_up_can_be_rated(
+    core: CoreServices, demo: list[DemoDossier]
+) -> None:
+    """A rating button is only a string the page sends back: a forged one (any code, or a
+    real code this chat never looked up) is not stored."""
+
+    async def stored_ratings() -> list[tuple[str, str, int]]:
+        async with core.engine.connect() as connection:
+            rows = await connection.execute(
+                select(ratings.c.chat_id, ratings.c.dossier_code, ratings.c.score)
+            )
+            return [(str(chat), str(code), int(score)) for chat, code, score in rows]
+
+    row = with_status(demo, DossierStatus.RETURNED)
+    code = row["code"]
+    await say(core, "/start")
+    for forged in ("rate:NOT-A-CODE:1", f"rate:{code}:1"):
+        refused = text_of(await say(core, action=forged))
+        assert refused == texts.RATING_NEEDS_LOOKUP
+    await core.recorder.flush()
+    assert await stored_ratings() == []
+
+    await say(core, code)
+    found = await say(core, row["applicant_phone"][-4:])
+    assert texts.DOSSIER_HEADING.format(code=code) in text_of(found)
+    thanks = text_of(await say(core, action=f"rate:{code.lower()}:4"))
+    assert "★★★★" in thanks
+    # Another chat, even with the real code, cannot rate it.
+    other = ChatRef(Channel.WEB, "citizen-2")
+    assert text_of(await say(core, action=f"rate:{code}:1", chat=other)) == (
+        texts.RATING_NEEDS_LOOKUP
+    )
+    await core.recorder.flush()
+    assert await stored_ratings() == [(CHAT.chat_id, code, 4)]
+
+
+async def test_looked_up_dossiers_outlive_a_stale_context() -> None:
+    context = ChatContext(procedure_code="1.001193", greeted=True)
+    for number in range(12):
+        context = context.with_dossier(f"CODE-{number}")
+    context = context.with_dossier("CODE-5")
+    assert context.dossier_codes[-1] == "CODE-5"
+    assert len(context.dossier_codes) == 10 and "CODE-0" not in context.dossier_codes
+    assert ChatContext.from_json(context.to_json()) == context

@@ -161,9 +161,7 @@ def send_error_for(exc: Exception, *, now: float | None = None) -> SendError:
     if isinstance(exc, aiohttp.ClientError | TimeoutError | StorageUnavailable):
         # A timeout waiting for the answer: the request may have reached Zalo.
         maybe_delivered = isinstance(exc, TimeoutError)
-        return TransientSendError(
-            f"{type(exc).__name__}: {exc}", maybe_delivered=maybe_delivered
-        )
+        return TransientSendError(f"{type(exc).__name__}: {exc}", maybe_delivered=maybe_delivered)
     return PermanentSendError(f"{type(exc).__name__}: {exc}")
 
 
