@@ -205,9 +205,8 @@ async def test_one_chat_banned_for_400_s_does_not_hold_up_the_others(
             worker = DeliveryWorker(engine, senders, DeliverySettings.from_config(config))
             running = asyncio.create_task(worker.run(until_job_finished=job_id))
             others = set(chats) - {banned}
-            async with asyncio.timeout(30):
-                while not others <= {m.chat_id for m in api.sent}:
-                    await asyncio.sleep(0.1)
+            api.wait_limit = 30.0
+            await api.wait_until(lambda: others <= {m.chat_id for m in api.sent})
             elapsed = asyncio.get_running_loop().time() - started
             async with connect(engine) as connection:
                 row = (

@@ -62,7 +62,7 @@ class ChatContext:
 
     def with_dossier(self, code: str) -> ChatContext:
         """This context, remembering that the chat looked up `code`."""
-        codes = tuple(c for c in self.dossier_codes if c != code) + (code,)
+        codes = (*(c for c in self.dossier_codes if c != code), code)
         return dataclasses.replace(self, dossier_codes=codes[-MAX_DOSSIER_CODES:])
 
     def to_json(self) -> str:
