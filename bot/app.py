@@ -406,7 +406,12 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
             return await running.health()
 
         app = create_web_app(
-            web_chat=web_chat, health=health, telegram=telegram, zalo=zalo, extra_routes=routes
+            web_chat=web_chat,
+            health=health,
+            telegram=telegram,
+            zalo=zalo,
+            extra_routes=routes,
+            health_token=config.broadcast.api_token,
         )
         server = WebServer(app, config.web.host, config.web.port if port is None else port)
         running = RunningBot(core, server, telegram, zalo, watcher)

@@ -371,7 +371,7 @@ def _sqlite_file_in(folder: Path, url: str) -> str:
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url
     database = parsed.database or ""
     if (

@@ -535,3 +535,24 @@ async def test_looked_up_dossiers_outlive_a_stale_context() -> None:
     assert context.dossier_codes[-1] == "CODE-5"
     assert len(context.dossier_codes) == 10 and "CODE-0" not in context.dossier_codes
     assert ChatContext.from_json(context.to_json()) == context
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://bot:s3cret-pw@db:notaport/bot",
+        "postgresql+asyncpg//bot:s3cret-pw@db/bot",
+        "bot:s3cret-pw@db/bot",
+        "postgresql+nodriver://bot:s3cret-pw@db/bot",
+    ],
+)
+async def test_a_malformed_storage_url_is_named_without_its_password(
+    tmp_path: Path, url: str
+) -> None:
+    config = dataclasses.replace(make_config(tmp_path), storage=StorageConfig(url=url))
+    with pytest.raises(StartupError, match=r"^\[storage\] url: ") as refused:
+        async with open_core(config):
+            pass
+    message = str(refused.value)
+    assert "s3cret-pw" not in message
+    assert "bot:***@db" in message

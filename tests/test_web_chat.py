@@ -31,13 +31,18 @@ from bot.messages import Channel
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 
 
+STAFF = {"Authorization": "Bearer staff-token"}
+
+
 def make_app(
     dialogue: ScriptedDialogue,
     config: WebConfig | None = None,
     health: dict[str, ComponentHealth] | None = None,
 ) -> web.Application:
     web_chat = WebChat(dialogue, config or WebConfig(), title="Trung tâm <Thử> & Test")
-    return create_web_app(web_chat=web_chat, health=lambda: health or {})
+    return create_web_app(
+        web_chat=web_chat, health=lambda: health or {}, health_token="staff-token"
+    )
 
 
 async def receive_turn(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
@@ -351,7 +356,7 @@ async def test_healthz_reports_each_component(
 ) -> None:
     client = await aiohttp_client(make_app(ScriptedDialogue(), health=health))
 
-    response = await client.get("/healthz")
+    response = await client.get("/healthz", headers=STAFF)
     body = await response.json()
 
     assert response.status == code
@@ -359,14 +364,45 @@ async def test_healthz_reports_each_component(
     assert body["components"] == {name: h.as_json() for name, h in health.items()}
 
 
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", "staff-token", "Basic staff-token", "Bearer "]
+)
+async def test_healthz_tells_anyone_only_the_status(
+    aiohttp_client: ClientMaker, authorization: str | None
+) -> None:
+    """User names, hosts, file paths and raw errors are for staff (the API token) only."""
+    health = {
+        "database": ComponentHealth("ok", "postgresql+asyncpg://bot:***@db.internal/bot"),
+        "dossiers": ComponentHealth("degraded", "no such table: dossiers (/srv/x.sqlite3)"),
+    }
+    client = await aiohttp_client(make_app(ScriptedDialogue(), health=health))
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    response = await client.get("/healthz", headers=headers)
+
+    assert response.status == 200
+    assert await response.json() == {"status": "degraded"}
+
+
+async def test_healthz_without_a_configured_token_shows_no_details(
+    aiohttp_client: ClientMaker,
+) -> None:
+    web_chat = WebChat(ScriptedDialogue(), WebConfig())
+    health = {"web": ComponentHealth("ok", "2 chats")}
+    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=lambda: health))
+    for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer x"}):
+        assert await (await client.get("/healthz", headers=headers)).json() == {"status": "ok"}
+
+
 async def test_healthz_accepts_an_async_source(aiohttp_client: ClientMaker) -> None:
     async def report() -> dict[str, ComponentHealth]:
         return {"web": ComponentHealth("ok", "2 chats")}
 
     web_chat = WebChat(ScriptedDialogue(), WebConfig())
-    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=report))
+    app = create_web_app(web_chat=web_chat, health=report, health_token="staff-token")
+    client = await aiohttp_client(app)
 
-    body = await (await client.get("/healthz")).json()
+    body = await (await client.get("/healthz", headers=STAFF)).json()
     assert body == {"status": "ok", "components": {"web": {"state": "ok", "detail": "2 chats"}}}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -74,17 +75,25 @@ class StorageUnavailable(Exception):
 def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise StorageError(f"not a database URL: {url!r}") from None
+    except (ArgumentError, ValueError) as exc:
+        # ValueError: a port that is not a number. The message must not show the password.
+        reason = "a port must be a number" if isinstance(exc, ValueError) else "not understood"
+        raise StorageError(f"not a database URL ({reason}): {redacted(url)!r}") from None
     return parsed
 
 
+# "scheme://user:password@" or "user:password@" at the start: what a password looks like in
+# a URL that SQLAlchemy cannot parse (and so cannot render without it).
+_PASSWORD_IN_URL = re.compile(r"(^|//)([^:/@\s]*):(?!//)([^@\s]*)@")
+
+
 def redacted(url: str) -> str:
-    """The URL with any password hidden, for logs."""
+    """The URL with any password hidden, for logs and error messages (even when the URL is
+    malformed)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<invalid URL>"
+    except (ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\1\2:***@", url, count=1)
 
 
 def create_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> AsyncEngine:
