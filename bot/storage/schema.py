@@ -75,6 +75,7 @@ TABLES: tuple[Table, ...] = (
     stats.ratings,
     zalo.zalo_tokens,
     zalo.zalo_choices,
+    zalo.zalo_seen_events,
     teaching.lessons,
 )
 
@@ -287,6 +288,7 @@ _LEGACY_MARKS: tuple[tuple[str, str, str | None], ...] = (
     ("0005", "broadcast_workers", None),
     ("0006", "taught_lessons", None),
     ("0007", "dossier_failed_lookups", None),
+    ("0008", "zalo_seen_events", None),
 )
 
 
