@@ -460,3 +460,21 @@ async def test_greetings_and_new_chats_are_limited_per_address(
         await socket.send_json({"type": "hello", "chat_id": None, "resume": False})
         other = await socket.receive_json(timeout=5)
     assert other["type"] == ("session" if trusted else "notice")
+
+
+async def test_the_host_header_is_not_copied_into_the_policy(
+    aiohttp_client: ClientMaker,
+) -> None:
+    """The Host header is anyone's to write: copied into the policy it could add sources."""
+    client = await aiohttp_client(make_app(ScriptedDialogue()))
+    evil = {"Host": "evil.example; script-src * 'unsafe-inline'"}
+
+    policy = (await client.get("/", headers=evil)).headers["Content-Security-Policy"]
+
+    assert "evil" not in policy and "unsafe-inline" not in policy
+    assert "connect-src 'self';" in policy
+    configured = WebConfig(public_url="https://chat.example.gov.vn/hoi-dap")
+    client = await aiohttp_client(make_app(ScriptedDialogue(), configured))
+    policy = (await client.get("/", headers=evil)).headers["Content-Security-Policy"]
+    assert "connect-src 'self' wss://chat.example.gov.vn;" in policy
+    assert "evil" not in policy

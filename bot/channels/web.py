@@ -248,6 +248,12 @@ class WebChat:
         )
         self._chat_locks = ChatLocks()
         self._turns = 0
+        public = urlsplit(config.public_url)
+        sources = ["'self'"]
+        if public.scheme in ("http", "https") and public.netloc:
+            host = public.netloc.lower()
+            sources += [f"wss://{host}"] if public.scheme == "https" else [f"ws://{host}"]
+        self._connect_sources = " ".join(sources)
 
     @property
     def open_connections(self) -> int:
@@ -271,7 +277,6 @@ class WebChat:
     # --- the page -------------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.Response:
-        host = request.host
         frame_ancestors = " ".join(["'self'", *sorted(self._allowed_origins)])
         policy = "; ".join(
             [
@@ -279,7 +284,10 @@ class WebChat:
                 f"script-src {self._page.script_hash}",
                 f"style-src {self._page.style_hash}",
                 "img-src data:",
-                f"connect-src 'self' ws://{host} wss://{host}",
+                # Never the request's Host header (anyone's to write, and it would be copied
+                # into the policy): 'self', which covers ws(s) to the page's own host, and
+                # the configured public address.
+                f"connect-src {self._connect_sources}",
                 f"frame-ancestors {frame_ancestors}",
                 "base-uri 'none'",
                 "form-action 'none'",
