@@ -500,7 +500,9 @@ async def _report_progress(core: CoreServices, chat: ChatRef, job_id: int) -> No
             if reply != shown:
                 await sender.send(chat.chat_id, reply)
                 shown = reply
-        except (StorageUnavailable, SendError) as exc:
+        except StorageUnavailable:
+            continue  # the outage is logged once where it was raised (bot.storage.outage)
+        except SendError as exc:
             log.warning("progress of broadcast %d not shown to %s: %s", job_id, chat, exc)
             continue
         if progress.finished:

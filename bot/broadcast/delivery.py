@@ -112,7 +112,8 @@ DATABASE_ERRORS = (StorageUnavailable, DBAPIError)
 
 def _log_database_error(what: str, exc: BaseException) -> None:
     if isinstance(exc, StorageUnavailable):
-        log.warning("%s: %s", what, exc)
+        # The outage itself is logged once, where it was raised (bot.storage.outage).
+        log.debug("%s: %s", what, exc)
     else:
         log.error("%s", what, exc_info=exc)
 
