@@ -351,7 +351,10 @@ class WebChat:
             return web.json_response(notice, status=429)
         photo = await read_photo(request.content, request.content_length)
         chat = ChatRef(Channel.WEB, chat_id)
-        incoming = Incoming(chat, chat_id, "", network_address=address, photo=photo)
+        # The camera button is on the page, which shows the conversation (its greeting).
+        incoming = Incoming(
+            chat, chat_id, "", network_address=address, photo=photo, greeting_shown=True
+        )
         async with self._chat_locks.hold(chat_id):
             replies = await self._handler.handle(incoming)
         self._turns += 1
