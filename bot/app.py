@@ -44,22 +44,29 @@ from bot.catalogue.model import Catalogue
 from bot.channels.broadcast_api import add_broadcast_api_routes
 from bot.channels.dossier_push import add_dossier_push_route
 from bot.channels.health import ComponentHealth
+from bot.channels.relay import RelayingHandler
 from bot.channels.server import RouteInstaller, WebServer, create_web_app
 from bot.channels.telegram import TelegramChannel, open_telegram_sender
 from bot.channels.web import WebChat
+from bot.channels.web_history import WebHistory
 from bot.channels.zalo import ZaloChannel, open_zalo_sender
 from bot.config import Config, ConfigError
 from bot.dialogue.context import ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dialogue.dossier_answers import update_reply
 from bot.dialogue.dossier_flow import DossierConversation
+from bot.dialogue.elsewhere import ElsewhereLinks
+from bot.dialogue.handoff_flow import HandoffConversation
 from bot.dialogue.notices_flow import NoticesConversation
 from bot.dialogue.staff_flow import StaffConversation, progress_reply
+from bot.dossiers.follow_links import FollowLinks
 from bot.dossiers.push import PushReceiver
 from bot.dossiers.service import DossierService
 from bot.dossiers.slip_photo import SlipPhotoReader
 from bot.dossiers.source import GuardedSource, SourceMisconfigured, SourceUnavailable
 from bot.dossiers.watcher import DossierUpdate, DossierWatcher, Notify
+from bot.handoff.hours import OfficeHours
+from bot.handoff.store import HandoffStore
 from bot.messages import Channel, ChatRef, RecipientBlocked, Reply, Sender, SendError
 from bot.retention import RetentionSweeper
 from bot.search import Matcher, Vocabulary, VocabularyError, load_vocabulary
@@ -75,6 +82,13 @@ from bot.storage.schema import SchemaError, ensure_schema
 from bot.teaching.store import LessonStore
 
 log = logging.getLogger(__name__)
+
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class StartupError(Exception):
@@ -94,6 +108,8 @@ class CoreServices:
     broadcasts: BroadcastService
     subscriptions: SubscriptionStore
     lessons: LessonStore
+    handoff: HandoffConversation
+    clock: Clock
     # Channels that can carry messages the citizen did not just ask for (notices);
     # filled in by running_bot as channels start.
     senders: dict[Channel, Sender] = field(default_factory=dict)
@@ -163,9 +179,24 @@ def load_matcher(config: Config) -> tuple[Catalogue, Matcher]:
     return catalogue, matcher
 
 
+def handoff_conversation(config: Config, engine: AsyncEngine) -> HandoffConversation:
+    """Hand-offs to the staff group of `[handoff]`, in `[center.office_hours]`."""
+    group = config.handoff.staff_group_id
+    return HandoffConversation(
+        HandoffStore(engine),
+        OfficeHours.from_config(config),
+        config.center,
+        staff_group=ChatRef(Channel.TELEGRAM, str(group)) if group else None,
+        timeout=dt.timedelta(minutes=config.handoff.timeout_minutes),
+    )
+
+
 @asynccontextmanager
-async def open_core(config: Config) -> AsyncIterator[CoreServices]:
-    """Everything a conversation needs, opened and closed together."""
+async def open_core(config: Config, *, clock: Clock = utc_now) -> AsyncIterator[CoreServices]:
+    """Everything a conversation needs, opened and closed together.
+
+    `clock` is the time conversations see (tests fix it to land in or out of office hours).
+    """
     catalogue, matcher = load_matcher(config)
     try:
         engine = create_engine(config.storage.url)
@@ -184,6 +215,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
     recorder = StatsRecorder(engine)
     contexts = ContextStore(engine)
     senders: dict[Channel, Sender] = {}
+    elsewhere = ElsewhereLinks(config.web.telegram_bot_username, config.web.zalo_oa_url)
     try:
         if config.dossiers.source != "none":
             try:
@@ -198,6 +230,10 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
                 ratings=recorder,
                 notify_channels=senders.keys(),
                 photos=SlipPhotoReader(),
+                elsewhere=elsewhere,
+                follow_links=FollowLinks(
+                    engine, dossiers, dt.timedelta(minutes=config.web.follow_link_minutes)
+                ),
             )
         hooks = BroadcastHooks()
         subscriptions = SubscriptionStore(engine, config.broadcast.topics)
@@ -210,6 +246,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             on_job_started=hooks.job_started,
         )
         lessons = LessonStore(engine, matcher.vocabulary.lessons)
+        handoff = handoff_conversation(config, engine)
         services = DialogueServices(
             center=config.center,
             catalogue=catalogue,
@@ -218,7 +255,7 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
             recorder=recorder,
             lessons=lessons,
             dossiers=conversation,
-            notices=NoticesConversation(subscriptions),
+            notices=NoticesConversation(subscriptions, elsewhere),
             staff=StaffConversation(
                 broadcasts,
                 engine,
@@ -227,19 +264,22 @@ async def open_core(config: Config) -> AsyncIterator[CoreServices]:
                 lessons=lessons,
                 matcher=matcher,
             ),
+            handoff=handoff,
         )
         yield CoreServices(
             config=config,
             engine=engine,
             catalogue=catalogue,
             matcher=matcher,
-            dialogue=Dialogue(services),
+            dialogue=Dialogue(services, clock),
             recorder=recorder,
             dossiers=dossiers,
             dossier_conversation=conversation,
             broadcasts=broadcasts,
             subscriptions=subscriptions,
             lessons=lessons,
+            handoff=handoff,
+            clock=clock,
             senders=senders,
             broadcast_hooks=hooks,
         )
@@ -366,14 +406,29 @@ def _notifier(core: CoreServices) -> Notify:
 
 
 @asynccontextmanager
-async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    config: Config, *, port: int | None = None, clock: Clock = utc_now
+) -> AsyncIterator[RunningBot]:
     """The whole bot, started; stops cleanly (answers in flight are sent) on exit.
 
-    `port` overrides `[web] port` (tests pass 0 for a free port).
+    `port` overrides `[web] port` (tests pass 0 for a free port); `clock` as open_core's.
     """
-    async with open_core(config) as core:
-        dialogue = core.dialogue
-        web_chat = WebChat(dialogue, config.web, title=config.center.name)
+    async with open_core(config, clock=clock) as core:
+
+        def sender_for(channel: Channel) -> Sender | None:
+            # The web chat reaches a chat only while its page is open (or reloads soon);
+            # it is not among core.senders, which also carry notices and broadcasts.
+            return web_chat if channel is Channel.WEB else core.senders.get(channel)
+
+        # Channels talk to the dialogue through this: it sends what a turn relays to
+        # another chat (hand-offs to staff).
+        dialogue = RelayingHandler(core.dialogue, sender_for)
+        web_chat = WebChat(
+            dialogue,
+            config.web,
+            title=config.center.name,
+            history=WebHistory(core.engine, config.web.history_exchanges),
+        )
         telegram = (
             TelegramChannel(config.telegram, dialogue, public_url=config.web.public_url)
             if config.telegram.enabled
@@ -382,6 +437,7 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
         zalo = ZaloChannel(config.zalo, dialogue, core.engine) if config.zalo.enabled else None
         watcher: DossierWatcher | None = None
         sweeper: RetentionSweeper | None = None
+        handoff_timeouts: asyncio.Task[None] | None = None
         routes: list[RouteInstaller] = []
         if core.dossiers is not None and core.dossiers.can_notify:
             watcher = DossierWatcher.from_config(
@@ -436,6 +492,10 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
             if config.storage.personal_data_days > 0:
                 sweeper = RetentionSweeper(core.engine, config.storage.personal_data_days)
                 sweeper.start()
+            if config.handoff.enabled:
+                handoff_timeouts = asyncio.create_task(
+                    _close_idle_handoffs(core, dialogue), name="handoff-timeouts"
+                )
             yield running
         finally:
             # New input stops first; then what is in flight finishes; then the rest.
@@ -449,6 +509,25 @@ async def running_bot(config: Config, *, port: int | None = None) -> AsyncIterat
                 await watcher.stop()
             if sweeper is not None:
                 await sweeper.stop()
+            if handoff_timeouts is not None:
+                handoff_timeouts.cancel()
+                await asyncio.gather(handoff_timeouts, return_exceptions=True)
+
+
+async def _close_idle_handoffs(core: CoreServices, relaying: RelayingHandler) -> None:
+    """End hand-offs nobody wrote in for `[handoff] timeout_minutes`; tell both sides."""
+    timeout = core.handoff.timeout.total_seconds()
+    # A quarter of the timeout: a hand-off ends at most 25% late; at most every 30 s.
+    interval = min(30.0, timeout / 4)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            relays = await core.handoff.close_idle(core.clock())
+        except StorageUnavailable as exc:
+            log.warning("hand-off timeouts not checked: %s", exc)
+            continue
+        for relay in relays:
+            await relaying.send(relay)
 
 
 # How often a staff member's progress message of a broadcast is updated.
@@ -573,8 +652,9 @@ def run_console_chat(
 
     async def chat() -> None:
         async with open_core(config) as core:
+            # The terminal has no way to reach the staff group: a hand-off says so.
             await run_console(
-                core.dialogue,
+                RelayingHandler(core.dialogue, lambda channel: None),
                 input_stream=input_stream or sys.stdin,
                 output_stream=output_stream or sys.stdout,
             )

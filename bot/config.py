@@ -44,6 +44,16 @@ TelegramMode = Literal["polling", "webhook"]
 
 
 @dataclass(frozen=True, slots=True)
+class OfficeHoursConfig:
+    # When staff answer in the chat (bot.handoff): local times "HH:MM-HH:MM", comma
+    # separated. Monday to Friday on working days (Vietnam's public holidays and the
+    # province's days off in [dossiers] are closed; make-up Saturdays open as weekdays);
+    # Saturday "" = closed. Sundays are closed.
+    weekdays: str = "07:30-11:30,13:30-17:00"
+    saturday: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CenterConfig:
     name: str = "Trung tâm Phục vụ hành chính công tỉnh"
     address: str = "Số 1 đường Trung tâm, phường Trung tâm, tỉnh (địa chỉ mẫu)"
@@ -53,6 +63,7 @@ class CenterConfig:
     website: str = ""
     online_portal: str = "https://dichvucong.gov.vn"
     result_pickup: str = "Quầy trả kết quả, Trung tâm Phục vụ hành chính công tỉnh"
+    office_hours: OfficeHoursConfig = field(default_factory=OfficeHoursConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +247,15 @@ class WebConfig:
     # Behind a reverse proxy every connection comes from the proxy: take the client's
     # address from the last X-Forwarded-For entry (the one the proxy added) instead.
     trust_forwarded_for: bool = False
+    # Exchanges of each web chat kept to show again when the page is reloaded (0 = none).
+    history_exchanges: int = 20
+    # Where a web chat citizen gets notices (the web page cannot reach them once closed):
+    # the Telegram bot's username (without "@"), for links that open it with the dossier
+    # already followed, and the Zalo Official Account's page (https://zalo.me/...).
+    telegram_bot_username: str = ""
+    zalo_oa_url: str = ""
+    # How long such a Telegram link works (it works once).
+    follow_link_minutes: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +282,20 @@ class BroadcastConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffConfig:
+    # The Telegram group (its chat id, negative, e.g. -1001234567890) where staff receive
+    # the messages of citizens who asked for a person, and answer them by replying.
+    # 0 = no hand-off: citizens are told the hotline and the office hours.
+    staff_group_id: int = 0
+    # A hand-off with no message from either side for this long ends by itself.
+    timeout_minutes: float = 30.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.staff_group_id != 0
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -277,6 +311,7 @@ class Config:
     zalo: ZaloConfig = field(default_factory=ZaloConfig)
     web: WebConfig = field(default_factory=WebConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+    handoff: HandoffConfig = field(default_factory=HandoffConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     # Where this config came from (a file path or "built-in defaults"); not a TOML key.
     loaded_from: str = "built-in defaults"
@@ -385,6 +420,36 @@ def _sqlite_file_in(folder: Path, url: str) -> str:
     return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
 
 
+_PERIOD = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+
+OfficePeriod = tuple[dt.time, dt.time]
+
+
+def parse_periods(text: str) -> tuple[OfficePeriod, ...]:
+    """ "07:30-11:30,13:30-17:00" -> ((07:30, 11:30), (13:30, 17:00)); "" -> ().
+
+    Raises ValueError when a period is malformed, empty or overlaps the one before."""
+    periods: list[OfficePeriod] = []
+    for piece in text.split(","):
+        piece = piece.strip()
+        if not piece and not text.strip():
+            continue
+        match = _PERIOD.fullmatch(piece)
+        if match is None:
+            raise ValueError(f"period {piece!r} is not HH:MM-HH:MM")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        try:
+            start, end = dt.time(h1, m1), dt.time(h2, m2)
+        except ValueError:
+            raise ValueError(f"period {piece!r} has an impossible time") from None
+        if end <= start:
+            raise ValueError(f"period {piece!r} ends before it starts")
+        if periods and start < periods[-1][1]:
+            raise ValueError(f"period {piece!r} overlaps or precedes the one before")
+        periods.append((start, end))
+    return tuple(periods)
+
+
 def _validate(config: Config, source: str) -> None:
     """Checks that types alone cannot express; each names the key and the expectation."""
 
@@ -392,6 +457,35 @@ def _validate(config: Config, source: str) -> None:
         if not ok:
             raise ConfigError(f"{source}: {key}: expected {expected}, got {got!r}")
 
+    hours = config.center.office_hours
+    for name in ("weekdays", "saturday"):
+        try:
+            parse_periods(getattr(hours, name))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{source}: [center.office_hours] {name}: expected periods like "
+                f'"07:30-11:30,13:30-17:00" ({exc})'
+            ) from None
+    handoff = config.handoff
+    require(
+        handoff.timeout_minutes > 0,
+        "[handoff] timeout_minutes",
+        "a positive number of minutes",
+        handoff.timeout_minutes,
+    )
+    if handoff.enabled:
+        require(
+            config.telegram.enabled,
+            "[handoff] staff_group_id",
+            "0 unless [telegram] token is set (staff answer in a Telegram group)",
+            handoff.staff_group_id,
+        )
+        require(
+            handoff.staff_group_id < 0,
+            "[handoff] staff_group_id",
+            "a Telegram group's chat id (negative, e.g. -1001234567890)",
+            handoff.staff_group_id,
+        )
     web = config.web
     require(0 < web.port < 65536, "[web] port", "a port number 1-65535", web.port)
     require(
@@ -413,6 +507,32 @@ def _validate(config: Config, source: str) -> None:
     ):
         value = getattr(web, name)
         require(value >= 0, f"[web] {name}", "a number, 0 for no limit", value)
+    require(
+        0 <= web.history_exchanges <= 200,
+        "[web] history_exchanges",
+        "a number of exchanges 0-200 (0 = none kept)",
+        web.history_exchanges,
+    )
+    # Telegram usernames: 5-32 letters, digits and underscores (a bot's ends in "bot").
+    require(
+        not web.telegram_bot_username
+        or bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{4,31}", web.telegram_bot_username)),
+        "[web] telegram_bot_username",
+        "the bot's Telegram username without '@' (5-32 letters, digits, '_'), or empty",
+        web.telegram_bot_username,
+    )
+    require(
+        not web.zalo_oa_url or web.zalo_oa_url.startswith("https://"),
+        "[web] zalo_oa_url",
+        "the Official Account's https:// address (e.g. https://zalo.me/...), or empty",
+        web.zalo_oa_url,
+    )
+    require(
+        1 <= web.follow_link_minutes <= 24 * 60,
+        "[web] follow_link_minutes",
+        "a number of minutes 1-1440",
+        web.follow_link_minutes,
+    )
     dossiers = config.dossiers
     for day in dossiers.working_saturdays:
         require(

@@ -133,6 +133,9 @@ class Reply:
     # chat (a broadcast's progress): channels that can edit a sent message do so, the
     # others send it as a new message.
     edit_key: str = ""
+    # Shows a citizen's dossier (its masked name, its status): channels that keep
+    # transcripts (the web chat's history) keep the exchange from anyone else's eyes.
+    private: bool = False
 
     @classmethod
     def text(cls, text: str, buttons: Sequence[Sequence[Button]] = ()) -> Reply:

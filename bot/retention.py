@@ -3,7 +3,8 @@
 The bot keeps what citizens wrote and which chat looked up which dossier only as long as
 staff need it to improve answers and to investigate abuse. Each feature says what it erases
 (and what it keeps for statistics): `bot.stats.records.forget_personal_data`,
-`bot.dossiers.retention.forget_personal_data`, `bot.dialogue.context.forget_contexts`.
+`bot.dossiers.retention.forget_personal_data`, `bot.dialogue.context.forget_contexts`,
+`bot.handoff.store.forget_handoffs`.
 This runs them together, in one transaction, once at start-up and then daily.
 """
 
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.web_history import forget_web_history
 from bot.dialogue.context import forget_contexts
 from bot.dossiers import retention as dossier_retention
+from bot.handoff.store import forget_handoffs
 from bot.stats import records as stats_records
 from bot.storage.database import StorageUnavailable, connect
 
@@ -35,10 +38,11 @@ class Erased:
     statistics: int
     dossiers: int
     contexts: int
+    handoffs: int
 
     @property
     def total(self) -> int:
-        return self.statistics + self.dossiers + self.contexts
+        return self.statistics + self.dossiers + self.contexts + self.handoffs
 
 
 async def forget_personal_data(engine: AsyncEngine, before: dt.datetime) -> Erased:
@@ -47,7 +51,10 @@ async def forget_personal_data(engine: AsyncEngine, before: dt.datetime) -> Eras
         return Erased(
             statistics=await stats_records.forget_personal_data(connection, before),
             dossiers=await dossier_retention.forget_personal_data(connection, before),
-            contexts=await forget_contexts(connection, before),
+            # The web chat's recent exchanges are part of the conversation's context.
+            contexts=await forget_contexts(connection, before)
+            + await forget_web_history(connection, before),
+            handoffs=await forget_handoffs(connection, before),
         )
 
 
@@ -76,11 +83,12 @@ class RetentionSweeper:
         if erased.total:
             log.info(
                 "erased personal data older than %d days: %d statistics rows, "
-                "%d dossier records, %d conversation contexts",
+                "%d dossier records, %d conversation contexts, %d hand-offs to staff",
                 self._period.days,
                 erased.statistics,
                 erased.dossiers,
                 erased.contexts,
+                erased.handoffs,
             )
         return erased
 

@@ -249,6 +249,82 @@ HUMAN_UNAVAILABLE = (
     "Trợ lý này là máy trả lời tự động. Để nói chuyện với cán bộ, bạn gọi đường dây nóng "
     "{hotline} hoặc đến {center_name}, {address} trong giờ làm việc ({hours})."
 )
+# --- talking to a person (bot.dialogue.handoff_flow) -----------------------------------
+# To the citizen.
+HUMAN_CLOSED = (
+    "Bây giờ ngoài giờ làm việc nên chưa có cán bộ trực để trò chuyện. "
+    "Trung tâm làm việc lại từ {opening}.\n"
+    "Khi đó bạn nhắn “gặp cán bộ” tại đây, gọi đường dây nóng {hotline} hoặc đến "
+    "{center_name}, {address}.\nGiờ làm việc: {hours}."
+)
+# Outside office hours, when no staff group takes hand-offs ([handoff] staff_group_id = 0).
+HUMAN_CLOSED_CALL = (
+    "Bây giờ ngoài giờ làm việc. Trung tâm làm việc lại từ {opening}.\n"
+    "Khi đó bạn gọi đường dây nóng {hotline} hoặc đến {center_name}, {address}.\n"
+    "Giờ làm việc: {hours}."
+)
+HUMAN_CLOSED_NO_OPENING = (
+    "Bây giờ chưa có cán bộ trực để trò chuyện. Bạn gọi đường dây nóng {hotline} hoặc đến "
+    "{center_name}, {address} trong giờ làm việc ({hours})."
+)
+# {opening}: "7:30 Thứ Hai, 07/09/2026"; weekday names Monday first.
+OPENING_AT = "{time} {weekday}, {date}"
+OPENING_TODAY = "{time} hôm nay"
+WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+HANDOFF_STARTED = (
+    "Tôi đã chuyển cuộc trò chuyện tới cán bộ của {center_name} (số #{number}). "
+    "Bạn cứ nhắn câu hỏi tại đây, cán bộ sẽ trả lời trong ít phút.\n"
+    "Xin đừng gửi số điện thoại, số CCCD hay mật khẩu. Khi xong, bạn gõ “kết thúc” "
+    "hoặc bấm nút bên dưới."
+)
+BUTTON_END_HANDOFF = "Kết thúc trò chuyện với cán bộ"
+HANDOFF_STAFF_ANSWER = "Cán bộ trả lời:"
+HANDOFF_ENDED_BY_CITIZEN = (
+    "Đã kết thúc trò chuyện với cán bộ. Tôi (trợ lý tự động) tiếp tục trả lời câu hỏi "
+    "về thủ tục và hồ sơ của bạn."
+)
+HANDOFF_ENDED_BY_STAFF = (
+    "Cán bộ đã kết thúc cuộc trò chuyện. Cảm ơn bạn! Tôi (trợ lý tự động) tiếp tục trả lời "
+    "câu hỏi của bạn; cần gặp cán bộ lần nữa, bạn nhắn “gặp cán bộ”."
+)
+HANDOFF_TIMED_OUT = (
+    "Cuộc trò chuyện với cán bộ đã tự kết thúc vì không có tin nhắn mới trong {minutes} "
+    "phút. Cần gặp cán bộ lần nữa, bạn nhắn “gặp cán bộ”; hoặc gọi {hotline}."
+)
+HANDOFF_NOT_DELIVERED = (
+    "Xin lỗi, tin nhắn chưa chuyển được tới cán bộ. Bạn thử lại sau ít phút hoặc gọi "
+    "đường dây nóng {hotline}."
+)
+HANDOFF_PHOTO_NOT_FORWARDED = (
+    "Ảnh chưa chuyển được tới cán bộ; bạn mô tả bằng chữ giúp tôi (không gửi số CCCD "
+    "hay số điện thoại)."
+)
+NOT_IN_HANDOFF = "Bạn đang không trò chuyện với cán bộ. Cần gặp cán bộ, bạn nhắn “gặp cán bộ”."
+# To the staff group. The first line of every message about a hand-off names it as
+# "#<number>": staff answer by replying to such a message, and the bot reads the number
+# back from that first line (bot.dialogue.handoff_flow.HANDOFF_NUMBER).
+STAFF_HANDOFF_OPENED = (
+    "🙋 #{number} · {channel}: người dân muốn gặp cán bộ.\n"
+    "Trả lời (Reply) một tin nhắn #{number} để trả lời người dân; "
+    "trả lời bằng /xong để kết thúc."
+)
+STAFF_HANDOFF_MESSAGE = "💬 #{number} · {channel}"
+STAFF_HANDOFF_PHOTO = "(người dân gửi một ảnh; ảnh không được chuyển)"
+STAFF_HANDOFF_CLOSED_BY_CITIZEN = "✅ #{number} · {channel}: người dân đã kết thúc trò chuyện."
+STAFF_HANDOFF_CLOSED_BY_STAFF = "✅ #{number} · {channel}: đã kết thúc ({name})."
+STAFF_HANDOFF_TIMED_OUT = (
+    "⌛ #{number} · {channel}: tự kết thúc sau {minutes} phút không có tin nhắn."
+)
+STAFF_HANDOFF_GONE = (
+    "#{number} đã kết thúc; người dân không nhận được tin này. Nếu cần, người dân sẽ "
+    "nhắn “gặp cán bộ” lại."
+)
+STAFF_HANDOFF_NOT_DELIVERED = "⚠️ #{number}: chưa gửi được câu trả lời tới người dân ({channel})."
+STAFF_HANDOFF_REPLY_HOW = (
+    "Để trả lời người dân, hãy trả lời (Reply) một tin nhắn có số #… của họ; "
+    "/xong trả lời vào tin nhắn đó để kết thúc."
+)
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "web": "Web chat", "console": "Console"}
 DOSSIER_PROMPT = (
     "Bạn hãy gửi mã hồ sơ ghi trên phiếu tiếp nhận và hẹn trả kết quả, "
     "ví dụ 000.00.12.H58-251120-0001."
@@ -372,6 +448,29 @@ WATCH_ALREADY = "Thông báo cho hồ sơ {code} đã được bật từ trư�
 WATCH_RETURNED = "Hồ sơ {code} đã trả kết quả nên không cần theo dõi nữa."
 WATCH_NOT_OFFERED = "Trung tâm chưa gửi thông báo thay đổi hồ sơ qua kênh này."
 WATCH_NOT_WATCHING = "Bạn chưa bật thông báo cho hồ sơ {code}."
+# The web chat cannot reach a citizen once the page is closed: notices go by Telegram or Zalo.
+WATCH_ELSEWHERE_HEADING = "Nhận thông báo về hồ sơ {code}"
+WATCH_ELSEWHERE_INTRO = (
+    "Trang web không nhắn lại được cho bạn khi bạn đã đóng trang. Bạn có thể nhận thông báo qua:"
+)
+WATCH_ELSEWHERE_TELEGRAM = (
+    "• Telegram: bấm “{button}”, rồi bấm “Bắt đầu” (Start) trong Telegram. Hồ sơ sẽ được "
+    "theo dõi ngay, không cần gửi lại mã. Đường dẫn chỉ dùng được một lần, trong {minutes} phút."
+)
+WATCH_ELSEWHERE_ZALO = (
+    "• Zalo: bấm “{button}”, chọn “Quan tâm”, gửi mã hồ sơ {code} cho Trung tâm rồi chọn "
+    "“Báo tôi khi có thay đổi”."
+)
+BUTTON_OPEN_TELEGRAM = "Mở Telegram"
+BUTTON_OPEN_ZALO = "Mở Zalo"
+FOLLOW_LINK_DONE = (
+    "Đã nhận hồ sơ {code} từ trang web. Khi hồ sơ thay đổi tình trạng, tôi sẽ nhắn cho bạn "
+    "tại đây. Gửi mã hồ sơ bất cứ lúc nào để xem tình trạng."
+)
+FOLLOW_LINK_EXPIRED = (
+    "Đường dẫn theo dõi hồ sơ này đã hết hạn hoặc đã được dùng. Bạn hãy gửi mã hồ sơ "
+    "(in trên phiếu hẹn) ở đây để tra cứu và bật thông báo."
+)
 DOSSIER_ATTEMPTS_LEFT = "Bạn còn {attempts} lần thử."
 DOSSIER_UPDATE_HEADING = "🔔 Hồ sơ {code} có cập nhật"
 DOSSIER_UPDATE_STATUS = "Tình trạng mới: {status}"
@@ -427,6 +526,10 @@ NOTICES_OFF = "Bạn đã thôi nhận thông báo. Muốn nhận lại, gõ /th
 NOTICES_NOT_AVAILABLE = (
     "Thông báo của Trung tâm được gửi qua Zalo và Telegram. "
     "Bạn hãy nhắn cho Trung tâm trên một trong hai kênh đó và gõ /thongbao."
+)
+NOTICES_ELSEWHERE = (
+    "Thông báo của Trung tâm được gửi qua Telegram và Zalo, vì trang web không nhắn lại được "
+    "khi bạn đã đóng trang. Bấm nút bên dưới để mở trò chuyện với Trung tâm, rồi gõ /thongbao."
 )
 NOTICE_HEADING = "📢 Thông báo từ {center_name}"
 NOTICE_FOOTER = "Gõ /huythongbao để thôi nhận thông báo."

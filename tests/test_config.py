@@ -130,6 +130,42 @@ status_labels = { "Đang giải quyết" = 4 }
             "[telegram] per_chat_interval_seconds: expected",
         ),
         ("[zalo]\nmax_event_age_seconds = 0\n", "[zalo] max_event_age_seconds: expected"),
+        ("[web]\nhistory_exchanges = -1\n", "[web] history_exchanges: expected a number"),
+        (
+            '[web]\ntelegram_bot_username = "@TTPVHCC_bot"\n',
+            "[web] telegram_bot_username: expected the bot's Telegram username without '@'",
+        ),
+        (
+            '[web]\nzalo_oa_url = "zalo.me/123"\n',
+            "[web] zalo_oa_url: expected the Official Account's https:// address",
+        ),
+        ("[web]\nfollow_link_minutes = 0\n", "[web] follow_link_minutes: expected a number"),
+        (
+            '[center.office_hours]\nweekdays = "7h30-11h30"\n',
+            "[center.office_hours] weekdays: expected periods like",
+        ),
+        (
+            '[center.office_hours]\nsaturday = "11:30-07:30"\n',
+            "[center.office_hours] saturday: expected periods like",
+        ),
+        (
+            '[center.office_hours]\nweekdays = "07:30-12:00,11:00-17:00"\n',
+            "overlaps",
+        ),
+        (
+            '[center.office_hours]\nweekdays = "25:00-26:00"\n',
+            "impossible time",
+        ),
+        ("[center.office_hours]\nweekdays = 7\n", "[center.office_hours] weekdays: expected a"),
+        (
+            "[handoff]\nstaff_group_id = -100123\n",
+            "[handoff] staff_group_id: expected 0 unless [telegram] token is set",
+        ),
+        (
+            '[telegram]\ntoken = "1:a"\n[handoff]\nstaff_group_id = 123\n',
+            "[handoff] staff_group_id: expected a Telegram group's chat id",
+        ),
+        ("[handoff]\ntimeout_minutes = 0\n", "[handoff] timeout_minutes: expected a positive"),
     ],
 )
 def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:

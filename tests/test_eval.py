@@ -207,6 +207,14 @@ def test_national_catalogue_meets_the_targets(shared_dir: Path) -> None:
         ("national-heldout-14.jsonl", 0.59, 0.70, 0.03, 0.7),
         ("national-heldout-15.jsonl", 0.51, 0.64, 0.03, 0.8),
         ("national-heldout-16.jsonl", 0.59, 0.70, 0.03, 0.75),
+        # The last two sets, kept unseen until the end and measured once, never tuned on:
+        # 17 at 0.21/0.24 on the first run (039b657), 0.66/0.80 at the end; 18 0.26/0.30 ->
+        # 0.53/0.65. Their floors hold the figures they reached, a little below.
+        ("national-heldout-17.jsonl", 0.63, 0.77, 0.02, 0.75),
+        ("national-heldout-18.jsonl", 0.50, 0.62, 0.02, 0.65),
+        # Set 19, written last, by a helper blind to the search code and its data: 0.70 /
+        # 0.81 at its first run, answered wrong 0.025, real questions declined 0.10.
+        ("national-heldout-19.jsonl", 0.67, 0.78, 0.04, 0.8),
         # Questions that quote the national names (formal: 0.84 at its first run, tuned on;
         # formal-2 written later and never tuned on: 0.83 before, 0.97 after).
         ("national-formal.jsonl", 0.95, 0.97, 0.02, 1.0),

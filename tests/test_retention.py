@@ -25,6 +25,7 @@ from bot.dossiers.tables import (
     requesters,
     subscriptions,
 )
+from bot.handoff.tables import handoffs
 from bot.messages import Channel, ChatRef
 from bot.retention import RetentionSweeper, forget_personal_data
 from bot.stats.records import QuestionDecision, StatsRecorder
@@ -193,6 +194,33 @@ async def test_old_conversation_contexts_are_deleted(engine: AsyncEngine) -> Non
     erased = await forget_personal_data(engine, CUTOFF)
     assert erased.contexts == 1
     assert await column(engine, chat_contexts.c.chat_id) == [("new",)]
+
+
+async def test_old_closed_handoffs_are_deleted_open_ones_stay(engine: AsyncEngine) -> None:
+    rows: list[dict[str, Any]] = [
+        {"chat_id": "closed-long-ago", "closed_at": naive(OLD)},
+        {"chat_id": "closed-recently", "closed_at": naive(RECENT)},
+        {"chat_id": "still-open", "closed_at": None},
+    ]
+    await insert(
+        engine,
+        handoffs,
+        [
+            {
+                "channel": "web",
+                "opened_at": naive(OLD),
+                "last_activity_at": naive(OLD),
+                "citizen_messages": 1,
+                "staff_messages": 1,
+                **row,
+            }
+            for row in rows
+        ],
+    )
+    erased = await forget_personal_data(engine, CUTOFF)
+    assert erased.handoffs == 1
+    remaining = await column(engine, handoffs.c.chat_id)
+    assert sorted(remaining) == [("closed-recently",), ("still-open",)]
 
 
 async def test_the_running_bot_erases_at_start_up(tmp_path: Path, project_root: Path) -> None:

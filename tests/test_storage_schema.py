@@ -36,7 +36,7 @@ from bot.storage.schema import (
 )
 
 LEGACY_SCHEMAS = Path(__file__).resolve().parent / "fixtures" / "legacy_schema"
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
 ROWS_PER_TABLE = 2
 
 
@@ -197,7 +197,7 @@ async def test_the_oldest_schema_with_data_in_every_table_migrates_without_loss(
 
     assert await in_thread(main, ["--config", str(config), "migrate"]) == 0
     out = capsys.readouterr().out
-    assert "(made before the bot had migrations) from schema revision 0001 to 0008" in out
+    assert "(made before the bot had migrations) from schema revision 0001 to 0010" in out
     assert "0003  Broadcast jobs keep the caller's idempotency key" in out
 
     after = await read_every_table(bare_engine, sorted(written))
@@ -206,7 +206,7 @@ async def test_the_oldest_schema_with_data_in_every_table_migrates_without_loss(
         assert [{k: row[k] for k in rows[0]} for row in after[name]] == rows, name
         assert set(added.values()) <= {None}, name  # columns added later are empty
     assert await differences(bare_engine) == []
-    assert await recorded_revision(bare_engine) == ("0008",)
+    assert await recorded_revision(bare_engine) == ("0010",)
 
     # The migrated tables work as the new version uses them: ids go on, keys are unique.
     async with connect(bare_engine, begin=True) as connection:
@@ -229,7 +229,7 @@ async def test_the_oldest_schema_with_data_in_every_table_migrates_without_loss(
             await connection.execute(jobs.insert(), new_job)
 
     assert await in_thread(main, ["--config", str(config), "migrate"]) == 0
-    assert "schema revision 0008, the newest: nothing to do" in capsys.readouterr().out
+    assert "schema revision 0010, the newest: nothing to do" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("revision", REVISIONS)
@@ -291,7 +291,7 @@ def test_commands_refuse_an_old_schema_in_one_line_unless_told_to_migrate(
         assert main([*args, "--config", str(config)]) == 1, args
         message = capsys.readouterr().err
         assert message.count("\n") == 1, message
-        assert "revision 0003, needs 0008" in message and "run `bot migrate`" in message
+        assert "revision 0003, needs 0010" in message and "run `bot migrate`" in message
         assert "[storage] auto_migrate = true" in message
     assert asyncio.run(revision_now()) == ("0003",)  # refused: left as it was
 
@@ -303,7 +303,7 @@ def test_commands_refuse_an_old_schema_in_one_line_unless_told_to_migrate(
             pass
 
     asyncio.run(start_migrating())
-    assert asyncio.run(revision_now()) == ("0008",)
+    assert asyncio.run(revision_now()) == ("0010",)
 
 
 async def test_processes_starting_together_create_the_schema_once(database_url: str) -> None:

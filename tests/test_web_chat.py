@@ -8,6 +8,7 @@ cross-site page must not open a citizen's chat), the rate limit and size bounds.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import re
@@ -20,13 +21,18 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 from fakes import ScriptedDialogue
 from fakes.dialogue import PNG_PIXEL
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.channels.health import ComponentHealth
 from bot.channels.server import WebServer, create_web_app
-from bot.channels.web import MAX_TEXT_CHARS, WebChat
+from bot.channels.web import MAX_TEXT_CHARS, WebChat, chat_ref
+from bot.channels.web_history import WebHistory
 from bot.config import WebConfig
-from bot.messages import Channel
+from bot.messages import Channel, Reply
+from bot.retention import forget_personal_data
+from bot.storage.web_tables import web_history
 
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 
@@ -38,8 +44,11 @@ def make_app(
     dialogue: ScriptedDialogue,
     config: WebConfig | None = None,
     health: dict[str, ComponentHealth] | None = None,
+    history: WebHistory | None = None,
 ) -> web.Application:
-    web_chat = WebChat(dialogue, config or WebConfig(), title="Trung tâm <Thử> & Test")
+    web_chat = WebChat(
+        dialogue, config or WebConfig(), title="Trung tâm <Thử> & Test", history=history
+    )
     return create_web_app(
         web_chat=web_chat, health=lambda: health or {}, health_token="staff-token"
     )
@@ -99,7 +108,9 @@ async def test_new_visitor_gets_a_chat_id_and_a_greeting(aiohttp_client: ClientM
     assert done == {"type": "done"}
     [incoming] = dialogue.received
     assert incoming.chat.channel is Channel.WEB
-    assert incoming.chat.chat_id == session["chat_id"]
+    # The dialogue (and logs, statistics, staff) see a digest of the page's secret id.
+    assert incoming.chat == chat_ref(session["chat_id"])
+    assert incoming.chat.chat_id != session["chat_id"]
     assert (incoming.text, incoming.is_first_contact) == ("/start", True)
 
 
@@ -124,7 +135,7 @@ async def test_returning_visitor_keeps_the_chat_and_a_reconnect_is_not_greeted(
         ("/start", False),
         ("còn lệ phí?", False),
     ]
-    assert {m.chat.chat_id for m in dialogue.received} == {chat_id}
+    assert {m.chat for m in dialogue.received} == {chat_ref(chat_id)}
     assert reply["sections"][0]["lines"] == ["còn lệ phí?"]
 
 
@@ -478,3 +489,190 @@ async def test_the_host_header_is_not_copied_into_the_policy(
     policy = (await client.get("/", headers=evil)).headers["Content-Security-Policy"]
     assert "connect-src 'self' wss://chat.example.gov.vn;" in policy
     assert "evil" not in policy
+
+
+# --- the conversation shown again after a reload -----------------------------------------
+
+
+async def open_session(
+    client: TestClient[web.Request, web.Application], chat_id: str | None
+) -> tuple[aiohttp.ClientWebSocketResponse, str, dict[str, Any]]:
+    """A new page load: (the socket, the page's chat id, the first message after it)."""
+    socket = await client.ws_connect("/ws")
+    await socket.send_json({"type": "hello", "chat_id": chat_id, "resume": False})
+    session = await socket.receive_json(timeout=5)
+    return socket, session["chat_id"], await socket.receive_json(timeout=5)
+
+
+async def stored_rows(engine: AsyncEngine) -> list[tuple[str, str]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(web_history.c.chat_id, web_history.c.messages).order_by(web_history.c.id)
+        )
+        return [(row.chat_id, row.messages) for row in rows]
+
+
+async def test_pages_that_only_said_hello_keep_no_history(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    """A flood of page loads that say nothing stores nothing; the greeting is kept with the
+    first thing the chat says, and is there on the next reload."""
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue, history=WebHistory(engine, exchanges=5)))
+    for _ in range(10):
+        socket, _, greeting = await open_session(client, None)
+        assert greeting["sections"][0]["heading"] == "Xin chào!"
+        await socket.close()
+    assert await stored_rows(engine) == []
+
+    socket, key, _ = await open_session(client, None)
+    await receive_turn(socket)
+    await socket.send_json({"type": "text", "text": "một"})
+    await receive_turn(socket)
+    await socket.close()
+    assert len(await stored_rows(engine)) == 2
+    socket, _, history = await open_session(client, key)
+    await socket.close()
+    greeting, asked = history["exchanges"]
+    assert greeting[0]["sections"][0]["heading"] == "Xin chào!"
+    assert asked[0] == {"type": "user", "text": "một"}
+
+
+async def test_a_reload_shows_the_last_exchanges_instead_of_a_new_greeting(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue, history=WebHistory(engine, exchanges=3)))
+
+    socket, key, greeting = await open_session(client, None)
+    assert greeting["sections"][0]["heading"] == "Xin chào!"
+    await receive_turn(socket)
+    for text in ("một", "hai"):
+        await socket.send_json({"type": "text", "text": text})
+        await receive_turn(socket)
+    await socket.send_json({"type": "button", "action": "part:fee", "label": "Lệ phí"})
+    await receive_turn(socket)
+    await socket.close()
+
+    socket, same_key, history = await open_session(client, key)
+    await socket.close()
+
+    assert same_key == key
+    assert history["type"] == "history"
+    # The last 3 exchanges (the greeting was the oldest of 4), as the page drew them.
+    shown = [
+        [(m["type"], m.get("text") or m["sections"]) for m in e] for e in history["exchanges"]
+    ]
+    assert shown == [
+        [("user", "một"), ("reply", [{"heading": "Bạn hỏi", "lines": ["một"]}])],
+        [("user", "hai"), ("reply", [{"heading": "Bạn hỏi", "lines": ["hai"]}])],
+        [
+            ("user", "Lệ phí"),
+            ("reply", [{"heading": "", "lines": ["Bạn chọn: Lệ phí [part:fee]"]}]),
+        ],
+    ]
+    assert history["exchanges"][0][1]["buttons"][0][0]["action"] == "part:fee"
+    # Not greeted again; and the table holds no more than 3 exchanges of the chat.
+    assert [m.text for m in dialogue.received] == ["/start", "một", "hai", "Lệ phí"]
+    rows = await stored_rows(engine)
+    assert len(rows) == 3 and {chat for chat, _ in rows} == {chat_ref(key).chat_id}
+
+
+async def test_history_opens_only_with_the_pages_own_secret_id(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue, history=WebHistory(engine, exchanges=20)))
+    socket, key, _ = await open_session(client, None)
+    await receive_turn(socket)
+    await socket.send_json({"type": "text", "text": "hồ sơ 000.00.12.H58 số cuối 5633"})
+    await receive_turn(socket)
+    await socket.close()
+
+    # The chat id logs and staff see (the digest), another random id, and a near miss: each
+    # is a new chat that is greeted and shown nothing of the other's.
+    for other in (chat_ref(key).chat_id, "A" * 24, key[:-1] + ("A" if key[-1] != "A" else "B")):
+        socket, other_key, first = await open_session(client, other)
+        await socket.close()
+        assert other_key == other
+        assert first["type"] == "reply" and first["sections"][0]["heading"] == "Xin chào!"
+
+    socket, _, history = await open_session(client, key)
+    await socket.close()
+    assert history["type"] == "history"
+    greeting, dossier = history["exchanges"]
+    assert greeting[0]["sections"][0]["heading"] == "Xin chào!"
+    # The private answer again, to the browser that holds the key; in the citizen's own
+    # message the digits are masked (they may be the verification digits), also in the table.
+    assert dossier[0] == {"type": "user", "text": "hồ sơ •••.••.••.H•• số cuối ••••"}
+    assert dossier[1]["sections"][0]["lines"][0] == "Người nộp: NGUYỄN V** A"
+    stored = " ".join(messages for _, messages in await stored_rows(engine))
+    assert "5633" not in stored and "NGUYỄN V** A" in stored
+    # Its link buttons (single-use tokens) are not kept; the others are.
+    assert dossier[1]["buttons"] == [
+        [{"label": "Xem quá trình xử lý", "action": "d:hist:x", "url": ""}]
+    ]
+    assert "single-use-token" not in stored
+
+
+async def test_web_history_is_erased_with_other_personal_data(engine: AsyncEngine) -> None:
+    history = WebHistory(engine, exchanges=20)
+    now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+    await history.record("old-chat", [{"type": "user", "text": "cũ"}], now - dt.timedelta(days=40))
+    await history.record("new-chat", [{"type": "user", "text": "mới"}], now)
+
+    erased = await forget_personal_data(engine, now - dt.timedelta(days=30))
+
+    assert erased.contexts >= 1
+    assert await history.recent("old-chat") == []
+    assert await history.recent("new-chat") == [[{"type": "user", "text": "mới"}]]
+
+
+async def test_a_photo_is_kept_as_the_page_showed_it(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    client = await aiohttp_client(
+        make_app(ScriptedDialogue(), history=WebHistory(engine, exchanges=20))
+    )
+    socket, key, _ = await open_session(client, None)
+    await receive_turn(socket)
+    await socket.close()
+    response = await client.post("/photo", data=PNG_PIXEL, headers={"X-Chat-Id": key})
+    assert response.status == 200
+
+    socket, _, history = await open_session(client, key)
+    await socket.close()
+    assert history["exchanges"][-1][0] == {"type": "user", "text": texts.WEB_PHOTO_SENT}
+
+
+async def test_replies_to_no_turn_are_kept_once_for_the_next_reload(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    """A staff member's answer during a hand-off (WebChat.send): shown live, or waiting
+    for the page's next load and then shown after its history; kept once either way."""
+    web_chat = WebChat(ScriptedDialogue(), WebConfig(), history=WebHistory(engine, exchanges=20))
+    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=dict))
+    socket, key, _ = await open_session(client, None)
+    await receive_turn(socket)
+    chat_id = chat_ref(key).chat_id
+    await web_chat.send(chat_id, Reply.text("Cán bộ: chào bạn"))
+    assert (await socket.receive_json(timeout=5))["sections"][0]["lines"] == ["Cán bộ: chào bạn"]
+    await socket.close()
+    await web_chat.send(chat_id, Reply.text("Cán bộ: bạn còn đó không?"))
+
+    socket, _, history = await open_session(client, key)
+    waiting = await socket.receive_json(timeout=5)
+    await socket.close()
+    assert [e[0]["sections"][0]["lines"][0] for e in history["exchanges"][1:]] == [
+        "Cán bộ: chào bạn"
+    ]
+    assert waiting["sections"][0]["lines"] == ["Cán bộ: bạn còn đó không?"]
+
+    socket, _, history = await open_session(client, key)
+    with pytest.raises(TimeoutError):
+        await socket.receive_json(timeout=0.3)
+    await socket.close()
+    assert [e[0]["sections"][0]["lines"][0] for e in history["exchanges"][1:]] == [
+        "Cán bộ: chào bạn",
+        "Cán bộ: bạn còn đó không?",
+    ]

@@ -7,10 +7,25 @@ reload, and talks JSON over the WebSocket:
                   {"type": "text", "text": "..."}
                   {"type": "button", "action": "...", "label": "..."}
     bot -> page   {"type": "session", "chat_id": "..."}
+                  {"type": "history", "exchanges": [[<user>, <reply>, ...], ...]}
                   {"type": "reply", "sections": [{"heading": "", "lines": [...]}],
                    "buttons": [[{"label": "", "action": "", "url": ""}]], "image": null}
                   {"type": "notice", "text": "..."}      (rate limit, message too long)
                   {"type": "done"}                        (every answer to a turn was sent)
+
+The page's chat id is a secret of that browser (144 random bits, from the server): the
+dialogue, the logs, the statistics and staff see only a digest of it (`chat_ref`), so an id
+seen there cannot open the chat, its dossier grants or its history. On a (re)load
+(`"resume": false`) the page is sent the chat's last exchanges (`[web] history_exchanges`,
+bot.channels.web_history), as `{"type": "user", "text": ...}` and reply messages, instead
+of a new greeting; in the citizen's own messages of a turn answered with a dossier's details
+(`Reply.private`), digits are kept masked (they may be the verification digits), and
+such replies are kept without their link buttons.
+
+Messages that do not answer the page's own turn (a staff member's answer during a hand-off,
+bot.dialogue.handoff_flow) come as "reply" frames on every open connection of that chat
+(`send`); when none is open, they wait in memory and come right after the next "session"
+of that chat (a reload), after its history, at most `MAX_WAITING_REPLIES` per chat.
 
 A photo of the receipt slip (the page's camera button) goes over HTTP, not the WebSocket
 (whose frames stay small): `POST /photo` with the chat id in `X-Chat-Id` and the picture as
@@ -28,6 +43,7 @@ A chat that said nothing but hello is not stored (Incoming.greeting_shown).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import html
 import json
@@ -47,8 +63,16 @@ from bot import texts
 from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
+from bot.channels.web_history import PageMessage, WebHistory
 from bot.config import WebConfig
-from bot.messages import Channel, ChatRef, ConversationHandler, Incoming, Reply
+from bot.messages import (
+    Channel,
+    ChatRef,
+    ConversationHandler,
+    Incoming,
+    RecipientBlocked,
+    Reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +83,10 @@ MAX_TEXT_CHARS = 1000
 MAX_FRAME_BYTES = 64 * 1024
 _CHAT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _RATE_WINDOW_SECONDS = 60.0
+_DIGIT = re.compile(r"\d")
+# Replies kept for a closed chat until the page reconnects (a reload), per chat and chats.
+MAX_WAITING_REPLIES = 20
+MAX_WAITING_CHATS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +154,31 @@ def reply_as_json(reply: Reply) -> dict[str, Any]:
         ],
         "image": image,
     }
+
+
+def chat_ref(chat_key: str) -> ChatRef:
+    """The chat the dialogue sees for the page's secret chat id: a digest of it, so that
+    what logs and staff see cannot be turned back into the key."""
+    digest = hashlib.sha256(b"web-chat:" + chat_key.encode()).digest()
+    return ChatRef(Channel.WEB, base64.urlsafe_b64encode(digest[:18]).decode())
+
+
+def _user_message(text: str, replies: list[Reply]) -> PageMessage:
+    if any(reply.private for reply in replies):
+        text = _DIGIT.sub("•", text)
+    return {"type": "user", "text": text}
+
+
+def _kept_reply(reply: Reply) -> PageMessage:
+    # Without its picture: a chart is answered to staff on Telegram, and a row stays small.
+    kept = {**reply_as_json(reply), "image": None}
+    if reply.private:
+        # A dossier's link buttons hold single-use tokens (bot.dossiers.follow_links): they
+        # are not stored, and would not work again anyway.
+        kept["buttons"] = [
+            row for row in ([b for b in row if not b["url"]] for row in kept["buttons"]) if row
+        ]
+    return kept
 
 
 def _origin_of(url: str) -> str:
@@ -230,8 +283,10 @@ class WebChat:
         *,
         title: str = texts.WEB_PAGE_TITLE,
         max_text_chars: int = MAX_TEXT_CHARS,
+        history: WebHistory | None = None,
     ) -> None:
         self._handler = handler
+        self._history = history
         self._config = config
         self._page = ChatPage.load(title)
         self._max_text_chars = max_text_chars
@@ -254,6 +309,51 @@ class WebChat:
             host = public.netloc.lower()
             sources += [f"wss://{host}"] if public.scheme == "https" else [f"ws://{host}"]
         self._connect_sources = " ".join(sources)
+        self._by_chat: dict[str, set[web.WebSocketResponse]] = {}
+        # A greeting not kept yet, per chat with an open page (see _turn).
+        self._greetings: dict[str, tuple[list[Reply], dt.datetime]] = {}
+        self._waiting: dict[str, deque[Reply]] = {}
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.WEB
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """messages.Sender: to the chat's open connections, or kept for its next one."""
+        sent = False
+        for socket in list(self._by_chat.get(chat_id, ())):
+            if socket.closed:
+                continue
+            try:
+                await socket.send_json(reply_as_json(reply))
+                sent = True
+            except (ConnectionError, RuntimeError) as exc:
+                log.info("web chat: a connection of %s closed while sending: %s", chat_id, exc)
+        if sent:
+            await self._remember(chat_id, None, [reply], dt.datetime.now(dt.UTC))
+            return
+        if chat_id not in self._waiting and len(self._waiting) >= MAX_WAITING_CHATS:
+            raise RecipientBlocked("too many closed web chats with replies waiting")
+        self._waiting.setdefault(chat_id, deque(maxlen=MAX_WAITING_REPLIES)).append(reply)
+
+    async def _join(
+        self, socket: web.WebSocketResponse, chat: ChatRef, joined: list[ChatRef]
+    ) -> None:
+        joined.append(chat)
+        self._by_chat.setdefault(chat.chat_id, set()).add(socket)
+        waiting = list(self._waiting.pop(chat.chat_id, ()))
+        for reply in waiting:
+            await socket.send_json(reply_as_json(reply))
+        # Shown now, so kept for the next reload like the page's own exchanges.
+        await self._remember(chat.chat_id, None, waiting, dt.datetime.now(dt.UTC))
+
+    def _leave(self, socket: web.WebSocketResponse, chat: ChatRef) -> None:
+        sockets = self._by_chat.get(chat.chat_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._by_chat[chat.chat_id]
+                self._greetings.pop(chat.chat_id, None)
 
     @property
     def open_connections(self) -> int:
@@ -342,21 +442,22 @@ class WebChat:
         if not self.origin_allowed(request):
             log.warning("web chat: refused a photo from origin %r", request.headers["Origin"])
             return web.Response(status=403, text="origin not allowed")
-        chat_id = request.headers.get("X-Chat-Id", "")
-        if not _CHAT_ID.fullmatch(chat_id):
+        chat_key = request.headers.get("X-Chat-Id", "")
+        if not _CHAT_ID.fullmatch(chat_key):
             return web.Response(status=400, text="no chat")
         address = self.client_address(request)
         if not self._addresses.allow_message(address, time.monotonic()):
             notice = {"type": "notice", "text": texts.WEB_RATE_LIMITED}
             return web.json_response(notice, status=429)
         photo = await read_photo(request.content, request.content_length)
-        chat = ChatRef(Channel.WEB, chat_id)
+        chat = chat_ref(chat_key)
         # The camera button is on the page, which shows the conversation (its greeting).
         incoming = Incoming(
-            chat, chat_id, "", network_address=address, photo=photo, greeting_shown=True
+            chat, chat.chat_id, "", network_address=address, photo=photo, greeting_shown=True
         )
-        async with self._chat_locks.hold(chat_id):
-            replies = await self._handler.handle(incoming)
+        async with self._chat_locks.hold(chat.chat_id):
+            replies = list(await self._handler.handle(incoming))
+            await self._remember(chat.chat_id, texts.WEB_PHOTO_SENT, replies, incoming.received_at)
         self._turns += 1
         return web.json_response(
             {"type": "replies", "replies": [reply_as_json(reply) for reply in replies]}
@@ -371,6 +472,17 @@ class WebChat:
         return request.remote or "unknown"
 
     async def _converse(self, socket: web.WebSocketResponse, address: str) -> None:
+        joined: list[ChatRef] = []
+        try:
+            await self._conversation(socket, address, joined)
+        finally:
+            for chat in joined:
+                self._leave(socket, chat)
+
+    async def _conversation(
+        self, socket: web.WebSocketResponse, address: str, joined: list[ChatRef]
+    ) -> None:
+        """The connection's messages until it closes; the chat it joins goes in `joined`."""
         rate = MessageRate(self._config.messages_per_minute)
         chat: ChatRef | None = None
         # The page shows the conversation so far: greeted in this connection, or resumed.
@@ -385,7 +497,7 @@ class WebChat:
             kind = message.get("type")
             if kind == "hello" and chat is None:
                 greet = not message.get("resume")
-                chat, is_new = self._chat_for(message.get("chat_id"))
+                key, chat, is_new = self._chat_for(message.get("chat_id"))
                 if (greet or is_new) and not self._addresses.allow_start(
                     address, time.monotonic()
                 ):
@@ -395,30 +507,41 @@ class WebChat:
                     if is_new:
                         chat = None
                     else:
-                        await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+                        await socket.send_json({"type": "session", "chat_id": key})
+                        await self._join(socket, chat, joined)
                     continue
-                await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+                await socket.send_json({"type": "session", "chat_id": key})
                 greeting_shown = True
                 if greet:
-                    # The page is empty after a (re)load: greet, as Telegram's /start does.
-                    await self._turn(
-                        socket,
-                        Incoming(
-                            chat,
-                            chat.chat_id,
-                            "/start",
-                            is_first_contact=is_new,
-                            network_address=address,
-                            greeting_shown=True,
-                        ),
-                    )
+                    # The page is empty after a (re)load: the conversation so far, or a
+                    # greeting as Telegram's /start gives.
+                    exchanges = [] if is_new else await self._recent(chat)
+                    if exchanges:
+                        await socket.send_json({"type": "history", "exchanges": exchanges})
+                    # Replies that waited for this chat come after its history.
+                    await self._join(socket, chat, joined)
+                    if not exchanges:
+                        await self._turn(
+                            socket,
+                            Incoming(
+                                chat,
+                                chat.chat_id,
+                                "/start",
+                                is_first_contact=is_new,
+                                network_address=address,
+                                greeting_shown=True,
+                            ),
+                        )
+                else:
+                    await self._join(socket, chat, joined)
                 continue
             if chat is None:
                 if not self._addresses.allow_start(address, time.monotonic()):
                     await socket.send_json({"type": "notice", "text": texts.WEB_RATE_LIMITED})
                     continue
-                chat, _ = self._chat_for(None)
-                await socket.send_json({"type": "session", "chat_id": chat.chat_id})
+                key, chat, _ = self._chat_for(None)
+                await socket.send_json({"type": "session", "chat_id": key})
+                await self._join(socket, chat, joined)
             incoming = self._incoming(chat, message, address, greeting_shown)
             if incoming is None:
                 continue
@@ -434,10 +557,40 @@ class WebChat:
             # Whatever the dialogue answered (a greeting first, if needed) is on the page.
             greeting_shown = True
 
-    def _chat_for(self, supplied: Any) -> tuple[ChatRef, bool]:
+    @staticmethod
+    def _chat_for(supplied: Any) -> tuple[str, ChatRef, bool]:
+        """(the page's secret chat id, the chat the dialogue sees, whether it is new)."""
         if isinstance(supplied, str) and _CHAT_ID.fullmatch(supplied):
-            return ChatRef(Channel.WEB, supplied), False
-        return ChatRef(Channel.WEB, secrets.token_urlsafe(18)), True
+            return supplied, chat_ref(supplied), False
+        key = secrets.token_urlsafe(18)  # 144 random bits
+        return key, chat_ref(key), True
+
+    async def _recent(self, chat: ChatRef) -> list[list[PageMessage]]:
+        if self._history is None:
+            return []
+        try:
+            return await self._history.recent(chat.chat_id)
+        except Exception:
+            # Without its history the page still works: it greets instead.
+            log.exception("web chat: history of %s not read", chat)
+            return []
+
+    async def _remember(
+        self, chat_id: str, shown: str | None, replies: list[Reply], at: dt.datetime
+    ) -> None:
+        """Keep the exchange for the page's next load (`shown`: what the page showed as the
+        citizen's message; None for the greeting and for replies to no turn of the page)."""
+        greeting = self._greetings.pop(chat_id, None)
+        if self._history is None or not self._history.enabled or not replies:
+            return
+        if greeting is not None:
+            await self._remember(chat_id, None, *greeting)
+        messages = [] if shown is None else [_user_message(shown, replies)]
+        messages += [_kept_reply(reply) for reply in replies]
+        try:
+            await self._history.record(chat_id, messages, at)
+        except Exception:
+            log.exception("web chat: exchange of web:%s not kept", chat_id)
 
     @staticmethod
     def _incoming(
@@ -472,8 +625,17 @@ class WebChat:
         return None
 
     async def _turn(self, socket: web.WebSocketResponse, incoming: Incoming) -> None:
-        async with self._chat_locks.hold(incoming.chat.chat_id):
-            replies = await self._handler.handle(incoming)
+        # What the page showed as the citizen's message: the text, or the button's label.
+        shown = None if incoming.text == "/start" and incoming.action is None else incoming.text
+        chat_id = incoming.chat.chat_id
+        async with self._chat_locks.hold(chat_id):
+            replies = list(await self._handler.handle(incoming))
+            if shown is None and chat_id in self._by_chat:
+                # A greeting alone is not kept (anyone can open chats by the thousand): it
+                # goes into the history with whatever comes next while the page is open.
+                self._greetings[chat_id] = (replies, incoming.received_at)
+            else:
+                await self._remember(chat_id, shown, replies, incoming.received_at)
         self._turns += 1
         for reply in replies:
             if socket.closed:

@@ -90,3 +90,8 @@ def broadcast(verb: str, ref: str) -> str:
 def teach(row_id: int, code: str | None) -> str:
     """Staff: question `row_id` (statistics row) means procedure `code`; None: not ours."""
     return Action("tq", (str(row_id), code or "-")).encode()
+
+
+def end_handoff() -> str:
+    """The citizen ends the conversation with staff (bot.dialogue.handoff_flow)."""
+    return Action("ho", ("end",)).encode()

@@ -3,15 +3,18 @@
 Routing, in order (the first that applies wins):
 
     platform event (follow/unfollow) ──> notices flow
+    a message in the staff group ──────> hand-off flow (staff answering a citizen)
     button press (action) ─────────────> the flow that made the button
     /command ──────────────────────────> greeting, help, contact, dossier, notices, staff
+    the chat is handed to staff ───────> hand-off flow: the message goes to the staff group
     waiting for a verification value ──> dossier flow
     waiting for a rating comment ──────> dossier flow
     receipt code in the text ──────────> dossier flow (checked before any fuzzy search)
     a photo (of the receipt slip) ─────> dossier flow, which reads its QR code or barcode
     "không phải" (not this one) ───────> the other candidates of the last question
     anything else ─────────────────────> procedure search; follow-ups such as
-                                          "còn lệ phí thì sao?" use the procedure in context
+                                          "còn lệ phí thì sao?" use the procedure in context;
+                                          "gặp cán bộ" goes to the hand-off flow
 
 No platform types here: channels translate to and from `bot.messages`.
 """
@@ -33,9 +36,9 @@ from bot.config import CenterConfig
 from bot.dialogue import actions
 from bot.dialogue.actions import Action, Menu, Part
 from bot.dialogue.context import ChatContext, ContextStore
-from bot.dialogue.flows import DossierFlow, NoticesFlow, StaffFlow
+from bot.dialogue.flows import DossierFlow, HandoffFlow, NoticesFlow, StaffFlow
 from bot.dialogue.procedure_answers import choices_reply, procedure_answer
-from bot.dialogue.turn import Turn
+from bot.dialogue.turn import Turn, TurnOutcome
 from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Button, Incoming, Reply, Section
 from bot.search import Decision, DeclineReason, Matcher, SearchResult
 from bot.stats.records import QuestionDecision, StatsRecorder, local_day
@@ -68,6 +71,7 @@ class DialogueServices:
     dossiers: DossierFlow | None = None
     notices: NoticesFlow | None = None
     staff: StaffFlow | None = None
+    handoff: HandoffFlow | None = None
 
 
 class Dialogue:
@@ -82,6 +86,11 @@ class Dialogue:
         self._clock = clock
 
     async def handle(self, message: Incoming) -> Sequence[Reply]:
+        return (await self.converse(message)).replies
+
+    async def converse(self, message: Incoming) -> TurnOutcome:
+        """The replies to `message` and the relays for other chats (which the caller sends:
+        bot.channels.relay)."""
         now = self._clock()
         try:
             context = await self._load_context(message, now)
@@ -89,11 +98,12 @@ class Dialogue:
             await self._route(turn)
             if not (message.greeting_shown and _only_greeted(context, turn.context)):
                 await self._save_context(turn)
-            return turn.replies
+            return TurnOutcome(tuple(turn.replies), tuple(turn.relays))
         except StorageUnavailable:
             # The database's outage log said it once (bot.storage.outage); the citizen
             # gets the apology, the log no traceback per message.
-            return [Reply.text(texts.ERROR_APOLOGY.format(hotline=self._s.center.hotline))]
+            apology = Reply.text(texts.ERROR_APOLOGY.format(hotline=self._s.center.hotline))
+            return TurnOutcome((apology,))
         except Exception:
             log.exception(
                 "conversation failed: chat=%s user=%s action=%r text=%r",
@@ -102,7 +112,8 @@ class Dialogue:
                 message.action,
                 message.text[:200],
             )
-            return [Reply.text(texts.ERROR_APOLOGY.format(hotline=self._s.center.hotline))]
+            apology = Reply.text(texts.ERROR_APOLOGY.format(hotline=self._s.center.hotline))
+            return TurnOutcome((apology,))
 
     # --- context, tolerant of the bot's own database being down ----------------------
 
@@ -124,6 +135,13 @@ class Dialogue:
         if message.action in (EVENT_FOLLOW, EVENT_UNFOLLOW):
             await self._platform_event(turn, message.action)
             return
+        handoff = self._s.handoff
+        if (
+            handoff is not None
+            and handoff.is_staff_chat(message.chat)
+            and await handoff.staff_message(turn)
+        ):
+            return
         if message.action:
             await self._button(turn, Action.decode(message.action))
             return
@@ -131,6 +149,8 @@ class Dialogue:
         command = _COMMAND.match(text)
         if command:
             await self._command(turn, command.group(1).lower(), (command.group(2) or "").strip())
+            return
+        if handoff is not None and await handoff.citizen_message(turn):
             return
         if message.is_first_contact or not (turn.context.greeted or message.greeting_shown):
             self._greet(turn)
@@ -168,6 +188,10 @@ class Dialogue:
             await self._s.notices.platform_event(turn, event)
 
     async def _command(self, turn: Turn, name: str, argument: str) -> None:
+        # "/start <argument>": a link from the web chat that follows a dossier here.
+        dossiers = self._s.dossiers
+        if name == "start" and argument and dossiers and await dossiers.start_link(turn, argument):
+            return
         if name in ("start", "menu", "batdau"):
             self._greet(turn)
         elif name in ("help", "huongdan", "trogiup"):
@@ -183,6 +207,11 @@ class Dialogue:
                 await self._s.notices.offer(turn)
             else:
                 await self._s.notices.unsubscribe(turn)
+        elif name in ("ketthuc", "end"):
+            if self._s.handoff is None:
+                turn.say_text(texts.NOT_IN_HANDOFF)
+            else:
+                await self._s.handoff.end(turn)
         elif self._s.staff is not None and await self._s.staff.command(turn, name, argument):
             return
         else:
@@ -209,6 +238,8 @@ class Dialogue:
             await self._s.notices.button(turn, action)
         elif kind in ("bc", "tq") and self._s.staff is not None:
             await self._s.staff.button(turn, action)
+        elif kind == "ho" and self._s.handoff is not None:
+            await self._s.handoff.end(turn)
         else:
             turn.say_text(texts.UNKNOWN_BUTTON)
 
@@ -277,6 +308,11 @@ class Dialogue:
     async def _question(self, turn: Turn, text: str) -> None:
         lessons = await self._s.lessons.current() if self._s.lessons is not None else None
         result = self._s.matcher.search(text, lessons)
+        if result.decline_reason is DeclineReason.HUMAN and self._s.handoff is not None:
+            # Before follow-ups: "gặp cán bộ" after a procedure answer still means a person.
+            await self._s.handoff.request(turn)
+            self._record(turn, text, QuestionDecision.DECLINE, None)
+            return
         part = _part_of(result)
         context = turn.context
         if (

@@ -5,6 +5,8 @@
                           └──> VerificationNeeded ──> "last 4 digits?"  (awaiting)
     4 digits (awaiting) ──> lookup with them ──> Found | NotFoundOrMismatch | LockedOut
     rating button (after "returned") ──> thanks, "any comment?" (awaiting a comment)
+    [notify me] on a channel without notices (web chat) ──> Telegram link (token) + Zalo OA
+    /start f_<token> (Telegram, from that link) ──> the dossier followed in this chat
 
 The privacy rules (verification, lockout, audit, same answer for "no such dossier" and
 "wrong digits") live in bot.dossiers; this module only talks.
@@ -12,10 +14,12 @@ The privacy rules (verification, lockout, audit, same answer for "no such dossie
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote
 
 from bot import texts
@@ -27,8 +31,10 @@ from bot.dialogue.dossier_answers import (
     malformed_code_reply,
     wait_text,
 )
+from bot.dialogue.elsewhere import ElsewhereLinks
 from bot.dialogue.turn import Turn
 from bot.dossiers.access import verification_digits
+from bot.dossiers.follow_links import FollowLinks, is_follow_token
 from bot.dossiers.receipt_codes import MalformedReceiptCode, ReceiptCode
 from bot.dossiers.service import (
     DossierService,
@@ -44,7 +50,7 @@ from bot.dossiers.service import (
     VerificationNeeded,
 )
 from bot.dossiers.slip_photo import SlipPhotoReader
-from bot.messages import MAX_PHOTO_BYTES, Channel, ChatRef, Photo, PhotoProblem
+from bot.messages import MAX_PHOTO_BYTES, Channel, ChatRef, Photo, PhotoProblem, Reply, Section
 from bot.stats.records import StatsRecorder
 
 log = logging.getLogger(__name__)
@@ -93,18 +99,39 @@ class DossierConversation:
         ratings: StatsRecorder | None = None,
         notify_channels: Collection[Channel] = (),
         photos: SlipPhotoReader | None = None,
+        elsewhere: ElsewhereLinks | None = None,
+        follow_links: FollowLinks | None = None,
     ) -> None:
         """`notify_channels`: channels that can carry change notices (a live view: channels
-        are added as they start); on others (web chat, terminal) nobody can be told later.
+        are added as they start); on others (web chat, terminal) nobody can be told later,
+        so they are offered the center's Telegram bot (`follow_links` makes its links
+        follow the dossier) and Zalo OA from `elsewhere`.
         `photos` reads the codes on photos of receipt slips."""
         self._service = service
+        self._elsewhere = elsewhere or ElsewhereLinks()
+        self._follow_links = follow_links
         self._photos = photos or SlipPhotoReader()
         self._notify_channels = notify_channels
         self._hotline = hotline
         self._zone = zone
         self._ratings = ratings
 
+    # Every reply about a dossier is private (Reply.private): it may show the dossier, and
+    # the message it answers may hold the verification digits.
+
     async def handle_text(self, turn: Turn, text: str) -> bool:
+        with _private_replies(turn):
+            return await self._handle_text(turn, text)
+
+    async def handle_photo(self, turn: Turn, photo: Photo) -> bool:
+        with _private_replies(turn):
+            return await self._handle_photo(turn, photo)
+
+    async def button(self, turn: Turn, action: Action) -> None:
+        with _private_replies(turn):
+            await self._button(turn, action)
+
+    async def _handle_text(self, turn: Turn, text: str) -> bool:
         context = turn.context
         found = self._service.find_code(text, turn.now)
         if isinstance(found, ReceiptCode):
@@ -126,7 +153,7 @@ class DossierConversation:
             return True
         return False
 
-    async def handle_photo(self, turn: Turn, photo: Photo) -> bool:
+    async def _handle_photo(self, turn: Turn, photo: Photo) -> bool:
         problem = photo.problem
         reading = None
         if problem is None:
@@ -154,7 +181,7 @@ class DossierConversation:
         turn.say_text(texts.PHOTO_NO_CODE)
         return True
 
-    async def button(self, turn: Turn, action: Action) -> None:
+    async def _button(self, turn: Turn, action: Action) -> None:
         if action.kind == "rate" and len(action.args) == 2 and action.args[1].isdigit():
             await self._rating(turn, action.args[0], int(action.args[1]))
             return
@@ -212,6 +239,7 @@ class DossierConversation:
             turn.update(awaiting=None, pending_code=None)
             can_watch = self._can_watch(message.chat)
             watching = can_watch and await self._is_watching(message.chat, str(code))
+            can_watch = can_watch or self._can_watch_elsewhere(message.chat)
             turn.say(
                 dossier_reply(outcome.view, self._zone, can_watch=can_watch, watching=watching)
             )
@@ -273,11 +301,26 @@ class DossierConversation:
     async def _is_watching(self, chat: ChatRef, code: str) -> bool:
         return any(s.code == code for s in await self._service.subscriptions(chat))
 
+    def _can_watch_elsewhere(self, chat: ChatRef) -> bool:
+        return (
+            self._service.can_notify
+            and chat.channel not in self._notify_channels
+            and self._elsewhere.offered
+        )
+
     async def _watch(self, turn: Turn, code: ReceiptCode) -> None:
         if not self._can_watch(turn.message.chat):
-            turn.say_text(texts.WATCH_NOT_OFFERED)
+            if self._can_watch_elsewhere(turn.message.chat):
+                await self._watch_elsewhere(turn, code)
+            else:
+                turn.say_text(texts.WATCH_NOT_OFFERED)
             return
         result = await self._service.subscribe(turn.message.chat, code, now=turn.now)
+        self._say_subscribed(turn, code, result)
+
+    def _say_subscribed(
+        self, turn: Turn, code: ReceiptCode | str, result: SubscribeResult
+    ) -> None:
         template = {
             SubscribeResult.SUBSCRIBED: texts.WATCH_ON,
             SubscribeResult.ALREADY_SUBSCRIBED: texts.WATCH_ALREADY,
@@ -286,6 +329,60 @@ class DossierConversation:
             SubscribeResult.NOT_OFFERED: texts.WATCH_NOT_OFFERED,
         }[result]
         turn.say_text(template.format(code=code))
+
+    async def _watch_elsewhere(self, turn: Turn, code: ReceiptCode) -> None:
+        """The Telegram bot (a link that follows this dossier) and the Zalo OA (steps)."""
+        chat = turn.message.chat
+        elsewhere = self._elsewhere
+        token = ""
+        lines = [texts.WATCH_ELSEWHERE_INTRO]
+        if elsewhere.telegram_bot_username and self._follow_links is not None:
+            issued = await self._follow_links.issue(chat, str(code), turn.now)
+            if issued is None:
+                turn.say_text(texts.WATCH_NEEDS_LOOKUP)
+                return
+            token = issued
+            minutes = round(self._follow_links.lifetime.total_seconds() / 60)
+            lines.append(
+                texts.WATCH_ELSEWHERE_TELEGRAM.format(
+                    button=texts.BUTTON_OPEN_TELEGRAM, minutes=minutes
+                )
+            )
+        if elsewhere.zalo_oa_url:
+            lines.append(
+                texts.WATCH_ELSEWHERE_ZALO.format(button=texts.BUTTON_OPEN_ZALO, code=code)
+            )
+        heading = texts.WATCH_ELSEWHERE_HEADING.format(code=code)
+        rows = (elsewhere.telegram_button(token) if token else (), elsewhere.zalo_button())
+        turn.say(Reply((Section(heading, tuple(lines)),), tuple(row for row in rows if row)))
+
+    async def start_link(self, turn: Turn, argument: str) -> bool:
+        """ "/start f_<token>" from a follow link: follow its dossier in this chat. False
+        when the argument is not a follow token (the core greets)."""
+        if not is_follow_token(argument):
+            return False
+        with _private_replies(turn):
+            chat = turn.message.chat
+            redeemed = None
+            if self._follow_links is not None and self._can_watch(chat):
+                redeemed = await self._follow_links.redeem(argument, turn.now)
+            if redeemed is None:
+                turn.say_text(texts.FOLLOW_LINK_EXPIRED)
+                return True
+            code = self._service.find_code(redeemed.code, turn.now)
+            shared = await self._service.share_verified(
+                redeemed.source, chat, redeemed.code, turn.now
+            )
+            if not isinstance(code, ReceiptCode) or not shared:
+                turn.say_text(texts.FOLLOW_LINK_EXPIRED)
+                return True
+            result = await self._service.subscribe(chat, code, now=turn.now)
+            if result is SubscribeResult.SUBSCRIBED:
+                turn.say_text(texts.FOLLOW_LINK_DONE.format(code=code))
+            else:
+                self._say_subscribed(turn, code, result)
+            log.info("dossier %s followed from %s in %s", code, redeemed.source, chat)
+        return True
 
     # --- satisfaction ratings --------------------------------------------------------
 
@@ -314,6 +411,18 @@ class DossierConversation:
         if self._ratings is not None:
             await self._ratings.add_rating_comment(turn.message.chat, code, text.strip())
         turn.say_text(texts.RATING_COMMENT_THANKS)
+
+
+@contextmanager
+def _private_replies(turn: Turn) -> Iterator[None]:
+    """Marks the replies added inside the block private."""
+    start = len(turn.replies)
+    try:
+        yield
+    finally:
+        turn.replies[start:] = [
+            dataclasses.replace(reply, private=True) for reply in turn.replies[start:]
+        ]
 
 
 def _digit_tokens(text: str) -> list[tuple[str, bool] | None]:

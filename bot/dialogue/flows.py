@@ -11,7 +11,7 @@ from typing import Protocol
 
 from bot.dialogue.actions import Action
 from bot.dialogue.turn import Turn
-from bot.messages import Photo
+from bot.messages import ChatRef, Photo
 
 
 class DossierFlow(Protocol):
@@ -25,6 +25,11 @@ class DossierFlow(Protocol):
     async def handle_photo(self, turn: Turn, photo: Photo) -> bool:
         """Look up the dossier whose code the photo shows (a receipt slip's QR code or
         barcode); return False when it shows none and the message has a caption to read."""
+        ...
+
+    async def start_link(self, turn: Turn, argument: str) -> bool:
+        """Handle "/start <argument>" from a link that follows a dossier; False when the
+        argument is not one."""
         ...
 
 
@@ -44,3 +49,27 @@ class StaffFlow(Protocol):
         ...
 
     async def button(self, turn: Turn, action: Action) -> None: ...
+
+
+class HandoffFlow(Protocol):
+    """Handing a citizen's chat to staff (bot.dialogue.handoff_flow)."""
+
+    def is_staff_chat(self, chat: ChatRef) -> bool:
+        """The staff group, where staff answer the citizens handed to them."""
+        ...
+
+    async def staff_message(self, turn: Turn) -> bool:
+        """A message in the staff group; False to let the core treat it (a command)."""
+        ...
+
+    async def citizen_message(self, turn: Turn) -> bool:
+        """When the chat is handed to staff, pass the message on; False when it is not."""
+        ...
+
+    async def request(self, turn: Turn) -> None:
+        """The citizen asked for a person."""
+        ...
+
+    async def end(self, turn: Turn) -> None:
+        """The citizen ends the conversation with staff (a command or the button)."""
+        ...

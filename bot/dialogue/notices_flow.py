@@ -3,6 +3,7 @@
     /thongbao or menu "Nhận thông báo" ──> [Tất cả] [Chỉ <topic>]... [Thôi nhận]
     /huythongbao or [Thôi nhận] ─────────> opted out (kept until the citizen opts in again)
     Zalo follow/unfollow, Telegram blocked/unblocked ──> reachable / unreachable
+    on the web chat (no notices once the page is closed) ──> [Mở Telegram] [Mở Zalo]
 
 Opting out always wins: it is stored, and only the citizen's own explicit opt-in undoes it
 (see bot.broadcast.subscriptions).
@@ -15,6 +16,7 @@ from bot.broadcast.model import BROADCAST_CHANNELS, UnknownTopic
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
 from bot.dialogue import actions
 from bot.dialogue.actions import Action
+from bot.dialogue.elsewhere import ElsewhereLinks
 from bot.dialogue.turn import Turn
 from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Button, Reply, Section
 
@@ -22,13 +24,24 @@ from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Button, Reply, Section
 class NoticesConversation:
     """Implements bot.dialogue.flows.NoticesFlow over a SubscriptionStore."""
 
-    def __init__(self, subscriptions: SubscriptionStore) -> None:
+    def __init__(
+        self, subscriptions: SubscriptionStore, elsewhere: ElsewhereLinks | None = None
+    ) -> None:
+        """`elsewhere`: the center's Telegram bot and Zalo OA, offered where notices cannot
+        be sent (the web chat)."""
         self._subscriptions = subscriptions
+        self._elsewhere = elsewhere or ElsewhereLinks()
+
+    def _not_here(self, turn: Turn) -> None:
+        if self._elsewhere.offered:
+            turn.say(Reply.text(texts.NOTICES_ELSEWHERE, self._elsewhere.buttons()))
+        else:
+            turn.say_text(texts.NOTICES_NOT_AVAILABLE)
 
     async def offer(self, turn: Turn) -> None:
         chat = turn.message.chat
         if chat.channel not in BROADCAST_CHANNELS:
-            turn.say_text(texts.NOTICES_NOT_AVAILABLE)
+            self._not_here(turn)
             return
         lines = [texts.NOTICES_MENU]
         current = await self._subscriptions.get(chat)
@@ -59,7 +72,7 @@ class NoticesConversation:
             return
         chat = turn.message.chat
         if chat.channel not in BROADCAST_CHANNELS:
-            turn.say_text(texts.NOTICES_NOT_AVAILABLE)
+            self._not_here(turn)
             return
         topic = action.args[0] if action.args and action.args[0] != "all" else None
         try:

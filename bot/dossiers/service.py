@@ -369,6 +369,24 @@ class DossierService:
             ).all()
         return tuple(Subscription(row.code, from_utc_naive(row.created_at)) for row in rows)
 
+    async def has_verified(self, chat: ChatRef, code: str) -> bool:
+        """Whether `chat` has looked `code` up successfully (may see it without digits)."""
+        async with connect(self._engine) as connection:
+            return await self._ledger.has_grant(connection, chat, code)
+
+    async def share_verified(
+        self, source: ChatRef, target: ChatRef, code: str, now: dt.datetime | None = None
+    ) -> bool:
+        """Let `target` see `code` as `source` may (the same citizen's other chat, through
+        a follow link); False when `source` has not verified it."""
+        moment = now or dt.datetime.now(dt.UTC)
+        async with connect(self._engine, begin=True) as connection:
+            granted, status = await self._ledger.grant_status(connection, source, code)
+            if not granted:
+                return False
+            await self._ledger.grant(connection, target, code, status, moment)
+        return True
+
     async def forget_chat(self, chat: ChatRef) -> int:
         """Drop the chat's verified dossiers, so they must be verified again."""
         async with connect(self._engine, begin=True) as connection:

@@ -46,6 +46,7 @@ class Lateness:
 class _Year:
     days_off: frozenset[dt.date]  # Monday to Friday only
     working_weekend_days: frozenset[dt.date]
+    holidays: frozenset[dt.date]  # every day off, weekends included (office hours)
 
 
 class WorkingCalendar:
@@ -83,6 +84,7 @@ class WorkingCalendar:
             known = _Year(
                 days_off=frozenset(day for day in days_off if day.weekday() < _SATURDAY),
                 working_weekend_days=frozenset(working),
+                holidays=frozenset(days_off),
             )
             self._years[year] = known
         return known
@@ -92,6 +94,11 @@ class WorkingCalendar:
         if day.weekday() >= _SATURDAY:
             return day in year.working_weekend_days
         return day not in year.days_off
+
+    def is_holiday(self, day: dt.date) -> bool:
+        """A public holiday or one of the province's days off, on any day of the week (a
+        center open on Saturday mornings is closed on a holiday that falls on one)."""
+        return day in self._year(day.year).holidays
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
         """Working days d with start < d <= end (0 when end <= start)."""

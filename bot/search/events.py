@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import numpy as np
+
 from bot.catalogue.files import Problem, Severity
 from bot.catalogue.model import Catalogue, SourceLocation, code_shape
 from bot.search.normalize import tokens
@@ -252,51 +254,57 @@ def _strings(value: Any) -> list[str] | None:
 
 
 class _PhraseIndex(Generic[T]):
-    """Phrases looked up by their most telling word, then checked in full.
+    """Phrases found by which of their required slots a message's words fill.
 
-    Looking phrases up by their first word tried hundreds per message ("làm", "mất", "ba"
-    start many), which cost more than the rest of the search. Each phrase is filed under
-    the words of its rarest required slot instead, and a message's words must contain a
-    word of every required slot before the phrase is matched word by word."""
+    Trying phrases one by one cost more than the rest of the search (thousands of phrases,
+    hundreds sharing common words such as "làm", "giấy", "mất"). Each required slot has a
+    number; a word knows the slots it can start. A message's words give the slots they
+    fill, a count per phrase says how many of its slots are filled, and only the phrases
+    whose every required slot is filled are matched word by word (in numpy: a few array
+    operations per message instead of a loop over phrases)."""
 
     def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...]]]) -> None:
         entries = list(phrases)
-        # A required slot is known by the words that can start it.
-        required = [
-            tuple(frozenset(alt[0] for alt in slot) for slot in slots if () not in slot)
-            for _, slots in entries
-        ]
-        frequency: dict[str, int] = defaultdict(int)
-        for slots_words in required:
-            for words in slots_words:
-                for word in words:
-                    frequency[word] += 1
-        by_word: dict[str, list[int]] = defaultdict(list)
-        for number, slots_words in enumerate(required):
-            anchor = min(slots_words, key=lambda words: sum(frequency[w] for w in words))
-            for word in anchor:
-                by_word[word].append(number)
+        slots_by_word: dict[str, list[int]] = defaultdict(list)
+        phrase_of_slot: list[int] = []
+        required_count: list[int] = []
+        for number, (_payload, slots) in enumerate(entries):
+            required = [slot for slot in slots if () not in slot]
+            for slot in required:
+                slot_id = len(phrase_of_slot)
+                phrase_of_slot.append(number)
+                for word in {alternative[0] for alternative in slot}:
+                    slots_by_word[word].append(slot_id)
+            required_count.append(len(required))
         self._entries = entries
-        self._required = required
-        self._by_word = dict(by_word)
+        self._slots_by_word = {
+            word: np.asarray(ids, dtype=np.int32) for word, ids in slots_by_word.items()
+        }
+        self._phrase_of_slot = np.asarray(phrase_of_slot, dtype=np.int32)
+        self._required_count = np.asarray(required_count, dtype=np.int32)
 
     def __bool__(self) -> bool:
         return bool(self._entries)
 
     def matches(self, words: Sequence[str]) -> Iterable[tuple[T, tuple[Slot, ...], int, int]]:
         """(payload, slots, start, end) of every phrase found in `words`."""
-        present = frozenset(words)
-        candidates: set[int] = set()
-        for word in present:
-            candidates.update(self._by_word.get(word, ()))
-        starts: dict[str, list[int]] | None = None
-        for number in candidates:
-            if any(slot.isdisjoint(present) for slot in self._required[number]):
-                continue
-            if starts is None:
-                starts = defaultdict(list)
-                for position, word in enumerate(words):
-                    starts[word].append(position)
+        filled = [
+            ids for word in frozenset(words) if (ids := self._slots_by_word.get(word)) is not None
+        ]
+        if not filled:
+            return
+        # Two words may fill one slot ("(sinh|sanh) con" in "sinh ... sanh"): a slot
+        # counts once.
+        is_filled = np.zeros(len(self._phrase_of_slot), dtype=bool)
+        is_filled[np.concatenate(filled)] = True
+        counts = np.bincount(self._phrase_of_slot[is_filled], minlength=len(self._required_count))
+        complete = np.flatnonzero(counts == self._required_count)
+        if not len(complete):
+            return
+        starts: dict[str, list[int]] = defaultdict(list)
+        for position, word in enumerate(words):
+            starts[word].append(position)
+        for number in complete.tolist():
             payload, slots = self._entries[number]
             span = _first_span(slots, words, starts)
             if span is not None:

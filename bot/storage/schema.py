@@ -41,7 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.broadcast import tables as broadcast
 from bot.dialogue.context import chat_contexts
 from bot.dossiers import tables as dossiers
+from bot.handoff import tables as handoff
 from bot.stats import tables as stats
+from bot.storage import web_tables as web
 from bot.storage import zalo_tables as zalo
 from bot.storage.database import (
     SCHEMA_LOCK,
@@ -77,6 +79,9 @@ TABLES: tuple[Table, ...] = (
     zalo.zalo_choices,
     zalo.zalo_seen_events,
     teaching.lessons,
+    handoff.handoffs,
+    web.web_history,
+    web.follow_tokens,
 )
 
 # A table declared on the shared metadata but missing above would have no migration.
@@ -289,6 +294,8 @@ _LEGACY_MARKS: tuple[tuple[str, str, str | None], ...] = (
     ("0006", "taught_lessons", None),
     ("0007", "dossier_failed_lookups", None),
     ("0008", "zalo_seen_events", None),
+    ("0009", "handoffs", None),
+    ("0010", "web_chat_history", None),
 )
 
 

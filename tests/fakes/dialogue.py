@@ -57,6 +57,12 @@ class ScriptedDialogue:
                     ),
                 )
             ]
+        if key.startswith("hồ sơ"):
+            # A dossier's answer: private (its masked name), as the real dialogue marks it.
+            lines = ("Người nộp: NGUYỄN V** A", "Tình trạng: đang giải quyết")
+            link = Button("Mở Telegram", url="https://t.me/bot?start=f_single-use-token-xyz")
+            buttons = ((Button("Xem quá trình xử lý", "d:hist:x"),), (link,))
+            return [Reply((Section("Hồ sơ 000.00.12.H58", lines),), buttons, private=True)]
         if key == "long":
             return [Reply((Section("Danh sách dài", long_lines()),), ((Button("Tiếp", "more"),),))]
         if key == "image":

@@ -275,8 +275,10 @@ class FakeTelegramBotApi(FakePlatformServer):
         user_id: int | None = None,
         first_name: str = "Citizen",
         chat_type: str = "private",
+        reply_to: SentMessage | None = None,
     ) -> int:
-        """Queue a text message from a citizen; returns its update_id."""
+        """Queue a text message from a citizen (or staff in a group); returns its
+        update_id. `reply_to`: a message the bot sent, which this one replies to."""
         user = {"id": user_id or chat_id, "is_bot": False, "first_name": first_name}
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -285,6 +287,14 @@ class FakeTelegramBotApi(FakePlatformServer):
             "from": user,
             "text": text,
         }
+        if reply_to is not None:
+            message["reply_to_message"] = {
+                "message_id": reply_to.message_id,
+                "date": int(time.time()),
+                "chat": self._chat(chat_id, chat_type, first_name),
+                "from": self.bot_user,
+                "text": reply_to.plain_text,
+            }
         if text.startswith("/"):
             length = len(text.split(" ", 1)[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
