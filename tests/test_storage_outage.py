@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from fakes import ScriptedDialogue
 from fakes.tcp_proxy import TcpProxy
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.server import create_web_app
+from bot.channels.web import WebChat
+from bot.channels.web_history import WebHistory
+from bot.config import WebConfig
 from bot.dialogue.context import ChatContext, ContextStore
 from bot.messages import Channel, ChatRef
 from bot.storage.database import StorageUnavailable, connect, create_engine
@@ -125,3 +132,30 @@ def test_outage_log_counts_and_times_the_outage(caplog: pytest.LogCaptureFixture
 async def _select_one(engine: AsyncEngine) -> None:
     async with connect(engine) as connection:
         await connection.execute(select(1))
+
+
+async def test_the_web_chat_history_during_an_outage_is_not_a_traceback_a_message(
+    proxied: tuple[TcpProxy, AsyncEngine],
+    caplog: pytest.LogCaptureFixture,
+    aiohttp_client: Callable[
+        [web.Application], Awaitable[TestClient[web.Request, web.Application]]
+    ],
+) -> None:
+    proxy, engine = proxied
+    web_chat = WebChat(ScriptedDialogue(), WebConfig(), history=WebHistory(engine, exchanges=5))
+    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=dict))
+    caplog.set_level(logging.INFO)
+    await proxy.cut()
+    for number in range(3):
+        async with client.ws_connect("/ws") as socket:
+            chat_id = f"outage-page-{number:02d}-abcdefgh"
+            await socket.send_json({"type": "hello", "chat_id": chat_id, "resume": False})
+            for text in ("một", "hai"):
+                await socket.send_json({"type": "text", "text": text})
+            done = 0
+            while done < 3:  # the greeting and the two answers, without their history
+                done += (await socket.receive_json(timeout=10))["type"] == "done"
+    await proxy.restore()
+
+    assert len(outage_lines(caplog)) == 1
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

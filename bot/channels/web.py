@@ -73,6 +73,7 @@ from bot.messages import (
     RecipientBlocked,
     Reply,
 )
+from bot.storage.database import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -570,6 +571,8 @@ class WebChat:
             return []
         try:
             return await self._history.recent(chat.chat_id)
+        except StorageUnavailable:
+            return []  # the outage is logged once where it was raised (bot.storage.outage)
         except Exception:
             # Without its history the page still works: it greets instead.
             log.exception("web chat: history of %s not read", chat)
@@ -589,6 +592,8 @@ class WebChat:
         messages += [_kept_reply(reply) for reply in replies]
         try:
             await self._history.record(chat_id, messages, at)
+        except StorageUnavailable:
+            pass  # the outage is logged once where it was raised (bot.storage.outage)
         except Exception:
             log.exception("web chat: exchange of web:%s not kept", chat_id)
 
