@@ -464,7 +464,12 @@ async def running_bot(
             return await running.health()
 
         app = create_web_app(
-            web_chat=web_chat, health=health, telegram=telegram, zalo=zalo, extra_routes=routes
+            web_chat=web_chat,
+            health=health,
+            telegram=telegram,
+            zalo=zalo,
+            extra_routes=routes,
+            health_token=config.broadcast.api_token,
         )
         server = WebServer(app, config.web.host, config.web.port if port is None else port)
         running = RunningBot(core, server, telegram, zalo, watcher)
@@ -576,7 +581,9 @@ async def _report_progress(core: CoreServices, chat: ChatRef, job_id: int) -> No
             if reply != shown:
                 await sender.send(chat.chat_id, reply)
                 shown = reply
-        except (StorageUnavailable, SendError) as exc:
+        except StorageUnavailable:
+            continue  # the outage is logged once where it was raised (bot.storage.outage)
+        except SendError as exc:
             log.warning("progress of broadcast %d not shown to %s: %s", job_id, chat, exc)
             continue
         if progress.finished:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import re
 import tomllib
@@ -240,6 +241,9 @@ class WebConfig:
     # phones behind one address, hence well above the per-connection limit.
     messages_per_minute_per_address: int = 200
     connections_per_address: int = 50
+    # New chats and greetings (a page opened or reloaded) from one network address a
+    # minute (0 = no limit): each costs a turn and asks nothing, so a flood of them is cut.
+    chat_starts_per_minute_per_address: int = 60
     # Behind a reverse proxy every connection comes from the proxy: take the client's
     # address from the last X-Forwarded-For entry (the one the proxy added) instead.
     trust_forwarded_for: bool = False
@@ -272,6 +276,9 @@ class BroadcastConfig:
     # A claimed recipient whose process stopped renewing its claim for this long is
     # handed to another process (or the restarted one).
     lease_seconds: float = 60.0
+    # A 429 pauses the whole channel at most this long; the recipient that got it waits
+    # its full retry_after, the others go on.
+    max_pause_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +407,7 @@ def _sqlite_file_in(folder: Path, url: str) -> str:
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url
     database = parsed.database or ""
     if (
@@ -493,7 +500,11 @@ def _validate(config: Config, source: str) -> None:
         "a number of days (0 = keep without limit)",
         config.storage.personal_data_days,
     )
-    for name in ("messages_per_minute_per_address", "connections_per_address"):
+    for name in (
+        "messages_per_minute_per_address",
+        "connections_per_address",
+        "chat_starts_per_minute_per_address",
+    ):
         value = getattr(web, name)
         require(value >= 0, f"[web] {name}", "a number, 0 for no limit", value)
     require(
@@ -534,9 +545,16 @@ def _validate(config: Config, source: str) -> None:
             "a standard status number 1-10",
             status,
         )
-    for name in ("timeout_seconds", "watch_interval_seconds"):
+    for name in ("timeout_seconds", "watch_interval_seconds", "push_max_age_seconds"):
         value = getattr(dossiers, name)
         require(value > 0, f"[dossiers] {name}", "a positive number", value)
+    # Time zones run from UTC-12 to UTC+14.
+    require(
+        -12 <= dossiers.utc_offset_hours <= 14,
+        "[dossiers] utc_offset_hours",
+        "hours from UTC, -12 to 14 (Vietnam: 7)",
+        dossiers.utc_offset_hours,
+    )
     for name in (
         "max_lookups_per_hour",
         "max_failed_attempts",
@@ -603,6 +621,27 @@ def _validate(config: Config, source: str) -> None:
         config.search.max_choices,
     )
     broadcast = config.broadcast
+    for name in ("retry_base_seconds", "retry_max_seconds", "send_timeout_seconds"):
+        value = getattr(broadcast, name)
+        require(value > 0, f"[broadcast] {name}", "a positive number of seconds", value)
+    require(
+        broadcast.max_pause_seconds >= 0,
+        "[broadcast] max_pause_seconds",
+        "a number of seconds, 0 or more",
+        broadcast.max_pause_seconds,
+    )
+    require(
+        telegram.per_chat_interval_seconds >= 0,
+        "[telegram] per_chat_interval_seconds",
+        "a number of seconds, 0 or more",
+        telegram.per_chat_interval_seconds,
+    )
+    require(
+        config.zalo.max_event_age_seconds > 0,
+        "[zalo] max_event_age_seconds",
+        "a positive number of seconds",
+        config.zalo.max_event_age_seconds,
+    )
     # The delivery engine renews claims every lease/6 seconds and a send may take up to
     # send_timeout_seconds; a claim must outlive both with a second to spare.
     spare = broadcast.lease_seconds - broadcast.send_timeout_seconds - broadcast.lease_seconds / 6
@@ -671,7 +710,7 @@ def _describe(tp: Any) -> str:
     names = {
         str: "a string",
         int: "an integer",
-        float: "a number",
+        float: "a (finite) number",
         bool: "true or false",
         Path: "a path (string)",
         dt.date: "a date (YYYY-MM-DD)",
@@ -721,7 +760,12 @@ def _coerce(tp: Any, value: Any, dotted: str, source: str) -> Any:
             raise _fail(tp, value, dotted, source)
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        # inf and nan are valid TOML floats but no setting's value (an endless timeout).
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise _fail(tp, value, dotted, source)
         return float(value)
     if tp is str:

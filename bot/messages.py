@@ -83,6 +83,11 @@ class Incoming:
     network_address: str = ""
     # A photo sent instead of (or with, as its caption) `text`.
     photo: Photo | None = None
+    # Set by channels that keep the conversation on screen themselves (the web page, once
+    # it has been greeted or resumed): the dialogue does not greet again, and a chat whose
+    # context holds nothing but that greeting is not stored (anyone can open such chats by
+    # the thousand).
+    greeting_shown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +189,15 @@ class RateLimited(SendError):
 
 
 class TransientSendError(SendError):
-    """Network error, timeout or a 5xx answer: worth retrying later."""
+    """Network error, timeout or a 5xx answer: worth retrying later.
+
+    `maybe_delivered`: the request may have reached the platform (it timed out waiting for
+    the answer), so a later successful try may deliver the message a second time.
+    """
+
+    def __init__(self, message: str = "", *, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class PermanentSendError(SendError):

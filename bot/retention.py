@@ -107,8 +107,8 @@ class RetentionSweeper:
             try:
                 await self.sweep()
                 delay = self._interval
-            except StorageUnavailable as exc:
-                log.warning("cannot erase old personal data now: %s", exc)
+            except StorageUnavailable:
+                # The outage is logged once where it was raised (bot.storage.outage).
                 delay = min(RETRY_SECONDS, self._interval)
             except Exception:
                 # A failing statement must not end the daily sweep for good.

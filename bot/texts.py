@@ -482,6 +482,10 @@ RATING_QUESTION = (
     "(1 = rất không hài lòng, 5 = rất hài lòng)"
 )
 RATING_THANKS = "Cảm ơn bạn đã đánh giá {stars}! Nếu muốn, bạn gõ thêm góp ý (hoặc gõ “bỏ qua”)."
+RATING_NEEDS_LOOKUP = (
+    "Chỉ đánh giá được hồ sơ bạn đã tra cứu trong cuộc trò chuyện này. "
+    "Bạn gõ mã số biên nhận để tra cứu trước nhé."
+)
 RATING_COMMENT_THANKS = "Cảm ơn góp ý của bạn. Trung tâm sẽ xem xét để phục vụ tốt hơn."
 SKIP_WORDS = ("bỏ qua", "bo qua", "không", "khong", "ko", "thôi", "thoi", "skip")
 

@@ -148,3 +148,26 @@ async def test_bad_requests_get_clear_answers(
     too_big = b'{"text": "' + b"x" * 70_000 + b'"}'
     assert (await client.post("/api/broadcasts", data=too_big, headers=AUTH)).status == 413
     assert await job_count(engine) == 0
+
+
+async def test_a_job_id_no_job_can_have_is_not_found(
+    database_url: str, aiohttp_client: ClientFactory
+) -> None:
+    """A 32-bit id column: a larger number made the driver overflow (500 with a traceback)."""
+    engine = create_engine(database_url)
+    await ensure_schema(engine)
+    try:
+        client = await aiohttp_client(app_with(engine, TOKEN))
+        for job_id in ("2147483648", "99999999999999999999999", "9" * 5000, "0"):
+            path = f"/api/broadcasts/{job_id}"
+            for method, url in (
+                ("GET", path),
+                ("POST", path + "/cancel"),
+                ("POST", path + "/resume"),
+            ):
+                response = await client.request(method, url, headers=AUTH)
+                assert response.status == 404, (method, url[:40])
+                assert "error" in await response.json()
+        assert (await client.get("/api/broadcasts/2147483647", headers=AUTH)).status == 404
+    finally:
+        await engine.dispose()

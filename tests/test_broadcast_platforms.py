@@ -6,6 +6,7 @@ platform never sees more messages in any one second than the configured limit.""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,7 @@ import pytest
 from broadcast_support import seed_subscribers
 from fakes.telegram_api import FakeTelegramBotApi, Fault
 from fakes.zalo_api import FakeZaloApi, ZaloFault
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import open_senders
@@ -170,3 +171,68 @@ async def test_a_thousand_recipients_on_telegram_and_zalo_with_failures(
             Channel.TELEGRAM: 700 - len(expected_blocked),
             Channel.ZALO: 300 - len(z_expected_blocked),
         }
+
+
+async def test_one_chat_banned_for_400_s_does_not_hold_up_the_others(
+    engine: AsyncEngine,
+) -> None:
+    """Telegram answers one chat 429 with retry_after 400: that chat waits, the channel
+    pauses at most `max_pause_seconds`, the 299 others are delivered at once. Two sends
+    time out but reach the chat; delivered again on retry, they are possible duplicates."""
+    chats = [str(200_000 + i) for i in range(300)]
+    await seed_subscribers(engine, Channel.TELEGRAM, chats)
+    banned, slow = chats[5], chats[50:52]
+    async with FakeTelegramBotApi() as api:
+        api.script_faults(banned, Fault.flood(400))
+        for chat in slow:
+            api.script_faults(chat, Fault.slow(1.5))
+        config = Config(
+            telegram=TelegramConfig(
+                token=api.token, base_url=api.base_url, rate_per_second=TELEGRAM_RATE
+            ),
+            broadcast=BroadcastConfig(
+                retry_base_seconds=0.1,
+                retry_max_seconds=0.5,
+                send_timeout_seconds=1.0,
+                lease_seconds=4.0,
+                max_pause_seconds=2.0,
+            ),
+        )
+        service = BroadcastService.from_config(engine, config)
+        job_id = await service.start(STAFF, BroadcastRequest("Thông báo"))
+        started = asyncio.get_running_loop().time()
+        async with open_senders(config, engine, service.channels) as senders:
+            worker = DeliveryWorker(engine, senders, DeliverySettings.from_config(config))
+            running = asyncio.create_task(worker.run(until_job_finished=job_id))
+            others = set(chats) - {banned}
+            api.wait_limit = 30.0
+            await api.wait_until(lambda: others <= {m.chat_id for m in api.sent})
+            elapsed = asyncio.get_running_loop().time() - started
+            async with connect(engine) as connection:
+                row = (
+                    await connection.execute(
+                        select(outbox.c.state, outbox.c.next_attempt_at).where(
+                            outbox.c.job_id == job_id, outbox.c.chat_id == banned
+                        )
+                    )
+                ).one()
+            # The banned chat alone waits out its retry_after.
+            assert row.state == OutboxState.PENDING
+            wait = row.next_attempt_at.replace(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)
+            assert dt.timedelta(seconds=380) < wait <= dt.timedelta(seconds=400)
+            # ... then (its time moved forward here) it is sent and the job ends.
+            async with connect(engine, begin=True) as connection:
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.job_id == job_id, outbox.c.chat_id == banned)
+                    .values(next_attempt_at=dt.datetime.now(dt.UTC))
+                )
+            worker.wake()
+            await asyncio.wait_for(running, 30)
+        report = await service.report(STAFF, job_id)
+
+    assert elapsed < 2.0 + 8.0, f"the others took {elapsed:.1f} s"
+    assert report.progress.sent == 300
+    assert api.messages_to(banned), "delivered after its wait"
+    assert all(len(api.messages_to(chat)) == 2 for chat in slow)
+    assert report.possible_duplicates == len(slow)

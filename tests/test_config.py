@@ -100,6 +100,36 @@ status_labels = { "Đang giải quyết" = 4 }
         ),
         ("[broadcast]\nlease_seconds = 10.0\n", "[broadcast] lease_seconds: expected more than"),
         ('[broadcast.topics]\n"Đất đai" = "x"\n', "[broadcast.topics] Đất đai: expected"),
+        ("[dossiers]\nutc_offset_hours = 100\n", "[dossiers] utc_offset_hours: expected hours"),
+        ("[dossiers]\nutc_offset_hours = -13\n", "[dossiers] utc_offset_hours: expected hours"),
+        ("[dossiers]\ntimeout_seconds = inf\n", "[dossiers] timeout_seconds: expected a (finite)"),
+        ("[dossiers]\ntimeout_seconds = nan\n", "[dossiers] timeout_seconds: expected a (finite)"),
+        (
+            "[dossiers]\ntimeout_seconds = -1.0\n",
+            "[dossiers] timeout_seconds: expected a positive",
+        ),
+        ("[dossiers]\npush_max_age_seconds = 0\n", "[dossiers] push_max_age_seconds: expected"),
+        (
+            "[broadcast]\nsend_timeout_seconds = nan\n",
+            "[broadcast] send_timeout_seconds: expected a (finite) number",
+        ),
+        (
+            "[broadcast]\nsend_timeout_seconds = -inf\n",
+            "[broadcast] send_timeout_seconds: expected a (finite) number",
+        ),
+        (
+            "[broadcast]\nsend_timeout_seconds = -5.0\n",
+            "[broadcast] send_timeout_seconds: expected a positive number of seconds",
+        ),
+        ("[broadcast]\nretry_base_seconds = 0\n", "[broadcast] retry_base_seconds: expected"),
+        ("[broadcast]\nmax_pause_seconds = -1\n", "[broadcast] max_pause_seconds: expected"),
+        ("[broadcast]\nlease_seconds = inf\n", "[broadcast] lease_seconds: expected a (finite)"),
+        ("[telegram]\nrate_per_second = nan\n", "[telegram] rate_per_second: expected a (finite)"),
+        (
+            "[telegram]\nper_chat_interval_seconds = -1\n",
+            "[telegram] per_chat_interval_seconds: expected",
+        ),
+        ("[zalo]\nmax_event_age_seconds = 0\n", "[zalo] max_event_age_seconds: expected"),
         ("[web]\nhistory_exchanges = -1\n", "[web] history_exchanges: expected a number"),
         (
             '[web]\ntelegram_bot_username = "@TTPVHCC_bot"\n',

@@ -22,13 +22,13 @@ from bot.config import (
     DossierSqlConfig,
     StorageConfig,
 )
-from bot.dialogue.context import ChatContext, ContextStore
+from bot.dialogue.context import ChatContext, ContextStore, chat_contexts
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dossiers.demo import DemoDossier, DemoGenerator, write_demo
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Channel, ChatRef, Incoming, Reply
-from bot.stats.tables import answer_feedback, questions
+from bot.stats.tables import answer_feedback, questions, ratings
 from bot.storage.database import create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,7 +328,7 @@ async def test_bot_database_down_still_answers_questions(
     for _ in range(3):
         replies = await dialogue.handle(Incoming(CHAT, "user-1", "lam giay khai sinh can gi"))
         assert replies[0].sections[1].heading == texts.HEADING_DOCUMENTS
-    assert caplog.text.count("bot database unavailable") == 1
+    assert caplog.text.count("is unavailable") == 1  # once per outage (bot.storage.outage)
     await dead.dispose()
 
 
@@ -455,3 +455,104 @@ async def test_a_new_chat_typing_something_vague_is_told_what_to_type(
     assert replies["còn lệ phí?"] == texts.FOLLOWUP_NEEDS_PROCEDURE
     assert replies["không phải"] == texts.NOTHING_TO_REJECT
     assert replies["hỏi chút"] == texts.VAGUE_QUESTION
+
+
+async def test_a_web_chat_that_only_said_hello_is_not_stored(
+    tmp_path: Path, demo: list[DemoDossier]
+) -> None:
+    """Anyone can open web chats by the thousand: one that said nothing but hello (or a
+    greeting of its own) leaves no row; the first real question does, greeted once."""
+    config = make_config(tmp_path)
+
+    async def stored(services: CoreServices) -> int:
+        async with services.engine.connect() as connection:
+            count = select(func.count()).select_from(chat_contexts)
+            return int((await connection.execute(count)).scalar_one())
+
+    async def page_says(services: CoreServices, chat: ChatRef, text: str) -> Sequence[Reply]:
+        message = Incoming(chat, chat.chat_id, text, greeting_shown=True)
+        return await services.dialogue.handle(message)
+
+    greeting_line = texts.GREETING.splitlines()[0].format(center_name=config.center.name)
+    async with open_core(config) as services:
+        for number in range(20):
+            chat = ChatRef(Channel.WEB, f"flood-{number:04d}-abcdefgh")
+            assert greeting_line in text_of(await page_says(services, chat, "/start"))
+            await page_says(services, chat, "xin chào")
+        asker = ChatRef(Channel.WEB, "asker-0000-abcdefgh")
+        await page_says(services, asker, "/start")
+        answer = await page_says(services, asker, "dang ky ket hon can giay to gi")
+    assert greeting_line not in text_of(answer)
+    assert "kết hôn" in answer[0].sections[0].heading.lower()
+    async with open_core(config) as services:
+        assert await stored(services) == 1
+        # The question is remembered: a follow-up after a restart still knows it.
+        fee = await page_says(services, asker, "lệ phí bao nhiêu")
+    assert fee[0].sections[1].heading == texts.HEADING_FEE
+
+
+async def test_only_a_dossier_the_chat_looked_up_can_be_rated(
+    core: CoreServices, demo: list[DemoDossier]
+) -> None:
+    """A rating button is only a string the page sends back: a forged one (any code, or a
+    real code this chat never looked up) is not stored."""
+
+    async def stored_ratings() -> list[tuple[str, str, int]]:
+        async with core.engine.connect() as connection:
+            rows = await connection.execute(
+                select(ratings.c.chat_id, ratings.c.dossier_code, ratings.c.score)
+            )
+            return [(str(chat), str(code), int(score)) for chat, code, score in rows]
+
+    row = with_status(demo, DossierStatus.RETURNED)
+    code = row["code"]
+    await say(core, "/start")
+    for forged in ("rate:NOT-A-CODE:1", f"rate:{code}:1"):
+        refused = text_of(await say(core, action=forged))
+        assert refused == texts.RATING_NEEDS_LOOKUP
+    await core.recorder.flush()
+    assert await stored_ratings() == []
+
+    await say(core, code)
+    found = await say(core, row["applicant_phone"][-4:])
+    assert texts.DOSSIER_HEADING.format(code=code) in text_of(found)
+    thanks = text_of(await say(core, action=f"rate:{code.lower()}:4"))
+    assert "★★★★" in thanks
+    # Another chat, even with the real code, cannot rate it.
+    other = ChatRef(Channel.WEB, "citizen-2")
+    assert text_of(await say(core, action=f"rate:{code}:1", chat=other)) == (
+        texts.RATING_NEEDS_LOOKUP
+    )
+    await core.recorder.flush()
+    assert await stored_ratings() == [(CHAT.chat_id, code, 4)]
+
+
+async def test_looked_up_dossiers_outlive_a_stale_context() -> None:
+    context = ChatContext(procedure_code="1.001193", greeted=True)
+    for number in range(12):
+        context = context.with_dossier(f"CODE-{number}")
+    context = context.with_dossier("CODE-5")
+    assert context.dossier_codes[-1] == "CODE-5"
+    assert len(context.dossier_codes) == 10 and "CODE-0" not in context.dossier_codes
+    assert ChatContext.from_json(context.to_json()) == context
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://bot:s3cret-pw@db:notaport/bot",
+        "postgresql+asyncpg//bot:s3cret-pw@db/bot",
+        "bot:s3cret-pw@db/bot",
+        "postgresql+nodriver://bot:s3cret-pw@db/bot",
+    ],
+)
+async def test_a_malformed_storage_url_is_named_without_its_password(
+    tmp_path: Path, url: str
+) -> None:
+    config = dataclasses.replace(make_config(tmp_path), storage=StorageConfig(url=url))
+    with pytest.raises(StartupError, match=r"^\[storage\] url: ") as refused:
+        async with open_core(config):
+            pass
+    message = str(refused.value)
+    assert "s3cret-pw" not in message
+    assert "bot:***@db" in message

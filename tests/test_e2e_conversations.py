@@ -33,6 +33,7 @@ from playwright.async_api import Page, async_playwright, expect
 from bot import texts
 from bot.app import RunningBot, running_bot
 from bot.config import (
+    BroadcastConfig,
     Config,
     TelegramConfig,
 )
@@ -57,7 +58,9 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 async def config(tmp_path: Path, project_root: Path) -> Config:
-    return base_config(tmp_path, project_root)
+    # The staff token shows /healthz's details.
+    config = base_config(tmp_path, project_root)
+    return dataclasses.replace(config, broadcast=BroadcastConfig(api_token="staff-token"))
 
 
 @pytest.fixture
@@ -69,7 +72,10 @@ async def dossier(config: Config) -> DemoDossier:
 async def health_of(running: RunningBot) -> dict[str, str]:
     async with (
         aiohttp.ClientSession() as session,
-        session.get(running.web_url + "/healthz") as response,
+        session.get(
+            running.web_url + "/healthz",
+            headers={"Authorization": f"Bearer {running.core.config.broadcast.api_token}"},
+        ) as response,
     ):
         body = await response.json()
     return {name: value["state"] for name, value in body["components"].items()}

@@ -164,6 +164,39 @@ async def test_dossier_subscriber_is_told_of_changes_and_rates_the_result(
         assert row.comment == "Cán bộ hướng dẫn rất tận tình"
 
 
+async def test_in_a_staff_group_only_staff_can_drop_a_draft(config: Config) -> None:
+    """Everyone in the staff group sees the preview's buttons; a member who is not staff
+    pressing "Hủy" neither drops the draft nor stops staff from sending it."""
+    group, member = -100_777, 4242
+    async with FakeTelegramBotApi() as api:
+        api.wait_limit = 20.0
+        async with running_bot(dataclasses.replace(config, telegram=telegram_config(api))) as bot:
+            assert bot.telegram is not None
+            await bot.telegram.wait_running()
+            lan = TelegramCitizen(api, 501)
+            offer = await lan.say("/thongbao", texts.NOTICES_MENU)
+            await lan.press(offer, texts.NOTICES_ALL, texts.NOTICES_ON_ALL)
+            in_group = TelegramCitizen(api, group)
+
+            seen = len(api.messages_to(group))
+            api.add_message(group, f"/guithongbao {NOTICE}", user_id=STAFF_ID, chat_type="group")
+            preview = await in_group._answer(seen, texts.BROADCAST_PREVIEW_HEADING)
+            buttons = {b["text"]: b["callback_data"] for row in preview.buttons for b in row}
+
+            seen = len(api.messages_to(group))
+            api.add_callback_query(
+                group, buttons[texts.BUTTON_CANCEL], message=preview, user_id=member
+            )
+            await in_group._answer(seen, texts.STAFF_ONLY)
+
+            seen = len(api.messages_to(group))
+            api.add_callback_query(
+                group, buttons[texts.BUTTON_CONFIRM_SEND], message=preview, user_id=STAFF_ID
+            )
+            await in_group._answer(seen, "Thông báo #")
+            await lan._answer(0, NOTICE[:30])
+
+
 async def test_staff_teach_a_missed_question_with_buttons(config: Config) -> None:
     missed = "cho hỏi phiếu tím xin ở đâu"
     async with FakeTelegramBotApi() as api:

@@ -255,7 +255,8 @@ async def test_sweeper_survives_an_outage(caplog: pytest.LogCaptureFixture) -> N
     await asyncio.sleep(0.3)
     await sweeper.stop()
     await engine.dispose()
-    assert "cannot erase old personal data now" in caplog.text
+    # Retried several times, the outage logged once (bot.storage.outage).
+    assert caplog.text.count("is unavailable") == 1
 
 
 def test_a_negative_retention_is_refused(tmp_path: Path) -> None:

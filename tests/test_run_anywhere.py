@@ -87,6 +87,9 @@ def test_the_shipped_catalogue_is_found_beside_the_package() -> None:
     assert Config().catalogue.path == SHIPPED_CATALOGUE
 
 
+STAFF_TOKEN = "staff-health-token"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -99,7 +102,8 @@ def write_deployment(folder: Path, port: int) -> Path:
     config = folder / "config.toml"
     config.write_text(
         f'[storage]\nurl = "sqlite+aiosqlite:///data/bot.sqlite3"\n'
-        f'[dossiers]\nsource = "none"\n[web]\nport = {port}\n',
+        f'[dossiers]\nsource = "none"\n[web]\nport = {port}\n'
+        f'[broadcast]\napi_token = "{STAFF_TOKEN}"\n',
         encoding="utf-8",
     )
     return config
@@ -125,8 +129,12 @@ def health_of_running_bot(bot: Path, config: Path, cwd: Path, port: int) -> dict
                 pytest.fail(f"bot run stopped with {process.returncode}: {err}")
             if time.monotonic() > deadline:
                 pytest.fail("bot run did not answer /healthz within 60 s")
+            # The details are for staff (the broadcast API's token).
+            asking = urllib.request.Request(
+                health_url, headers={"Authorization": f"Bearer {STAFF_TOKEN}"}
+            )
             try:
-                with urllib.request.urlopen(health_url, timeout=2) as answer:
+                with urllib.request.urlopen(asking, timeout=2) as answer:
                     health = json.load(answer)
             except urllib.error.HTTPError as exc:
                 health = json.load(exc)

@@ -36,7 +36,7 @@ from bot.storage.schema import (
 )
 
 LEGACY_SCHEMAS = Path(__file__).resolve().parent / "fixtures" / "legacy_schema"
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0009", "0010"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
 ROWS_PER_TABLE = 2
 
 

@@ -37,6 +37,9 @@ from bot.storage.web_tables import web_history
 ClientMaker = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 
 
+STAFF = {"Authorization": "Bearer staff-token"}
+
+
 def make_app(
     dialogue: ScriptedDialogue,
     config: WebConfig | None = None,
@@ -46,7 +49,9 @@ def make_app(
     web_chat = WebChat(
         dialogue, config or WebConfig(), title="Trung tâm <Thử> & Test", history=history
     )
-    return create_web_app(web_chat=web_chat, health=lambda: health or {})
+    return create_web_app(
+        web_chat=web_chat, health=lambda: health or {}, health_token="staff-token"
+    )
 
 
 async def receive_turn(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
@@ -363,7 +368,7 @@ async def test_healthz_reports_each_component(
 ) -> None:
     client = await aiohttp_client(make_app(ScriptedDialogue(), health=health))
 
-    response = await client.get("/healthz")
+    response = await client.get("/healthz", headers=STAFF)
     body = await response.json()
 
     assert response.status == code
@@ -371,14 +376,45 @@ async def test_healthz_reports_each_component(
     assert body["components"] == {name: h.as_json() for name, h in health.items()}
 
 
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", "staff-token", "Basic staff-token", "Bearer "]
+)
+async def test_healthz_tells_anyone_only_the_status(
+    aiohttp_client: ClientMaker, authorization: str | None
+) -> None:
+    """User names, hosts, file paths and raw errors are for staff (the API token) only."""
+    health = {
+        "database": ComponentHealth("ok", "postgresql+asyncpg://bot:***@db.internal/bot"),
+        "dossiers": ComponentHealth("degraded", "no such table: dossiers (/srv/x.sqlite3)"),
+    }
+    client = await aiohttp_client(make_app(ScriptedDialogue(), health=health))
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    response = await client.get("/healthz", headers=headers)
+
+    assert response.status == 200
+    assert await response.json() == {"status": "degraded"}
+
+
+async def test_healthz_without_a_configured_token_shows_no_details(
+    aiohttp_client: ClientMaker,
+) -> None:
+    web_chat = WebChat(ScriptedDialogue(), WebConfig())
+    health = {"web": ComponentHealth("ok", "2 chats")}
+    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=lambda: health))
+    for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer x"}):
+        assert await (await client.get("/healthz", headers=headers)).json() == {"status": "ok"}
+
+
 async def test_healthz_accepts_an_async_source(aiohttp_client: ClientMaker) -> None:
     async def report() -> dict[str, ComponentHealth]:
         return {"web": ComponentHealth("ok", "2 chats")}
 
     web_chat = WebChat(ScriptedDialogue(), WebConfig())
-    client = await aiohttp_client(create_web_app(web_chat=web_chat, health=report))
+    app = create_web_app(web_chat=web_chat, health=report, health_token="staff-token")
+    client = await aiohttp_client(app)
 
-    body = await (await client.get("/healthz")).json()
+    body = await (await client.get("/healthz", headers=STAFF)).json()
     assert body == {"status": "ok", "components": {"web": {"state": "ok", "detail": "2 chats"}}}
 
 
@@ -394,6 +430,66 @@ async def test_extra_routes_are_mounted(aiohttp_client: ClientMaker) -> None:
     client = await aiohttp_client(app)
 
     assert await (await client.post("/api/ping")).text() == "pong"
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_greetings_and_new_chats_are_limited_per_address(
+    aiohttp_client: ClientMaker, trusted: bool
+) -> None:
+    """Opening chats that only say hello, over and over, is cut after the address's
+    allowance; a resumed chat is not counted, and a proxy's clients count apart only when
+    the proxy is trusted."""
+    dialogue = ScriptedDialogue()
+    config = WebConfig(chat_starts_per_minute_per_address=3, trust_forwarded_for=trusted)
+    client = await aiohttp_client(make_app(dialogue, config))
+
+    def behind_proxy(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": address}
+
+    firsts = []
+    for _ in range(5):
+        async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.7")) as socket:
+            await socket.send_json({"type": "hello", "chat_id": None, "resume": False})
+            firsts.append(await socket.receive_json(timeout=5))
+    assert [m["type"] for m in firsts] == ["session"] * 3 + ["notice"] * 2
+    assert firsts[-1]["text"] == texts.WEB_RATE_LIMITED
+    assert [m.text for m in dialogue.received] == ["/start"] * 3
+    assert all(m.greeting_shown for m in dialogue.received)
+
+    async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.7")) as socket:
+        # Refused a new chat, a message starts none either.
+        await socket.send_json({"type": "text", "text": "hỏi"})
+        assert await receive_turn(socket) == [{"type": "notice", "text": texts.WEB_RATE_LIMITED}]
+        # A chat the page already shows goes on: not greeted, its questions answered.
+        known = firsts[0]["chat_id"]
+        await socket.send_json({"type": "hello", "chat_id": known, "resume": True})
+        assert await socket.receive_json(timeout=5) == {"type": "session", "chat_id": known}
+        assert (await ask(socket, "còn lệ phí?"))["type"] == "done"
+    assert dialogue.received[-1].text == "còn lệ phí?"
+    assert dialogue.received[-1].greeting_shown
+
+    async with client.ws_connect("/ws", headers=behind_proxy("198.51.100.8")) as socket:
+        await socket.send_json({"type": "hello", "chat_id": None, "resume": False})
+        other = await socket.receive_json(timeout=5)
+    assert other["type"] == ("session" if trusted else "notice")
+
+
+async def test_the_host_header_is_not_copied_into_the_policy(
+    aiohttp_client: ClientMaker,
+) -> None:
+    """The Host header is anyone's to write: copied into the policy it could add sources."""
+    client = await aiohttp_client(make_app(ScriptedDialogue()))
+    evil = {"Host": "evil.example; script-src * 'unsafe-inline'"}
+
+    policy = (await client.get("/", headers=evil)).headers["Content-Security-Policy"]
+
+    assert "evil" not in policy and "unsafe-inline" not in policy
+    assert "connect-src 'self';" in policy
+    configured = WebConfig(public_url="https://chat.example.gov.vn/hoi-dap")
+    client = await aiohttp_client(make_app(ScriptedDialogue(), configured))
+    policy = (await client.get("/", headers=evil)).headers["Content-Security-Policy"]
+    assert "connect-src 'self' wss://chat.example.gov.vn;" in policy
+    assert "evil" not in policy
 
 
 # --- the conversation shown again after a reload -----------------------------------------
@@ -415,6 +511,32 @@ async def stored_rows(engine: AsyncEngine) -> list[tuple[str, str]]:
             select(web_history.c.chat_id, web_history.c.messages).order_by(web_history.c.id)
         )
         return [(row.chat_id, row.messages) for row in rows]
+
+
+async def test_pages_that_only_said_hello_keep_no_history(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    """A flood of page loads that say nothing stores nothing; the greeting is kept with the
+    first thing the chat says, and is there on the next reload."""
+    dialogue = ScriptedDialogue()
+    client = await aiohttp_client(make_app(dialogue, history=WebHistory(engine, exchanges=5)))
+    for _ in range(10):
+        socket, _, greeting = await open_session(client, None)
+        assert greeting["sections"][0]["heading"] == "Xin chào!"
+        await socket.close()
+    assert await stored_rows(engine) == []
+
+    socket, key, _ = await open_session(client, None)
+    await receive_turn(socket)
+    await socket.send_json({"type": "text", "text": "một"})
+    await receive_turn(socket)
+    await socket.close()
+    assert len(await stored_rows(engine)) == 2
+    socket, _, history = await open_session(client, key)
+    await socket.close()
+    greeting, asked = history["exchanges"]
+    assert greeting[0]["sections"][0]["heading"] == "Xin chào!"
+    assert asked[0] == {"type": "user", "text": "một"}
 
 
 async def test_a_reload_shows_the_last_exchanges_instead_of_a_new_greeting(

@@ -29,6 +29,7 @@ from bot.channels.zalo import (
     ZaloApi,
     ZaloChannel,
     ZaloChoiceStore,
+    ZaloSeenEvents,
     ZaloSender,
     ZaloTokenStore,
     render_turn,
@@ -47,7 +48,7 @@ from bot.messages import (
 )
 from bot.storage.database import connect, create_engine
 from bot.storage.schema import ensure_schema
-from bot.storage.zalo_tables import zalo_tokens
+from bot.storage.zalo_tables import zalo_seen_events, zalo_tokens
 
 FAST_RETRY = RetryPolicy(first_delay=0.05, max_delay=0.2)
 
@@ -283,6 +284,49 @@ async def test_a_redelivered_event_is_answered_once(
     await zalo.wait_for_sent(2, user_id="u1")
 
     assert [m.text for m in dialogue.received] == ["once", "next"]
+
+
+async def test_a_replay_is_answered_once_after_a_restart_and_by_another_process(
+    zalo: FakeZaloApi, engine: AsyncEngine, dialogue: ScriptedDialogue
+) -> None:
+    """Redeliveries are remembered in the database, not only in one process's memory."""
+    event = zalo.user_text("u7", "once", msg_id="m-replayed")
+    first = await start_bot(zalo, engine, dialogue)
+    try:
+        assert await zalo.deliver(first.webhook_url, event) == 200
+        await zalo.wait_for_sent(1, user_id="u7")
+    finally:
+        await first.stop()
+    second = await start_bot(zalo, engine, dialogue)
+    third = await start_bot(zalo, engine, dialogue)
+    try:
+        for running in (second, third):
+            assert await zalo.deliver(running.webhook_url, event) == 200
+        await zalo.deliver(third.webhook_url, zalo.user_text("u7", "next", msg_id="m-next"))
+        await zalo.wait_for_sent(2, user_id="u7")
+    finally:
+        await second.stop()
+        await third.stop()
+    assert [m.text for m in dialogue.received] == ["once", "next"]
+    async with connect(engine) as connection:
+        keys = set((await connection.execute(select(zalo_seen_events.c.event_key))).scalars())
+    assert keys == {"msg:m-replayed", "msg:m-next"}
+
+
+async def test_seen_events_are_pruned_once_older_than_kept(engine: AsyncEngine) -> None:
+    now = [1_000_000.0]
+    seen = ZaloSeenEvents(engine, keep_seconds=600, clock=lambda: now[0])
+    assert await seen.first_time("msg:old")
+    assert not await seen.first_time("msg:old")
+    now[0] += 601
+    # A new store (another process): the database, not memory, says it was seen ...
+    other = ZaloSeenEvents(engine, keep_seconds=600, clock=lambda: now[0])
+    assert not await other.first_time("msg:old")
+    assert await other.first_time("msg:" + "x" * 300)  # a long key is hashed to fit
+    async with connect(engine) as connection:
+        keys = list((await connection.execute(select(zalo_seen_events.c.event_key))).scalars())
+    # ... and the old row went when the new one was written.
+    assert "msg:old" not in keys and len(keys) == 1 and len(keys[0]) == 64
 
 
 async def test_long_answers_are_split_under_the_limit(zalo: FakeZaloApi, bot: RunningBot) -> None:

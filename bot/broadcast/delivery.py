@@ -17,8 +17,10 @@ one PostgreSQL) runs a `DeliveryWorker`, which for each channel:
    sends in flight in the process, split between channels;
 3. records the outcome, `sent` / `blocked` (and the chat made unreachable, so no later
    broadcast selects it) / `failed` / back to `pending` with a later `next_attempt_at`
-   (429: the channel pauses for `retry_after`; network error, timeout or 5xx:
-   exponential backoff up to `max_attempts`), and only then frees the slot.
+   (429: that recipient waits `retry_after`, the channel pauses for it but at most
+   `max_pause_seconds`, so one chat's long ban does not hold up the others; network
+   error, timeout or 5xx: exponential backoff up to `max_attempts`), and only then frees
+   the slot.
 
 A worker renews its claims every `lease_seconds / 6` and never starts a send on a row
 whose claim could have expired (it leaves `send_timeout_seconds` + one renewal period of
@@ -39,7 +41,9 @@ accepted it and before the outcome was committed. A slot is held from the start 
 send until that commit, so at most `broadcast.concurrency` messages per crashed process
 may be sent twice. Every other recipient is sent exactly once and none is lost: each
 row ends in a final state (`sent`, `failed`, `blocked`, `opted_out`, `cancelled`).
-Each take-over is counted in the row's `reclaimed`, reported as "possible duplicates".
+Each take-over is counted in the row's `reclaimed`, and so is each send that timed out
+(the platform may have delivered it without our hearing back); a row sent after one of
+them is reported as a "possible duplicate".
 (Worker clocks must agree within a few seconds, as NTP ensures, for leases to hold.)
 """
 
@@ -110,7 +114,8 @@ DATABASE_ERRORS = (StorageUnavailable, DBAPIError)
 
 def _log_database_error(what: str, exc: BaseException) -> None:
     if isinstance(exc, StorageUnavailable):
-        log.warning("%s: %s", what, exc)
+        # The outage itself is logged once, where it was raised (bot.storage.outage).
+        log.debug("%s: %s", what, exc)
     else:
         log.error("%s", what, exc_info=exc)
 
@@ -138,6 +143,9 @@ class DeliverySettings:
     # 429 answers one recipient may get before it counts as failed: a guard against a
     # platform that keeps answering 429 for one chat, not a limit reached in practice.
     max_throttled: int = 20
+    # The longest a 429 pauses the whole channel; the recipient that got it waits its full
+    # `retry_after` (a chat's own flood ban can be minutes long).
+    max_pause_seconds: float = 10.0
     # How often an idle worker looks for due rows and new jobs.
     idle_poll_seconds: float = 0.5
 
@@ -169,6 +177,7 @@ class DeliverySettings:
             retry_max_seconds=b.retry_max_seconds,
             send_timeout_seconds=b.send_timeout_seconds,
             lease_seconds=b.lease_seconds,
+            max_pause_seconds=b.max_pause_seconds,
         )
 
     @property
@@ -258,6 +267,8 @@ class _Outcome:
     next_attempt_at: datetime
     sent_at: datetime | None = None
     error: str | None = None
+    # 1 when this try may have delivered the message unknown to us (it timed out).
+    maybe_delivered: int = 0
 
 
 class _OutcomeWriter:
@@ -347,6 +358,7 @@ class _OutcomeWriter:
                 "b_finished_at": None if o.state is OutboxState.PENDING else now,
                 "b_finished_by": None if o.state is OutboxState.PENDING else self._worker_id,
                 "b_error": o.error[:300] if o.error else None,
+                "b_maybe": o.maybe_delivered,
             }
             for o in batch
         ]
@@ -368,6 +380,7 @@ class _OutcomeWriter:
                 finished_at=bindparam("b_finished_at"),
                 finished_by=bindparam("b_finished_by"),
                 last_error=bindparam("b_error"),
+                reclaimed=outbox.c.reclaimed + bindparam("b_maybe"),
                 claimed_by=None,
                 claimed_at=None,
             )
@@ -943,8 +956,9 @@ class DeliveryWorker:
         except RecipientBlocked as exc:
             return self._final(row, OutboxState.BLOCKED, str(exc) or "blocked")
         except RateLimited as exc:
-            # The platform counts every request we make: stop the whole channel a while.
-            lane.limiter.pause(exc.retry_after)
+            # The platform counts every request we make: stop the whole channel a while,
+            # but not for as long as one chat's ban may be; that chat waits it out alone.
+            lane.limiter.pause(min(exc.retry_after, settings.max_pause_seconds))
             throttled = row.throttled + 1
             if throttled > settings.max_throttled:
                 return self._final(row, OutboxState.FAILED, f"429 {throttled} times", throttled)
@@ -964,6 +978,9 @@ class DeliveryWorker:
                 log.exception("unexpected error sending to %s:%s", lane.channel, row.chat_id)
             error = str(exc) or type(exc).__name__
             attempts = row.attempts + 1
+            maybe = isinstance(exc, TimeoutError) or (
+                isinstance(exc, TransientSendError) and exc.maybe_delivered
+            )
             if attempts >= settings.max_attempts:
                 return _Outcome(
                     row,
@@ -972,6 +989,7 @@ class DeliveryWorker:
                     row.throttled,
                     self._clock(),
                     error=f"{error} (after {attempts} tries)",
+                    maybe_delivered=int(maybe),
                 )
             return _Outcome(
                 row,
@@ -980,6 +998,7 @@ class DeliveryWorker:
                 row.throttled,
                 self._clock() + timedelta(seconds=settings.backoff(attempts)),
                 error=error,
+                maybe_delivered=int(maybe),
             )
         now = self._clock()
         return _Outcome(row, OutboxState.SENT, row.attempts, row.throttled, now, sent_at=now)

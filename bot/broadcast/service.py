@@ -426,7 +426,9 @@ async def job_report(engine: AsyncEngine, job_id: int) -> JobReport:
         overall[state] = overall.get(state, 0) + int(count)
         per_channel.setdefault(Channel(channel), {})[state] = int(count)
         retries += int(tries or 0)
-        duplicates += int(reclaimed or 0)
+        if state == OutboxState.SENT.value:
+            # Sent after a try that may have delivered it already (bot.broadcast.delivery).
+            duplicates += int(reclaimed or 0)
     channels = tuple(Channel(c) for c in str(job.channels).split(",") if c)
     return JobReport(
         job_id=job_id,

@@ -157,13 +157,14 @@ outbox = Table(
     Column("state", String(16), nullable=False),
     # Network/5xx failures so far (bounded by broadcast.max_attempts).
     Column("attempts", Integer, nullable=False, default=0),
-    # 429 answers so far; they pause the channel and do not count as attempts.
+    # 429 answers so far; they do not count as attempts (see delivery.py for the pause).
     Column("throttled", Integer, nullable=False, default=0),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("claimed_by", String(100), nullable=True),
     Column("claimed_at", UtcDateTime, nullable=True),
-    # Times this row was taken over from a process whose claim expired: each one may be a
-    # duplicate (the dead process may have sent it before dying).
+    # Tries that may have delivered the message unknown to us: take-overs from a process
+    # whose claim expired (it may have sent before dying) and sends that timed out. A row
+    # sent after one of them may have reached the chat twice.
     Column("reclaimed", Integer, nullable=False, default=0),
     Column("sent_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),

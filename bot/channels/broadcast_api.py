@@ -102,6 +102,18 @@ def _authenticated(
     return guarded
 
 
+# Job ids are a 32-bit column: a larger number is no job (and would make the database
+# driver fail with an overflow rather than find nothing).
+_MAX_JOB_ID = 2**31 - 1
+
+
+def _job_id(request: web.Request) -> int | None:
+    """The path's job id (the route admits digits only); None when no job can have it."""
+    text = request.match_info["job_id"]
+    job_id = int(text) if len(text) <= 10 else 0
+    return job_id if 0 < job_id <= _MAX_JOB_ID else None
+
+
 def _bearer(header: str) -> str | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -170,21 +182,30 @@ async def list_jobs(
 async def report(
     request: web.Request, service: BroadcastService, requester: Requester
 ) -> web.StreamResponse:
-    result = await service.report(requester, int(request.match_info["job_id"]))
+    job_id = _job_id(request)
+    if job_id is None:
+        return _error(404, "no such broadcast job")
+    result = await service.report(requester, job_id)
     return web.json_response(_report_json(result))
 
 
 async def cancel(
     request: web.Request, service: BroadcastService, requester: Requester
 ) -> web.StreamResponse:
-    result = await service.cancel(requester, int(request.match_info["job_id"]))
+    job_id = _job_id(request)
+    if job_id is None:
+        return _error(404, "no such broadcast job")
+    result = await service.cancel(requester, job_id)
     return web.json_response(_progress_json(result))
 
 
 async def resume(
     request: web.Request, service: BroadcastService, requester: Requester
 ) -> web.StreamResponse:
-    result = await service.resume(requester, int(request.match_info["job_id"]))
+    job_id = _job_id(request)
+    if job_id is None:
+        return _error(404, "no such broadcast job")
+    result = await service.resume(requester, job_id)
     return web.json_response(_progress_json(result))
 
 

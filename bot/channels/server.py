@@ -8,7 +8,9 @@ them in; other features (dossier push, broadcast API) add their routes through
 
     GET  /                      web chat page
     GET  /ws                    web chat WebSocket
-    GET  /healthz               {"status": "ok"|"degraded"|"down", "components": {...}}
+    GET  /healthz               {"status": "ok"|"degraded"|"down"}; with the staff token
+                                (Authorization: Bearer [broadcast] api_token) also
+                                "components": {name: {"state", "detail"}}
     POST [telegram] webhook_path   when Telegram runs in webhook mode
     POST [zalo] webhook_path       when Zalo is enabled
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.health import ComponentHealth
+from bot.channels.health import ComponentHealth, bearer_matches
 from bot.channels.telegram import TelegramChannel
 from bot.channels.web import WebChat
 from bot.channels.zalo import ZaloChannel
@@ -36,6 +38,7 @@ RouteInstaller = Callable[[web.Application], None]
 
 WEB_CHAT_KEY = web.AppKey("web_chat", WebChat)
 HEALTH_KEY = web.AppKey("health", object)  # the HealthSource callable
+HEALTH_TOKEN_KEY = web.AppKey("health_token", str)
 TELEGRAM_KEY = web.AppKey("telegram", TelegramChannel)
 ZALO_KEY = web.AppKey("zalo", ZaloChannel)
 
@@ -48,11 +51,16 @@ def create_web_app(
     zalo: ZaloChannel | None = None,
     extra_routes: Sequence[RouteInstaller] = (),
     client_max_size: int = 1024 * 1024,
+    health_token: str = "",
 ) -> web.Application:
-    """The aiohttp application serving every HTTP entry point of the bot."""
+    """The aiohttp application serving every HTTP entry point of the bot.
+
+    `health_token`: the bearer token that shows /healthz's details (none: never shown).
+    """
     app = web.Application(client_max_size=client_max_size)
     app[WEB_CHAT_KEY] = web_chat
     app[HEALTH_KEY] = health
+    app[HEALTH_TOKEN_KEY] = health_token
     web_chat.add_routes(app)
     app.router.add_get("/healthz", healthz)
     if telegram is not None and telegram.uses_webhook:
@@ -83,11 +91,11 @@ async def healthz(request: web.Request) -> web.Response:
         status, code = "ok", 200
     else:
         status, code = "degraded", 200
-    body = {
-        "status": status,
-        "components": {name: component.as_json() for name, component in components.items()},
-    }
-    return web.json_response(body, status=code)
+    body: dict[str, Any] = {"status": status}
+    # User names, hosts, file paths and raw errors are for staff only.
+    if bearer_matches(request.headers.get("Authorization", ""), request.app[HEALTH_TOKEN_KEY]):
+        body["components"] = {name: c.as_json() for name, c in components.items()}
+    return web.json_response(body, status=code, headers={"Cache-Control": "no-store"})
 
 
 async def _close_web_chats(app: web.Application) -> None:

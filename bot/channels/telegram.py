@@ -49,6 +49,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import (
     Application,
@@ -439,7 +440,10 @@ def send_error_for(exc: TelegramError) -> Exception:
     if isinstance(exc, InvalidToken):
         # Not the recipient's fault: with a valid token configured, sending works again.
         return TransientSendError(f"Telegram rejected the bot token: {exc}")
-    if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
+    if isinstance(exc, TimedOut):
+        # The request may have reached Telegram: a retry may deliver it twice.
+        return TransientSendError(str(exc), maybe_delivered=True)
+    if isinstance(exc, NetworkError):  # 5xx answers, connection errors
         return TransientSendError(str(exc))
     return PermanentSendError(str(exc))
 

@@ -35,7 +35,9 @@ the body (the page shrinks it to 2,000 px first); the answer is the turn's repli
 Cross-site WebSocket hijacking is prevented by the Origin check (the page's own origin,
 `[web] public_url`, or `[web] allowed_origins`); each connection may send at most
 `[web] messages_per_minute` messages a minute, and all connections from one network address
-together `messages_per_minute_per_address`, with at most `connections_per_address` open.
+together `messages_per_minute_per_address`, with at most `connections_per_address` open and
+`chat_starts_per_minute_per_address` chats started (new chat ids and greetings) a minute.
+A chat that said nothing but hello is not stored (Incoming.greeting_shown).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ from bot.messages import (
     RecipientBlocked,
     Reply,
 )
+from bot.storage.database import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +221,14 @@ class AddressLimits:
     restart it); idle windows are forgotten at most once a minute, so memory stays bounded.
     """
 
-    def __init__(self, messages_per_minute: int, connections: int) -> None:
+    def __init__(
+        self, messages_per_minute: int, connections: int, starts_per_minute: int = 0
+    ) -> None:
         self._messages_per_minute = messages_per_minute
         self._max_connections = connections
+        self._starts_per_minute = starts_per_minute
         self._rates: dict[str, MessageRate] = {}
+        self._starts: dict[str, MessageRate] = {}
         self._connections: dict[str, int] = {}
         self._pruned_at = 0.0
 
@@ -245,15 +252,25 @@ class AddressLimits:
         if now - self._pruned_at < _RATE_WINDOW_SECONDS:
             return
         self._pruned_at = now
-        for address in [a for a, rate in self._rates.items() if rate.idle(now)]:
-            del self._rates[address]
+        for rates in (self._rates, self._starts):
+            for address in [a for a, rate in rates.items() if rate.idle(now)]:
+                del rates[address]
 
     def allow_message(self, address: str, now: float) -> bool:
-        if not self._messages_per_minute:
+        return self._allow(self._rates, self._messages_per_minute, address, now)
+
+    def allow_start(self, address: str, now: float) -> bool:
+        """Count one chat started (a new chat id, or a greeting) from `address`, unless it
+        started as many as allowed this minute."""
+        return self._allow(self._starts, self._starts_per_minute, address, now)
+
+    @staticmethod
+    def _allow(rates: dict[str, MessageRate], per_minute: int, address: str, now: float) -> bool:
+        if not per_minute:
             return True
-        rate = self._rates.get(address)
+        rate = rates.get(address)
         if rate is None:
-            rate = self._rates[address] = MessageRate(self._messages_per_minute)
+            rate = rates[address] = MessageRate(per_minute)
         return rate.allow(now)
 
 
@@ -281,11 +298,21 @@ class WebChat:
         }
         self._sockets: set[web.WebSocketResponse] = set()
         self._addresses = AddressLimits(
-            config.messages_per_minute_per_address, config.connections_per_address
+            config.messages_per_minute_per_address,
+            config.connections_per_address,
+            config.chat_starts_per_minute_per_address,
         )
         self._chat_locks = ChatLocks()
         self._turns = 0
+        public = urlsplit(config.public_url)
+        sources = ["'self'"]
+        if public.scheme in ("http", "https") and public.netloc:
+            host = public.netloc.lower()
+            sources += [f"wss://{host}"] if public.scheme == "https" else [f"ws://{host}"]
+        self._connect_sources = " ".join(sources)
         self._by_chat: dict[str, set[web.WebSocketResponse]] = {}
+        # A greeting not kept yet, per chat with an open page (see _turn).
+        self._greetings: dict[str, tuple[list[Reply], dt.datetime]] = {}
         self._waiting: dict[str, deque[Reply]] = {}
 
     @property
@@ -327,6 +354,7 @@ class WebChat:
             sockets.discard(socket)
             if not sockets:
                 del self._by_chat[chat.chat_id]
+                self._greetings.pop(chat.chat_id, None)
 
     @property
     def open_connections(self) -> int:
@@ -350,7 +378,6 @@ class WebChat:
     # --- the page -------------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.Response:
-        host = request.host
         frame_ancestors = " ".join(["'self'", *sorted(self._allowed_origins)])
         policy = "; ".join(
             [
@@ -358,7 +385,10 @@ class WebChat:
                 f"script-src {self._page.script_hash}",
                 f"style-src {self._page.style_hash}",
                 "img-src data:",
-                f"connect-src 'self' ws://{host} wss://{host}",
+                # Never the request's Host header (anyone's to write, and it would be copied
+                # into the policy): 'self', which covers ws(s) to the page's own host, and
+                # the configured public address.
+                f"connect-src {self._connect_sources}",
                 f"frame-ancestors {frame_ancestors}",
                 "base-uri 'none'",
                 "form-action 'none'",
@@ -422,7 +452,10 @@ class WebChat:
             return web.json_response(notice, status=429)
         photo = await read_photo(request.content, request.content_length)
         chat = chat_ref(chat_key)
-        incoming = Incoming(chat, chat.chat_id, "", network_address=address, photo=photo)
+        # The camera button is on the page, which shows the conversation (its greeting).
+        incoming = Incoming(
+            chat, chat.chat_id, "", network_address=address, photo=photo, greeting_shown=True
+        )
         async with self._chat_locks.hold(chat.chat_id):
             replies = list(await self._handler.handle(incoming))
             await self._remember(chat.chat_id, texts.WEB_PHOTO_SENT, replies, incoming.received_at)
@@ -453,6 +486,8 @@ class WebChat:
         """The connection's messages until it closes; the chat it joins goes in `joined`."""
         rate = MessageRate(self._config.messages_per_minute)
         chat: ChatRef | None = None
+        # The page shows the conversation so far: greeted in this connection, or resumed.
+        greeting_shown = False
         async for frame in socket:
             if frame.type != WSMsgType.TEXT:
                 continue
@@ -463,9 +498,23 @@ class WebChat:
                 continue
             kind = message.get("type")
             if kind == "hello" and chat is None:
+                greet = not message.get("resume")
                 key, chat, is_new = self._chat_for(message.get("chat_id"))
+                if (greet or is_new) and not self._addresses.allow_start(
+                    address, time.monotonic()
+                ):
+                    # Greetings and new chats cost a turn each and ask nothing: a flood of
+                    # them from one address is refused (the page shows the notice).
+                    await socket.send_json({"type": "notice", "text": texts.WEB_RATE_LIMITED})
+                    if is_new:
+                        chat = None
+                    else:
+                        await socket.send_json({"type": "session", "chat_id": key})
+                        await self._join(socket, chat, joined)
+                    continue
                 await socket.send_json({"type": "session", "chat_id": key})
-                if not message.get("resume"):
+                greeting_shown = True
+                if greet:
                     # The page is empty after a (re)load: the conversation so far, or a
                     # greeting as Telegram's /start gives.
                     exchanges = [] if is_new else await self._recent(chat)
@@ -476,16 +525,26 @@ class WebChat:
                     if not exchanges:
                         await self._turn(
                             socket,
-                            Incoming(chat, chat.chat_id, "/start", is_first_contact=is_new),
+                            Incoming(
+                                chat,
+                                chat.chat_id,
+                                "/start",
+                                is_first_contact=is_new,
+                                network_address=address,
+                                greeting_shown=True,
+                            ),
                         )
                 else:
                     await self._join(socket, chat, joined)
                 continue
             if chat is None:
+                if not self._addresses.allow_start(address, time.monotonic()):
+                    await socket.send_json({"type": "notice", "text": texts.WEB_RATE_LIMITED})
+                    continue
                 key, chat, _ = self._chat_for(None)
                 await socket.send_json({"type": "session", "chat_id": key})
                 await self._join(socket, chat, joined)
-            incoming = self._incoming(chat, message, address)
+            incoming = self._incoming(chat, message, address, greeting_shown)
             if incoming is None:
                 await socket.send_json({"type": "notice", "text": texts.WEB_BAD_MESSAGE})
                 continue
@@ -498,6 +557,8 @@ class WebChat:
                 await socket.send_json({"type": "notice", "text": notice})
                 continue
             await self._turn(socket, incoming)
+            # Whatever the dialogue answered (a greeting first, if needed) is on the page.
+            greeting_shown = True
 
     @staticmethod
     def _chat_for(supplied: Any) -> tuple[str, ChatRef, bool]:
@@ -512,6 +573,8 @@ class WebChat:
             return []
         try:
             return await self._history.recent(chat.chat_id)
+        except StorageUnavailable:
+            return []  # the outage is logged once where it was raised (bot.storage.outage)
         except Exception:
             # Without its history the page still works: it greets instead.
             log.exception("web chat: history of %s not read", chat)
@@ -522,17 +585,24 @@ class WebChat:
     ) -> None:
         """Keep the exchange for the page's next load (`shown`: what the page showed as the
         citizen's message; None for the greeting and for replies to no turn of the page)."""
+        greeting = self._greetings.pop(chat_id, None)
         if self._history is None or not self._history.enabled or not replies:
             return
+        if greeting is not None:
+            await self._remember(chat_id, None, *greeting)
         messages = [] if shown is None else [_user_message(shown, replies)]
         messages += [_kept_reply(reply) for reply in replies]
         try:
             await self._history.record(chat_id, messages, at)
+        except StorageUnavailable:
+            pass  # the outage is logged once where it was raised (bot.storage.outage)
         except Exception:
             log.exception("web chat: exchange of web:%s not kept", chat_id)
 
     @staticmethod
-    def _incoming(chat: ChatRef, message: dict[str, Any], address: str) -> Incoming | None:
+    def _incoming(
+        chat: ChatRef, message: dict[str, Any], address: str, greeting_shown: bool
+    ) -> Incoming | None:
         kind = message.get("type")
         if kind == "text":
             text = message.get("text")
@@ -540,22 +610,39 @@ class WebChat:
                 return None
             # An empty message is answered too (the dialogue says what to type), not
             # dropped: a citizen who pressed send must see something happen.
-            return Incoming(chat, chat.chat_id, text.strip(), network_address=address)
+            return Incoming(
+                chat,
+                chat.chat_id,
+                text.strip(),
+                network_address=address,
+                greeting_shown=greeting_shown,
+            )
         if kind == "button":
             action, label = message.get("action"), message.get("label", "")
             if not isinstance(action, str) or not action or not isinstance(label, str):
                 return None
             return Incoming(
-                chat, chat.chat_id, label[:200], action=action[:64], network_address=address
+                chat,
+                chat.chat_id,
+                label[:200],
+                action=action[:64],
+                network_address=address,
+                greeting_shown=greeting_shown,
             )
         return None
 
     async def _turn(self, socket: web.WebSocketResponse, incoming: Incoming) -> None:
         # What the page showed as the citizen's message: the text, or the button's label.
         shown = None if incoming.text == "/start" and incoming.action is None else incoming.text
-        async with self._chat_locks.hold(incoming.chat.chat_id):
+        chat_id = incoming.chat.chat_id
+        async with self._chat_locks.hold(chat_id):
             replies = list(await self._handler.handle(incoming))
-            await self._remember(incoming.chat.chat_id, shown, replies, incoming.received_at)
+            if shown is None and chat_id in self._by_chat:
+                # A greeting alone is not kept (anyone can open chats by the thousand): it
+                # goes into the history with whatever comes next while the page is open.
+                self._greetings[chat_id] = (replies, incoming.received_at)
+            else:
+                await self._remember(chat_id, shown, replies, incoming.received_at)
         self._turns += 1
         for reply in replies:
             if socket.closed:

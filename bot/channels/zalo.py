@@ -75,8 +75,8 @@ from bot.messages import (
     TransientSendError,
 )
 from bot.storage.database import StorageUnavailable, connect
-from bot.storage.upserts import upsert
-from bot.storage.zalo_tables import zalo_choices, zalo_tokens
+from bot.storage.upserts import insert_ignoring_duplicates, upsert
+from bot.storage.zalo_tables import zalo_choices, zalo_seen_events, zalo_tokens
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,9 @@ def send_error_for(exc: Exception, *, now: float | None = None) -> SendError:
         # Not the recipient's fault: once staff configure a new pair, sending works again.
         return TransientSendError(str(exc))
     if isinstance(exc, aiohttp.ClientError | TimeoutError | StorageUnavailable):
-        return TransientSendError(f"{type(exc).__name__}: {exc}")
+        # A timeout waiting for the answer: the request may have reached Zalo.
+        maybe_delivered = isinstance(exc, TimeoutError)
+        return TransientSendError(f"{type(exc).__name__}: {exc}", maybe_delivered=maybe_delivered)
     return PermanentSendError(f"{type(exc).__name__}: {exc}")
 
 
@@ -485,6 +487,53 @@ class ZaloChoiceStore:
         )
 
 
+class ZaloSeenEvents:
+    """The events already taken, in the database: Zalo redelivers an event it thinks was
+    not received, and a signed event can be replayed within `max_event_age_seconds`; each
+    is answered once, also after a restart and when several bot processes share the
+    webhook. Rows older than `keep_seconds` are deleted (such an event is refused as stale
+    anyway), at most once a minute. While the database is down, a memory of the recent
+    ones stands in (the outage is logged where it was raised)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        keep_seconds: float,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._keep_seconds = keep_seconds
+        self._clock = clock
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._pruned_at = 0.0
+
+    async def first_time(self, key: str) -> bool:
+        """True the first time `key` is seen (and from then on it is remembered)."""
+        if len(key) > 128:
+            key = hashlib.sha256(key.encode()).hexdigest()
+        if key in self._recent:
+            return False
+        now = self._clock()
+        try:
+            async with connect(self._engine, begin=True) as connection:
+                row = {"event_key": key, "seen_at": now}
+                fresh = await insert_ignoring_duplicates(connection, zalo_seen_events, [row]) > 0
+                if now - self._pruned_at >= 60.0:
+                    self._pruned_at = now
+                    await connection.execute(
+                        delete(zalo_seen_events).where(
+                            zalo_seen_events.c.seen_at < now - self._keep_seconds
+                        )
+                    )
+        except StorageUnavailable:
+            fresh = True
+        self._recent[key] = None
+        if len(self._recent) > _RECENT_EVENTS:
+            self._recent.popitem(last=False)
+        return fresh
+
+
 # --- rendering and sending --------------------------------------------------------------
 
 
@@ -729,7 +778,8 @@ class ZaloChannel:
         self._choices = ZaloChoiceStore(engine, clock=clock)
         self._chat_locks = ChatLocks()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recent_events: OrderedDict[str, None] = OrderedDict()
+        # Twice the age limit: clocks of Zalo and of the bot's processes may differ a little.
+        self._seen = ZaloSeenEvents(engine, 2.0 * config.max_event_age_seconds, clock=clock)
         self._accepting = False
         self._problem: tuple[float, str] | None = None
         self._auth_problem = ""
@@ -823,25 +873,12 @@ class ZaloChannel:
             return web.Response(status=401, text="stale event")
         if not self._accepting or self._sender is None:
             return web.Response(status=503, text="not running")
-        if self._seen_before(event, timestamp):
+        if not await self._seen.first_time(_event_key(event, timestamp)):
             return web.Response(status=200)
         task = asyncio.create_task(self._process(event), name="zalo-event")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return web.Response(status=200)
-
-    def _seen_before(self, event: dict[str, Any], timestamp: str) -> bool:
-        # Zalo redelivers an event it thinks was not received; answer it once.
-        message = event.get("message")
-        msg_id = message.get("msg_id") if isinstance(message, dict) else None
-        who = event.get("follower") or event.get("sender")
-        key = str(msg_id) if msg_id else f"{event.get('event_name')}:{timestamp}:{who}"
-        if key in self._recent_events:
-            return True
-        self._recent_events[key] = None
-        if len(self._recent_events) > _RECENT_EVENTS:
-            self._recent_events.popitem(last=False)
-        return False
 
     async def _process(self, event: dict[str, Any]) -> None:
         incoming = incoming_from_event(event)
@@ -885,6 +922,16 @@ class ZaloChannel:
             log.exception("Zalo event for %s failed", incoming.chat)
 
 
+def _event_key(event: dict[str, Any], timestamp: str) -> str:
+    """What makes an event the same one again: its msg_id, else name, time and user."""
+    message = event.get("message")
+    msg_id = message.get("msg_id") if isinstance(message, dict) else None
+    who = event.get("follower") or event.get("sender")
+    if msg_id:
+        return f"msg:{msg_id}"
+    return f"{event.get('event_name')}:{timestamp}:{who}"
+
+
 __all__ = [
     "IssuedTokens",
     "NumberedReply",
@@ -895,6 +942,7 @@ __all__ = [
     "ZaloChannel",
     "ZaloChoiceStore",
     "ZaloHttpError",
+    "ZaloSeenEvents",
     "ZaloSender",
     "ZaloTokenStore",
     "ZaloTokens",

@@ -37,6 +37,8 @@ chat_contexts = Table(
 # A context older than this is stale: "mất bao lâu" a day later should not be answered
 # for yesterday's procedure without the citizen saying which one.
 CONTEXT_TTL = dt.timedelta(hours=6)
+# Dossiers a chat may rate: a family looks up a few at most.
+MAX_DOSSIER_CODES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,16 @@ class ChatContext:
     awaiting: str | None = None
     pending_code: str | None = None
     greeted: bool = False
+    # Receipt codes this chat looked up (found), newest last, at most MAX_DOSSIER_CODES:
+    # a rating is taken only for one of them. Kept when the rest goes stale: the rating
+    # buttons come with the "returned" notice, days after the lookup.
+    dossier_codes: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+
+    def with_dossier(self, code: str) -> ChatContext:
+        """This context, remembering that the chat looked up `code`."""
+        codes = (*(c for c in self.dossier_codes if c != code), code)
+        return dataclasses.replace(self, dossier_codes=codes[-MAX_DOSSIER_CODES:])
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)
@@ -68,7 +79,7 @@ class ChatContext:
             return cls()
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in raw.items() if k in known}
-        for key in ("candidate_codes", "rejected_codes", "shown_codes"):
+        for key in ("candidate_codes", "rejected_codes", "shown_codes", "dossier_codes"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(str(v) for v in values[key])
         try:
@@ -123,7 +134,7 @@ class ContextStore:
             updated_at = updated_at.replace(tzinfo=dt.UTC)
         if now - updated_at > CONTEXT_TTL:
             # Keep only what is not about the last question.
-            return ChatContext(greeted=context.greeted)
+            return ChatContext(greeted=context.greeted, dossier_codes=context.dossier_codes)
         return context
 
     async def save(self, chat: ChatRef, context: ChatContext, now: dt.datetime) -> None:

@@ -21,6 +21,8 @@ No platform types here: channels translate to and from `bot.messages`.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -82,7 +84,6 @@ class Dialogue:
     ) -> None:
         self._s = services
         self._clock = clock
-        self._storage_down = False
 
     async def handle(self, message: Incoming) -> Sequence[Reply]:
         return (await self.converse(message)).replies
@@ -95,8 +96,14 @@ class Dialogue:
             context = await self._load_context(message, now)
             turn = Turn(message, context, now)
             await self._route(turn)
-            await self._save_context(turn)
+            if not (message.greeting_shown and _only_greeted(context, turn.context)):
+                await self._save_context(turn)
             return TurnOutcome(tuple(turn.replies), tuple(turn.relays))
+        except StorageUnavailable:
+            # The database's outage log said it once (bot.storage.outage); the citizen
+            # gets the apology, the log no traceback per message.
+            apology = Reply.text(texts.ERROR_APOLOGY.format(hotline=self._s.center.hotline))
+            return TurnOutcome((apology,))
         except Exception:
             log.exception(
                 "conversation failed: chat=%s user=%s action=%r text=%r",
@@ -112,29 +119,14 @@ class Dialogue:
 
     async def _load_context(self, message: Incoming, now: dt.datetime) -> ChatContext:
         try:
-            context = await self._s.contexts.load(message.chat, now)
-        except StorageUnavailable as exc:
-            self._note_storage_down(exc)
+            return await self._s.contexts.load(message.chat, now)
+        except StorageUnavailable:
+            # Logged once per outage where it was raised; answered without context.
             return ChatContext(greeted=True)
-        self._note_storage_up()
-        return context
 
     async def _save_context(self, turn: Turn) -> None:
-        try:
+        with contextlib.suppress(StorageUnavailable):
             await self._s.contexts.save(turn.message.chat, turn.context, turn.now)
-        except StorageUnavailable as exc:
-            self._note_storage_down(exc)
-
-    def _note_storage_down(self, exc: StorageUnavailable) -> None:
-        # Logged once per outage, not once per message.
-        if not self._storage_down:
-            log.error("bot database unavailable, answering without context: %s", exc)
-            self._storage_down = True
-
-    def _note_storage_up(self) -> None:
-        if self._storage_down:
-            log.warning("bot database reachable again")
-            self._storage_down = False
 
     # --- routing ---------------------------------------------------------------------
 
@@ -160,7 +152,7 @@ class Dialogue:
             return
         if handoff is not None and await handoff.citizen_message(turn):
             return
-        if message.is_first_contact or not turn.context.greeted:
+        if message.is_first_contact or not (turn.context.greeted or message.greeting_shown):
             self._greet(turn)
             first_words_only = not text or (
                 message.is_first_contact and not _looks_like_question(text)
@@ -502,6 +494,15 @@ class Dialogue:
                 code,
                 followup=followup,
             )
+
+
+def _only_greeted(*contexts: ChatContext) -> bool:
+    """True when none of `contexts` holds more than the fact that the chat was greeted:
+    nothing worth a row of its own."""
+    return all(dataclasses.replace(c, greeted=False) == _NOTHING for c in contexts)
+
+
+_NOTHING = ChatContext()
 
 
 def _part_of(result: SearchResult) -> Part:

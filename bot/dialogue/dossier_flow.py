@@ -235,6 +235,7 @@ class DossierConversation:
             address=message.network_address,
         )
         if isinstance(outcome, Found):
+            turn.context = turn.context.with_dossier(str(code))
             turn.update(awaiting=None, pending_code=None)
             can_watch = self._can_watch(message.chat)
             watching = can_watch and await self._is_watching(message.chat, str(code))
@@ -251,6 +252,7 @@ class DossierConversation:
             message.chat, message.user_id, code, now=turn.now
         )
         if isinstance(outcome, HistoryFound):
+            turn.context = turn.context.with_dossier(str(code))
             history = outcome.history
             turn.say(history_reply(history.dossier, history.entries, self._zone))
             return
@@ -388,6 +390,12 @@ class DossierConversation:
         if not 1 <= stars <= 5:
             turn.say_text(texts.UNKNOWN_BUTTON)
             return
+        found = self._service.find_code(code, turn.now)
+        if not isinstance(found, ReceiptCode) or str(found) not in turn.context.dossier_codes:
+            # Only a dossier this chat looked up is rated (a forged button is not stored).
+            turn.say_text(texts.RATING_NEEDS_LOOKUP)
+            return
+        code = str(found)
         if self._ratings is not None:
             await self._ratings.record_rating(turn.message.chat, code, stars)
         turn.say_text(texts.RATING_THANKS.format(stars="★" * stars))

@@ -148,8 +148,7 @@ class StaffConversation:
         if verb == "send":
             await self._guarded(turn, self._confirm(turn, ref))
         elif verb == "drop":
-            self._clear_draft(turn)
-            turn.say_text(texts.BROADCAST_CANCELLED_DRAFT)
+            await self._guarded(turn, self._drop(turn))
         elif verb in ("refresh", "stop") and ref.isdigit():
             await self._guarded(turn, self._job(turn, verb, int(ref)))
         else:
@@ -256,6 +255,12 @@ class StaffConversation:
         turn.say(progress_reply(await self._broadcasts.progress(requester, job_id)))
         if self._on_job_started is not None:
             self._on_job_started(turn.message.chat, job_id)
+
+    async def _drop(self, turn: Turn) -> None:
+        # In a staff group everyone sees the preview's buttons: only staff may drop it.
+        self._broadcasts.check_staff(self._requester(turn), "draft")
+        self._clear_draft(turn)
+        turn.say_text(texts.BROADCAST_CANCELLED_DRAFT)
 
     async def _job(self, turn: Turn, verb: str, job_id: int) -> None:
         requester = self._requester(turn)

@@ -31,6 +31,7 @@ from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 from bot.dossiers.model import ChangePage, Dossier, HistoryEntry
+from bot.storage.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,11 @@ class GuardedSource:
         self.inner = inner
         self._timeout = timeout_seconds
         self._name = name
-        self._down_since_reason: str | None = None
+        self._outage = OutageLog(name, log)
 
     @property
     def is_down(self) -> bool:
-        return self._down_since_reason is not None
+        return self._outage.is_down
 
     async def lookup(self, code: str) -> Dossier | None:
         return await self._guard(self.inner.lookup(code))
@@ -134,12 +135,8 @@ class GuardedSource:
             reason = f"{type(exc).__name__}: {exc}"
             self._went_down(reason)
             raise SourceUnavailable(f"{self._name}: {reason}") from exc
-        if self._down_since_reason is not None:
-            log.warning("%s is available again", self._name)
-            self._down_since_reason = None
+        self._outage.succeeded()
         return result
 
     def _went_down(self, reason: str) -> None:
-        if self._down_since_reason is None:
-            self._down_since_reason = reason
-            log.error("%s is unavailable: %s (logged once until it recovers)", self._name, reason)
+        self._outage.failed(reason)

@@ -176,8 +176,8 @@ class DossierWatcher:
         while not self._stopping:
             try:
                 await self.run_once()
-            except StorageUnavailable as exc:
-                log.error("dossier watcher: the bot's database is unavailable: %s", exc)
+            except StorageUnavailable:
+                pass  # logged once per outage where it was raised (bot.storage.outage)
             except Exception:
                 log.exception("dossier watcher round failed")
             if self._stopping:

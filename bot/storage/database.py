@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +24,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.storage.outage import outage_log
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +66,34 @@ class StorageError(Exception):
 
 
 class StorageUnavailable(Exception):
-    """The database could not be reached or failed; the message names the cause."""
+    """The database could not be reached or failed; the message names the cause.
+
+    Already logged (once per outage, bot.storage.outage) where it was raised: whoever
+    catches it need not log it again."""
 
 
 def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise StorageError(f"not a database URL: {url!r}") from None
+    except (ArgumentError, ValueError) as exc:
+        # ValueError: a port that is not a number. The message must not show the password.
+        reason = "a port must be a number" if isinstance(exc, ValueError) else "not understood"
+        raise StorageError(f"not a database URL ({reason}): {redacted(url)!r}") from None
     return parsed
 
 
+# "scheme://user:password@" or "user:password@" at the start: what a password looks like in
+# a URL that SQLAlchemy cannot parse (and so cannot render without it).
+_PASSWORD_IN_URL = re.compile(r"(^|//)([^:/@\s]*):(?!//)([^@\s]*)@")
+
+
 def redacted(url: str) -> str:
-    """The URL with any password hidden, for logs."""
+    """The URL with any password hidden, for logs and error messages (even when the URL is
+    malformed)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<invalid URL>"
+    except (ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\1\2:***@", url, count=1)
 
 
 def create_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> AsyncEngine:
@@ -148,7 +162,9 @@ async def connect(engine: AsyncEngine, *, begin: bool = False) -> AsyncIterator[
         unavailable = _as_unavailable(engine, exc)
         if unavailable is None:
             raise
+        outage_log(engine).failed(_cause(exc))
         raise unavailable from exc
+    outage_log(engine).succeeded()
 
 
 # What a database call raises when the database is down (and when a statement is wrong).
@@ -207,17 +223,20 @@ class RowLookup:
         """The row for `parameters` (the statement's bound names), or None."""
         try:
             try:
-                return await self._first_kept(parameters)
+                found = await self._first_kept(parameters)
             except _Closed:
                 # A straggler while the bot shuts down: read the ordinary way.
                 async with self._engine.connect() as connection:
                     row = (await connection.execute(self._statement, dict(parameters))).first()
-                return None if row is None else tuple(row)
+                found = None if row is None else tuple(row)
         except _FAILURES as exc:
             unavailable = _as_unavailable(self._engine, exc)
             if unavailable is None:
                 raise
+            outage_log(self._engine).failed(_cause(exc))
             raise unavailable from exc
+        outage_log(self._engine).succeeded()
+        return found
 
     async def _first_kept(self, parameters: Mapping[str, Any]) -> Sequence[Any] | None:
         for attempt in range(2):

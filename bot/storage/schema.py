@@ -77,6 +77,7 @@ TABLES: tuple[Table, ...] = (
     stats.ratings,
     zalo.zalo_tokens,
     zalo.zalo_choices,
+    zalo.zalo_seen_events,
     teaching.lessons,
     handoff.handoffs,
     web.web_history,
@@ -292,6 +293,7 @@ _LEGACY_MARKS: tuple[tuple[str, str, str | None], ...] = (
     ("0005", "broadcast_workers", None),
     ("0006", "taught_lessons", None),
     ("0007", "dossier_failed_lookups", None),
+    ("0008", "zalo_seen_events", None),
     ("0009", "handoffs", None),
     ("0010", "web_chat_history", None),
 )

@@ -92,10 +92,9 @@ class WriteBehind(Generic[K, V]):
                     await asyncio.sleep(self._delay)
                     continue
                 return
-            except StorageUnavailable as exc:
-                if not self._failing:
-                    log.error("%s not written, will retry: %s", self._name, exc)
-                    self._failing = True
+            except StorageUnavailable:
+                # The outage is logged once where it was raised (bot.storage.outage).
+                self._failing = True
             except Exception:
                 log.exception("%s not written, will retry", self._name)
             await asyncio.sleep(RETRY_DELAY_SECONDS)
@@ -126,7 +125,7 @@ class WriteBehind(Generic[K, V]):
             finally:
                 self._writing = {}
         if self._failing:
-            log.warning("%s written again", self._name)
+            log.info("%s written again", self._name)
             self._failing = False
 
     async def close(self) -> None:

@@ -4,6 +4,8 @@
                            that a single-use refresh token is never sent twice
     zalo_pending_choices   the numbered choices each citizen was offered last, so that a
                            reply of "2" presses the second button on any bot process
+    zalo_seen_events       the events already taken, so that a redelivery (or a replay)
+                           is answered once, after a restart and on any bot process
 
 Declared here rather than in the channel (bot/channels/zalo.py uses them) so that the
 schema's owner, bot/storage/schema.py, knows them without importing a channel.
@@ -11,7 +13,7 @@ schema's owner, bot/storage/schema.py, knows them without importing a channel.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, String, Table, Text
 
 from bot.storage.database import metadata
 
@@ -39,4 +41,15 @@ zalo_choices = Table(
     Column("user_id", String(64), primary_key=True),
     Column("choices", Text, nullable=False),  # JSON: [[number, label, action], ...]
     Column("updated_at", Float, nullable=False),
+)
+
+zalo_seen_events = Table(
+    "zalo_seen_events",
+    metadata,
+    # The event's msg_id, or event name, timestamp and user (SHA-256 when longer).
+    Column("event_key", String(128), primary_key=True),
+    Column("seen_at", Float, nullable=False),  # seconds since the epoch
+    # Old rows are deleted by seen_at: an event older than max_event_age_seconds is
+    # refused as stale anyway.
+    Index("ix_zalo_seen_events_seen_at", "seen_at"),
 )

@@ -9,6 +9,7 @@ reviewed file (`procedures/_taught.toml`) is the base; the database's lessons ov
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -59,7 +60,6 @@ class LessonStore:
         self._snapshot = Lessons(self._file_lessons)
         self._version: tuple[object, int] | None = None
         self._checked_at: float | None = None
-        self._down = False
 
     async def current(self) -> Lessons:
         """The lessons now in force; the last ones known while the database is down."""
@@ -67,16 +67,9 @@ class LessonStore:
         if self._checked_at is not None and now - self._checked_at < self._refresh_seconds:
             return self._snapshot
         self._checked_at = now
-        try:
+        # Down: the last known lessons (the outage is logged where it was raised).
+        with contextlib.suppress(StorageUnavailable):
             await self._refresh()
-        except StorageUnavailable as exc:
-            if not self._down:
-                log.warning("taught lessons not refreshed, using the last known: %s", exc)
-                self._down = True
-        else:
-            if self._down:
-                log.info("taught lessons refreshed again")
-                self._down = False
         return self._snapshot
 
     async def _refresh(self, *, force: bool = False) -> None:

@@ -3,7 +3,7 @@
 A citizen who asks for a person in office hours is handed to the staff group; the row
 says which chat staff answer and when the hand-off ended.
 
-Revision 0009, after 0007 (the lead chains it after 0008 at merge).
+Revision 0009, after 0008 (Zalo events seen).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
