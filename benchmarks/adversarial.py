@@ -48,9 +48,9 @@ from bot.config import (
     StorageConfig,
     WebConfig,
 )
-from bot.dialogue.context import chat_contexts
 from bot.dossiers.demo import DemoGenerator, write_demo
 from bot.dossiers.working_days import WorkingCalendar
+from bot.storage.context_tables import chat_contexts
 from bot.storage.database import create_engine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -47,10 +47,10 @@ from bot.broadcast.delivery import ChannelLimits, DeliverySettings, DeliveryWork
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy, job_report
 from bot.broadcast.subscriptions import SubscriptionStore
-from bot.broadcast.tables import Preference, jobs, outbox, subscribers
 from bot.channels.telegram import TelegramSender, open_telegram_sender
 from bot.config import TelegramConfig
 from bot.messages import Channel, Sender
+from bot.storage.broadcast_tables import Preference, jobs, outbox, subscribers
 from bot.storage.database import connect, create_engine
 from bot.storage.schema import ensure_schema
 

@@ -21,8 +21,8 @@ import tomli_w
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.delivery import ChannelLimits, DeliverySettings
-from bot.broadcast.tables import Preference, subscriber_topics, subscribers
 from bot.messages import Channel, Reply
+from bot.storage.broadcast_tables import Preference, subscriber_topics, subscribers
 from bot.storage.database import connect
 
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.service import BroadcastService, StaffPolicy
 from bot.broadcast.subscriptions import SubscriptionStore
-from bot.broadcast.tables import jobs
 from bot.channels.broadcast_api import add_broadcast_api_routes
 from bot.messages import Channel
+from bot.storage.broadcast_tables import jobs
 from bot.storage.database import connect, create_engine
 from bot.storage.schema import ensure_schema
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import texts
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService
-from bot.broadcast.tables import jobs
 from bot.config import load_config
 from bot.messages import Channel
+from bot.storage.broadcast_tables import jobs
 from bot.storage.database import connect, create_engine
 from bot.storage.schema import ensure_schema
 

@@ -15,8 +15,8 @@ from fakes.telegram_api import FakeTelegramBotApi, Fault
 from sqlalchemy import select
 
 from bot.broadcast.service import job_report
-from bot.broadcast.tables import jobs
 from bot.messages import Channel
+from bot.storage.broadcast_tables import jobs
 from bot.storage.database import connect, create_engine
 from bot.storage.schema import ensure_schema
 

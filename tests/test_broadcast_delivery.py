@@ -21,7 +21,6 @@ from bot.broadcast.delivery import DeliveryWorker, dead_local_workers, default_w
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
-from bot.broadcast.tables import OutboxState, outbox
 from bot.messages import (
     Channel,
     ChatRef,
@@ -30,6 +29,7 @@ from bot.messages import (
     RecipientBlocked,
     TransientSendError,
 )
+from bot.storage.broadcast_tables import OutboxState, outbox
 from bot.storage.database import connect, create_engine
 from bot.storage.schema import ensure_schema
 

@@ -14,8 +14,8 @@ from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy
 from bot.broadcast.subscriptions import SubscriptionStore
-from bot.broadcast.tables import OutboxState, outbox, subscribers
 from bot.messages import Channel, PermanentSendError, RecipientBlocked
+from bot.storage.broadcast_tables import OutboxState, outbox, subscribers
 from bot.storage.database import connect
 
 

@@ -22,9 +22,9 @@ from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
-from bot.broadcast.tables import OutboxState, outbox
 from bot.config import BroadcastConfig, Config, TelegramConfig, ZaloConfig
 from bot.messages import Channel, ChatRef
+from bot.storage.broadcast_tables import OutboxState, outbox
 from bot.storage.database import connect, create_engine
 from bot.storage.schema import ensure_schema
 

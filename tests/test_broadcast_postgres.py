@@ -16,8 +16,8 @@ from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy, job_report
 from bot.broadcast.subscriptions import SubscriptionStore, utc_now
-from bot.broadcast.tables import outbox, workers
 from bot.messages import Channel
+from bot.storage.broadcast_tables import outbox, workers
 from bot.storage.database import BROADCAST_WORKERS_LOCK, connect, create_engine, lock_transaction
 from bot.storage.schema import ensure_schema
 

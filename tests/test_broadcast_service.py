@@ -24,9 +24,9 @@ from bot.broadcast.model import (
 )
 from bot.broadcast.service import BroadcastService, StaffPolicy, configured_channels
 from bot.broadcast.subscriptions import SubscriptionStore
-from bot.broadcast.tables import jobs, outbox
 from bot.config import Config, TelegramConfig
 from bot.messages import Channel, ChatRef
+from bot.storage.broadcast_tables import jobs, outbox
 from bot.storage.database import connect
 
 STAFF = Requester.chat_user(Channel.TELEGRAM, "777")

@@ -22,14 +22,15 @@ from bot.config import (
     DossierSqlConfig,
     StorageConfig,
 )
-from bot.dialogue.context import ChatContext, ContextStore, chat_contexts
+from bot.dialogue.context import ChatContext, ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dossiers.demo import DemoDossier, DemoGenerator, write_demo
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import EVENT_FOLLOW, EVENT_UNFOLLOW, Channel, ChatRef, Incoming, Reply
-from bot.stats.tables import answer_feedback, questions, ratings
+from bot.storage.context_tables import chat_contexts
 from bot.storage.database import create_engine
+from bot.storage.stats_tables import answer_feedback, questions, ratings
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT = ChatRef(Channel.WEB, "citizen-1")

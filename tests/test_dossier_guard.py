@@ -34,9 +34,9 @@ from bot.dossiers.service import (
     Unavailable,
     VerificationNeeded,
 )
-from bot.dossiers.tables import failed_lookups, lookup_audit
 from bot.messages import Channel, ChatRef
 from bot.stats.report import collect_statistics, format_statistics
+from bot.storage.dossier_tables import failed_lookups, lookup_audit
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 MINUTE = dt.timedelta(minutes=1)

@@ -32,11 +32,11 @@ from bot.dossiers.service import (
 )
 from bot.dossiers.source import GuardedSource
 from bot.dossiers.sql_source import SqlDossierSource
-from bot.dossiers.tables import lookup_audit
 from bot.dossiers.view import mask_name
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import Channel, ChatRef
 from bot.storage.database import create_engine
+from bot.storage.dossier_tables import lookup_audit
 from bot.storage.schema import ensure_schema
 
 VN = dt.timezone(dt.timedelta(hours=7))

@@ -24,10 +24,10 @@ from bot.dossiers.push import PushReceiver, sign_push
 from bot.dossiers.receipt_codes import ReceiptCode
 from bot.dossiers.service import DossierService, Found, SubscribeResult, open_dossier_source
 from bot.dossiers.source import GuardedSource
-from bot.dossiers.tables import deliveries, push_nonces
 from bot.dossiers.watcher import CLAIM_LEASE, DossierUpdate, DossierWatcher, Notify
 from bot.messages import Channel, ChatRef, RecipientBlocked, TransientSendError
 from bot.storage.database import create_engine
+from bot.storage.dossier_tables import deliveries, push_nonces
 from bot.storage.schema import ensure_schema
 
 VN = dt.timezone(dt.timedelta(hours=7))

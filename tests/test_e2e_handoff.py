@@ -25,8 +25,8 @@ from sqlalchemy import select
 from bot import texts
 from bot.app import RunningBot, running_bot
 from bot.config import Config, HandoffConfig, TelegramConfig
-from bot.handoff.tables import handoffs
 from bot.storage.database import create_engine
+from bot.storage.handoff_tables import handoffs
 
 GROUP = -100777
 STAFF = 9001

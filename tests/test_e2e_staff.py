@@ -20,8 +20,8 @@ from bot.config import Config, TelegramConfig
 from bot.dossiers import bundled
 from bot.dossiers.model import DossierStatus
 from bot.messages import Channel, ChatRef, Incoming
-from bot.stats.tables import ratings
 from bot.storage.database import create_engine
+from bot.storage.stats_tables import ratings
 
 STAFF_ID = 9001
 NOTICE = "Trung tâm nghỉ lễ Quốc khánh từ 31/8 đến hết 3/9; hồ sơ trực tuyến vẫn nhận."

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.messages import Channel, ChatRef
 from bot.stats import InvalidRating, QuestionDecision, StatsRecorder
 from bot.stats.records import mask_personal_numbers
-from bot.stats.tables import answer_feedback, questions, ratings
 from bot.storage.database import connect
+from bot.storage.stats_tables import answer_feedback, questions, ratings
 
 ANN = ChatRef(Channel.TELEGRAM, "101")
 BINH = ChatRef(Channel.ZALO, "z-202")

@@ -42,9 +42,9 @@ from bot.app import RunningBot, running_bot
 from bot.channels.console import run_console
 from bot.channels.web import MAX_FRAME_BYTES, chat_ref
 from bot.config import BroadcastConfig, Config, StorageConfig, WebConfig
-from bot.dialogue.context import chat_contexts
 from bot.dossiers.push import sign_push
-from bot.stats.tables import questions
+from bot.storage.context_tables import chat_contexts
+from bot.storage.stats_tables import questions
 from bot.storage.write_behind import DEFAULT_DELAY_SECONDS
 
 QUESTION = "lam giay khai sinh can gi"

@@ -16,8 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import running_bot
 from bot.config import ConfigError, load_config
-from bot.dialogue.context import chat_contexts
-from bot.dossiers.tables import (
+from bot.messages import Channel, ChatRef
+from bot.retention import RetentionSweeper, forget_personal_data
+from bot.stats.records import QuestionDecision, StatsRecorder
+from bot.stats.report import collect_statistics
+from bot.storage.context_tables import chat_contexts
+from bot.storage.database import connect, create_engine
+from bot.storage.dossier_tables import (
     access_grants,
     changes,
     deliveries,
@@ -25,14 +30,9 @@ from bot.dossiers.tables import (
     requesters,
     subscriptions,
 )
-from bot.handoff.tables import handoffs
-from bot.messages import Channel, ChatRef
-from bot.retention import RetentionSweeper, forget_personal_data
-from bot.stats.records import QuestionDecision, StatsRecorder
-from bot.stats.report import collect_statistics
-from bot.stats.tables import answer_feedback, questions, ratings
-from bot.storage.database import connect, create_engine
+from bot.storage.handoff_tables import handoffs
 from bot.storage.schema import ensure_schema
+from bot.storage.stats_tables import answer_feedback, questions, ratings
 
 NOW = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
 OLD = NOW - dt.timedelta(days=400)

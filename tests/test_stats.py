@@ -20,7 +20,6 @@ from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
 from bot.catalogue.model import Catalogue, Level, Procedure
-from bot.dossiers.tables import lookup_audit
 from bot.messages import Channel, ChatRef, RecipientBlocked
 from bot.stats import (
     ChartLabels,
@@ -32,6 +31,7 @@ from bot.stats import (
 )
 from bot.stats.report import StaffStatistics
 from bot.storage.database import connect, create_engine
+from bot.storage.dossier_tables import lookup_audit
 from bot.storage.schema import ensure_schema
 
 TODAY = dt.date(2025, 3, 10)

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import main
 from bot.app import open_core
-from bot.broadcast.tables import jobs, outbox
 from bot.config import load_config
+from bot.storage.broadcast_tables import jobs, outbox
 from bot.storage.database import connect, create_engine, metadata
 from bot.storage.schema import (
     MIGRATION_OPTIONS,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.dialogue.context import chat_contexts
 from bot.storage import write_behind
+from bot.storage.context_tables import chat_contexts
 from bot.storage.database import StorageUnavailable, create_engine
 from bot.storage.schema import ensure_schema
 from bot.storage.upserts import upsert

@@ -73,7 +73,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.broadcast.limiter import PerChatSpacing, RateLimiter
 from bot.broadcast.model import BROADCAST_CHANNELS
 from bot.broadcast.subscriptions import Clock, SubscriberState, state_of, utc_now
-from bot.broadcast.tables import JobState, OutboxState, jobs, outbox, subscribers, workers
 from bot.config import Config
 from bot.inbound import storable_text
 from bot.messages import (
@@ -85,6 +84,7 @@ from bot.messages import (
     Sender,
     TransientSendError,
 )
+from bot.storage.broadcast_tables import JobState, OutboxState, jobs, outbox, subscribers, workers
 from bot.storage.database import (
     BROADCAST_WORKERS_LOCK,
     StorageUnavailable,

@@ -48,9 +48,9 @@ from bot.broadcast.subscriptions import (
     audience_condition,
     utc_now,
 )
-from bot.broadcast.tables import JobState, OutboxState, jobs, outbox, subscribers
 from bot.config import Config
 from bot.messages import Channel
+from bot.storage.broadcast_tables import JobState, OutboxState, jobs, outbox, subscribers
 from bot.storage.database import connect
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from bot.broadcast.model import (
     UnknownAudience,
     UnknownTopic,
 )
-from bot.broadcast.tables import Preference, subscriber_topics, subscribers
 from bot.messages import Channel, ChatRef
+from bot.storage.broadcast_tables import Preference, subscriber_topics, subscribers
 from bot.storage.database import connect
 from bot.storage.upserts import upsert
 

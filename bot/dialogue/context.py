@@ -15,24 +15,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, Text, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
-from bot.storage.database import RowLookup, connect, metadata
+from bot.storage.context_tables import chat_contexts
+from bot.storage.database import RowLookup, connect
 from bot.storage.upserts import upsert
 from bot.storage.write_behind import DEFAULT_DELAY_SECONDS, WriteBehind
 
 log = logging.getLogger(__name__)
 
-chat_contexts = Table(
-    "chat_contexts",
-    metadata,
-    Column("channel", String(16), primary_key=True),
-    Column("chat_id", String(128), primary_key=True),
-    Column("data", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
 
 # A context older than this is stale: "mất bao lâu" a day later should not be answered
 # for yesterday's procedure without the citizen saying which one.

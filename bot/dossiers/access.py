@@ -12,7 +12,7 @@ and a person who keeps guessing is slowed down:
 - a chat that verified a dossier once keeps access to it (`dossier_access_grants`).
 
 Limits are per person (channel + user id), grants per chat. Everything is in the bot's
-database (see `bot.dossiers.tables`) so that every bot process applies the same limits.
+database (see `bot.storage.dossier_tables`) so that every bot process applies the same limits.
 A person is easily made anew (a new web chat), so `bot.dossiers.guard` also counts failures
 per dossier, per network address and overall.
 """
@@ -30,14 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Verification
 from bot.dossiers.model import Dossier, DossierStatus
-from bot.dossiers.tables import (
+from bot.messages import ChatRef
+from bot.storage.dossier_tables import (
     access_grants,
     from_utc_naive,
     lookup_audit,
     requesters,
     utc_naive,
 )
-from bot.messages import ChatRef
 from bot.storage.upserts import insert_ignoring_duplicates
 
 # Failures older than this are forgotten, and so is the lockout level: a citizen who

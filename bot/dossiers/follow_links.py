@@ -22,9 +22,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dossiers.service import DossierService
-from bot.dossiers.tables import utc_naive
 from bot.messages import Channel, ChatRef
 from bot.storage.database import connect
+from bot.storage.dossier_tables import utc_naive
 from bot.storage.web_tables import follow_tokens
 
 # "f_" tells a follow link from other /start payloads; 22 characters of base64url = 128 bits.

@@ -38,9 +38,9 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import DossierConfig
-from bot.dossiers.tables import failed_lookups, from_utc_naive, utc_naive
 from bot.messages import ChatRef
 from bot.storage.database import DOSSIER_GUARD_LOCK, lock_transaction
+from bot.storage.dossier_tables import failed_lookups, from_utc_naive, utc_naive
 
 log = logging.getLogger(__name__)
 

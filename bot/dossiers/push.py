@@ -36,10 +36,10 @@ from bot.config import DossierConfig
 from bot.dossiers.contract import ContractReader
 from bot.dossiers.model import DossierChange, StatusMapping
 from bot.dossiers.source import SourceMisconfigured
-from bot.dossiers.tables import push_nonces, utc_naive
 from bot.dossiers.watcher import DossierWatcher
 from bot.inbound import UnreadableJson, read_json
 from bot.storage.database import connect
+from bot.storage.dossier_tables import push_nonces, utc_naive
 from bot.storage.upserts import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ import datetime as dt
 from sqlalchemy import Delete, Update, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.dossiers.tables import (
+from bot.storage.database import erased_id, is_erased
+from bot.storage.dossier_tables import (
     access_grants,
     changes,
     deliveries,
@@ -29,7 +30,6 @@ from bot.dossiers.tables import (
     subscriptions,
     utc_naive,
 )
-from bot.storage.database import erased_id, is_erased
 
 FINAL_DELIVERY_STATES = ("delivered", "abandoned")
 

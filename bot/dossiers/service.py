@@ -49,15 +49,15 @@ from bot.dossiers.guard import Attempt, GuardHold, GuardLimits, GuardScope, Look
 from bot.dossiers.model import Dossier, DossierStatus
 from bot.dossiers.receipt_codes import MalformedReceiptCode, ReceiptCode, ReceiptCodeRecognizer
 from bot.dossiers.source import DisabledSource, DossierSource, GuardedSource, SourceUnavailable
-from bot.dossiers.tables import (
-    from_utc_naive,
-    subscriptions,
-    utc_naive,
-)
 from bot.dossiers.view import DossierView, HistoryView, build_view
 from bot.dossiers.working_days import WorkingCalendar
 from bot.messages import ChatRef
 from bot.storage.database import connect
+from bot.storage.dossier_tables import (
+    from_utc_naive,
+    subscriptions,
+    utc_naive,
+)
 from bot.storage.upserts import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)

@@ -44,7 +44,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.config import Config, DossierConfig
 from bot.dossiers.model import DossierChange, DossierStatus
 from bot.dossiers.source import DossierSource, SourceUnavailable
-from bot.dossiers.tables import (
+from bot.dossiers.view import DossierView, build_view
+from bot.dossiers.working_days import WorkingCalendar
+from bot.messages import Channel, ChatRef, RecipientBlocked
+from bot.storage.database import StorageUnavailable, connect
+from bot.storage.dossier_tables import (
     changes,
     deliveries,
     from_utc_naive,
@@ -52,10 +56,6 @@ from bot.dossiers.tables import (
     utc_naive,
     watch_cursors,
 )
-from bot.dossiers.view import DossierView, build_view
-from bot.dossiers.working_days import WorkingCalendar
-from bot.messages import Channel, ChatRef, RecipientBlocked
-from bot.storage.database import StorageUnavailable, connect
 from bot.storage.upserts import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)

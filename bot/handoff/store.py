@@ -1,4 +1,4 @@
-"""Hand-offs to staff, kept in the bot's database (table `handoffs`, bot.handoff.tables).
+"""Hand-offs to staff, kept in the bot's database (table `handoffs`, bot.storage.handoff_tables).
 
 A row is opened when a citizen asks for a person during office hours and closed by the
 citizen, by staff or by the timeout. Its id is the number staff see ("#12") in the staff
@@ -16,9 +16,9 @@ from enum import StrEnum
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.handoff.tables import handoffs
 from bot.messages import Channel, ChatRef
 from bot.storage.database import connect
+from bot.storage.handoff_tables import handoffs
 
 
 class ClosedBy(StrEnum):

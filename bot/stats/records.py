@@ -22,8 +22,8 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import ChatRef
-from bot.stats.tables import answer_feedback, questions, ratings
 from bot.storage.database import connect, erased_id, is_erased
+from bot.storage.stats_tables import answer_feedback, questions, ratings
 from bot.storage.upserts import upsert
 from bot.storage.write_behind import WriteBehind
 

@@ -18,15 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.broadcast.subscriptions import SubscriberState, subscriber_counts
-from bot.broadcast.tables import OutboxState, jobs, outbox
 from bot.catalogue.model import Catalogue
 from bot.catalogue.slug import fold_diacritics
 from bot.dossiers.guard import GuessingAlert, guessing_alerts
-from bot.dossiers.tables import lookup_audit
 from bot.messages import Channel
 from bot.stats.records import CENTER_TIMEZONE, QuestionDecision
-from bot.stats.tables import answer_feedback, questions, ratings
+from bot.storage.broadcast_tables import OutboxState, jobs, outbox
 from bot.storage.database import connect
+from bot.storage.dossier_tables import lookup_audit
+from bot.storage.stats_tables import answer_feedback, questions, ratings
 
 SATISFIED_FROM = 4
 # Unanswered questions read for grouping; older ones beyond this are left out.

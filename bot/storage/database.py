@@ -1,8 +1,8 @@
 """The bot's own database: engine creation, the shared table metadata, connections.
 
-Feature packages (dialogue context, dossier audit, broadcast outbox, ...) declare their
-tables on `metadata` in their own modules; `bot.storage.schema` knows them all and keeps
-the schema at this version's revision.
+The tables of every feature (dialogue context, dossier audit, broadcast outbox, ...) are
+declared on `metadata` in storage's `*_tables` modules; `bot.storage.schema` knows them all
+and keeps the schema at this version's revision.
 SQLAlchemy Core is used rather than the ORM: the stores are small and explicit SQL keeps
 claims such as `FOR UPDATE SKIP LOCKED` visible.
 """

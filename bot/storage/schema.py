@@ -1,10 +1,11 @@
 """Every table of the bot's database, and the schema made ready for this version of the bot.
 
-The features declare their tables next to the code that uses them, on the shared
-`bot.storage.database.metadata`; this module is the one place that knows them all, so
-that every command creates (and checks) the same schema whichever features it loads.
-The table modules import nothing but `bot.storage.database`, so importing them from here
-makes no circle.
+Every table is declared here in storage, one module per feature (`broadcast_tables`,
+`dossier_tables`, `context_tables`, ...), on the shared `bot.storage.database.metadata`,
+and the features import their tables from storage; this module is the one place that
+knows them all, so that every command creates (and checks) the same schema whichever
+features it loads. Storage thus imports nothing above it: the features stand on it, not
+it on them. A new table: its module here, its place in TABLES, and a revision.
 
 The schema's versions are Alembic revisions (bot/storage/migrations/versions), recorded
 in the database's `alembic_version` table:
@@ -38,13 +39,14 @@ from sqlalchemy import Table, event, inspect
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.broadcast import tables as broadcast
-from bot.dialogue.context import chat_contexts
-from bot.dossiers import tables as dossiers
-from bot.handoff import tables as handoff
-from bot.stats import tables as stats
+from bot.storage import broadcast_tables as broadcast
+from bot.storage import dossier_tables as dossiers
+from bot.storage import handoff_tables as handoff
+from bot.storage import stats_tables as stats
+from bot.storage import teaching_tables as teaching
 from bot.storage import web_tables as web
 from bot.storage import zalo_tables as zalo
+from bot.storage.context_tables import chat_contexts
 from bot.storage.database import (
     SCHEMA_LOCK,
     connect,
@@ -52,7 +54,6 @@ from bot.storage.database import (
     lock_transaction,
     metadata,
 )
-from bot.teaching import tables as teaching
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.search.lessons import Lesson, LessonKind, Lessons, lesson_key
 from bot.stats.records import QuestionDecision
-from bot.stats.tables import questions
 from bot.storage.database import StorageUnavailable, connect
-from bot.teaching.tables import MAX_KEY_CHARS, lessons
+from bot.storage.stats_tables import questions
+from bot.storage.teaching_tables import MAX_KEY_CHARS, lessons
 
 log = logging.getLogger(__name__)
 

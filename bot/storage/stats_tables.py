@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from bot.broadcast.tables import UtcDateTime
+from bot.storage.broadcast_tables import UtcDateTime
 from bot.storage.database import metadata
 
 _BigId = BigInteger().with_variant(Integer(), "sqlite")

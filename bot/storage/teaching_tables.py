@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Integer, String, Table, Text
 
-from bot.broadcast.tables import UtcDateTime
+from bot.storage.broadcast_tables import UtcDateTime
 from bot.storage.database import metadata
 
 # Questions are compared by their folded words (bot.search.lessons.lesson_key), cut here:
