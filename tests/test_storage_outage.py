@@ -15,16 +15,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from fakes import ScriptedDialogue
+from fakes import FakeZaloApi, ScriptedDialogue
 from fakes.tcp_proxy import TcpProxy
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.server import create_web_app
+from bot.channels.server import WebServer, create_web_app
 from bot.channels.web import WebChat
 from bot.channels.web_history import WebHistory
-from bot.config import WebConfig
+from bot.channels.zalo import ZaloChannel
+from bot.config import WebConfig, ZaloConfig
 from bot.dialogue.context import ChatContext, ContextStore
 from bot.messages import Channel, ChatRef
 from bot.storage.database import StorageUnavailable, connect, create_engine
@@ -157,5 +158,47 @@ async def test_the_web_chat_history_during_an_outage_is_not_a_traceback_a_messag
                 done += (await socket.receive_json(timeout=10))["type"] == "done"
     await proxy.restore()
 
+    assert len(outage_lines(caplog)) == 1
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_zalo_answers_during_an_outage_with_one_line_logged(
+    proxied: tuple[TcpProxy, AsyncEngine], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The numbered choices live in the database: while it is down the answer still goes
+    (a number typed back is read as text), and no event logs a line of its own."""
+    proxy, engine = proxied
+    dialogue = ScriptedDialogue()
+    async with FakeZaloApi() as zalo:
+        config = ZaloConfig(
+            app_id=zalo.app_id,
+            oa_secret_key=zalo.oa_secret_key,
+            app_secret_key=zalo.app_secret_key,
+            access_token=zalo.initial_access_token,
+            refresh_token=zalo.initial_refresh_token,
+            api_base=zalo.base_url,
+            oauth_base=zalo.base_url,
+            webhook_path="/zalo/hook",
+        )
+        channel = ZaloChannel(config, dialogue, engine)
+        await channel.start()
+        app = create_web_app(web_chat=WebChat(dialogue, WebConfig()), health=dict, zalo=channel)
+        server = WebServer(app, "127.0.0.1", 0)
+        await server.start()
+        try:
+            hook = server.url + "/zalo/hook"
+            await zalo.deliver(hook, zalo.user_text("u1", "trước"))
+            await zalo.wait_for_sent(1, user_id="u1")
+            caplog.set_level(logging.INFO)
+            await proxy.cut()
+            for number in range(3):
+                await zalo.deliver(hook, zalo.user_text("u1", f"câu {number}"))
+            await zalo.wait_for_sent(4, user_id="u1")
+            await proxy.restore()
+        finally:
+            await server.stop()
+            await channel.stop()
+
+    assert [m.text for m in dialogue.received][1:] == ["câu 0", "câu 1", "câu 2"]
     assert len(outage_lines(caplog)) == 1
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

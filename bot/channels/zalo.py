@@ -596,7 +596,11 @@ class ZaloSender:
             # Before sending: the citizen may answer "1" the moment the message arrives.
             await self._choices.remember(chat_id, choices)
         except StorageUnavailable as exc:
-            raise TransientSendError(str(exc)) from exc
+            if retry is None:
+                # A notice or broadcast: the delivery engine tries again later.
+                raise TransientSendError(str(exc)) from exc
+            # An answer to the citizen goes out anyway (a number typed back is then read
+            # as text); the outage is logged once where it was raised.
         for text in messages:
             if retry is None:
                 await self._send_text(chat_id, text)
@@ -895,7 +899,11 @@ class ZaloChannel:
         try:
             async with self._chat_locks.hold(chat_id):
                 if incoming.action is None and incoming.photo is None:
-                    choice = pick_choice(incoming.text, await self._choices.recall(chat_id))
+                    try:
+                        offered = await self._choices.recall(chat_id)
+                    except StorageUnavailable:
+                        offered = ()  # the outage is logged once where it was raised
+                    choice = pick_choice(incoming.text, offered)
                     if choice is not None:
                         incoming = Incoming(
                             chat=incoming.chat,
