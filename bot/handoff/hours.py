@@ -31,7 +31,7 @@ class OfficeHours:
         hours = config.center.office_hours
         zone = dt.timezone(dt.timedelta(hours=config.dossiers.utc_offset_hours))
         return cls(
-            # Validated when the config was loaded (bot.config._validate).
+            # Validated when the config was loaded (bot.config.checks.validate).
             parse_periods(hours.weekdays),
             parse_periods(hours.saturday),
             WorkingCalendar.from_config(config.dossiers),
