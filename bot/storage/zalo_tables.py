@@ -7,8 +7,9 @@
     zalo_seen_events       the events already taken, so that a redelivery (or a replay)
                            is answered once, after a restart and on any bot process
 
-Declared here rather than in the channel (bot/channels/zalo.py uses them) so that the
-schema's owner, bot/storage/schema.py, knows them without importing a channel.
+Declared here rather than in the channel (bot/channels/zalo/ uses them: tokens.py,
+choices.py, seen_events.py) so that the schema's owner, bot/storage/schema.py, knows
+them without importing a channel.
 """
 
 from __future__ import annotations
