@@ -3,8 +3,9 @@
 `deliver_reply` is what both the conversation (channel.py) and broadcasts use; a reply with
 an `edit_key` edits the message last sent with that key (`EditTargets`). Text messages go
 straight to the Bot API through our aiohttp transport when the bot uses it (transport.py
-says what that saves). `TelegramSender` is the `messages.Sender` for broadcasts and staff
-relays: Telegram's errors become the typed SendErrors of messages.py.
+says what that saves). `TelegramSender` is the `messages.Sender` for what is sent outside a
+conversation (notices, relays, broadcasts): Telegram's errors become the typed SendErrors of
+messages.py.
 """
 
 from __future__ import annotations
