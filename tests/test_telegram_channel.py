@@ -29,7 +29,7 @@ from bot.channels.telegram import (
     TelegramSender,
     open_telegram_sender,
 )
-from bot.channels.telegram_http import AiohttpTelegramRequest
+from bot.channels.telegram.transport import AiohttpTelegramRequest
 from bot.channels.web import WebChat
 from bot.config import ConfigError, TelegramConfig, WebConfig
 from bot.messages import (

@@ -14,7 +14,7 @@ from fakes import FakeTelegramBotApi, Fault
 from telegram import Bot
 from telegram.error import RetryAfter, TelegramError
 
-from bot.channels.telegram_http import AiohttpTelegramRequest
+from bot.channels.telegram.transport import AiohttpTelegramRequest
 
 
 @pytest.fixture
