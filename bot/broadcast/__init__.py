@@ -7,9 +7,9 @@
                       each channel's limits, records every outcome; crash bound in its
                       docstring. Its parts:
       settings.py       DeliverySettings, ChannelLimits (built from config sections)
-      claims.py         the claim SQL: claim, renew, holders; ClaimAges (the lease check)
+      claims.py         the claim SQL: claim, renew; ClaimAges (the per-row lease check)
       outcomes.py       what a try's failure means; OutcomeWriter (group commit)
-      liveness.py       worker ids, dead local processes, the membership table
+      liveness.py       worker ids, dead local holders of claims, the membership table
       rate_sharing.py   each channel's rate split between the live workers
       running_jobs.py   the jobs a worker serves; closing finished ones
       database_errors.py  the database errors a delivery loop survives

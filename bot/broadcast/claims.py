@@ -1,4 +1,4 @@
-"""The claim SQL: which outbox rows a worker takes, keeps and finds held by dead workers.
+"""The claim SQL: which outbox rows a worker takes and keeps, and how long a claim holds.
 
 `claim_due_rows` sets a small batch of due rows to `sending` with this worker's id and
 the time, in one statement: `pending` rows whose `next_attempt_at` has come, `sending`
@@ -183,26 +183,6 @@ async def renew_claims(engine: AsyncEngine, worker_id: str, now: datetime) -> No
         await connection.execute(
             update(outbox).where(outbox.c.id.in_(mine.scalar_subquery())).values(claimed_at=now)
         )
-
-
-async def local_claim_holders(
-    engine: AsyncEngine, job_ids: Sequence[int], prefix: str, worker_id: str
-) -> list[str]:
-    """The other workers whose id starts with `prefix` (this machine) that hold rows."""
-    async with connect(engine) as connection:
-        holders = (
-            await connection.execute(
-                select(outbox.c.claimed_by)
-                .where(
-                    outbox.c.job_id.in_(list(job_ids)),
-                    outbox.c.state == OutboxState.SENDING.value,
-                    outbox.c.claimed_by.startswith(prefix, autoescape=True),
-                    outbox.c.claimed_by != worker_id,
-                )
-                .distinct()
-            )
-        ).scalars()
-        return [str(holder) for holder in holders]
 
 
 class ClaimAges:

@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -61,12 +60,11 @@ from bot.broadcast.claims import (
     ClaimAges,
     ClaimedRow,
     claim_due_rows,
-    local_claim_holders,
     renew_claims,
 )
 from bot.broadcast.database_errors import DATABASE_ERRORS, log_database_error
 from bot.broadcast.limiter import PerChatSpacing, RateLimiter
-from bot.broadcast.liveness import dead_local_workers, default_worker_id, local_prefix
+from bot.broadcast.liveness import DeadLocalHolders, default_worker_id
 from bot.broadcast.model import BROADCAST_CHANNELS
 from bot.broadcast.notice import NoticeRenderer, plain_notice
 from bot.broadcast.outcomes import (
@@ -148,9 +146,8 @@ class DeliveryWorker:
         self._running_jobs: dict[int, Reply] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        # Workers of this machine that died holding claims (see dead_local_workers).
-        self._dead_workers: frozenset[str] = frozenset()
-        self._dead_checked_mono = -math.inf
+        # Workers of this machine that died holding claims.
+        self._dead = DeadLocalHolders(engine, self.worker_id, settings.heartbeat_seconds)
         self._in_flight: set[asyncio.Task[None]] = set()
         self.sent = 0
 
@@ -265,27 +262,9 @@ class DeliveryWorker:
 
     async def _find_dead_workers(self) -> None:
         """Look (at start, then every renewal period) for claims of dead local workers."""
-        now = time.monotonic()
-        recently = now - self._dead_checked_mono < self._settings.heartbeat_seconds
-        if not self._running_jobs or recently:
-            return
-        self._dead_checked_mono = now
-        prefix = local_prefix()
-        if not prefix:
-            return
-        holders = await local_claim_holders(
-            self._engine, list(self._running_jobs), prefix, self.worker_id
-        )
-        dead = dead_local_workers(holders)
-        if dead - self._dead_workers:
-            log.warning(
-                "taking over the recipients held by %d stopped process(es) on this machine: %s",
-                len(dead - self._dead_workers),
-                ", ".join(sorted(dead - self._dead_workers)),
-            )
+        if await self._dead.look(list(self._running_jobs)):
             for lane in self._lanes:
                 lane.needs_rows.set()
-        self._dead_workers = frozenset(dead)
 
     async def _close_finished_jobs(self) -> bool:
         """Mark running jobs with no row left done (whoever notices first); True if any."""
@@ -318,7 +297,7 @@ class DeliveryWorker:
                     limit=lane.high_water - len(lane.queue),
                     clock=self._clock,
                     lease_seconds=self._settings.lease_seconds,
-                    dead_workers=self._dead_workers,
+                    dead_workers=self._dead.workers,
                 )
                 failures = 0
             except DATABASE_ERRORS as exc:

@@ -7,23 +7,29 @@ instead of waiting for their lease, as when systemd restarts the bot after a cra
 Every worker records itself every `MEMBERSHIP_SECONDS` in `broadcast_workers`
 (`record_alive`); one not seen for `MEMBERSHIP_TIMEOUT_SECONDS` no longer counts. The
 live workers and their channels are what rate_sharing.py divides each channel's rate by.
+`DeadLocalHolders` finds the dead local workers that still hold claims.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import math
 import os
 import secrets
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.storage.broadcast_tables import workers
+from bot.storage.broadcast_tables import OutboxState, outbox, workers
 from bot.storage.database import BROADCAST_WORKERS_LOCK, connect, lock_transaction
 from bot.storage.upserts import upsert
+
+log = logging.getLogger(__name__)
 
 # How often a worker records that it is alive and re-reads how many share its channels.
 MEMBERSHIP_SECONDS = 1.0
@@ -112,3 +118,59 @@ async def forget(engine: AsyncEngine, worker_id: str) -> None:
     """This worker stops: it no longer takes a share of any channel's rate."""
     async with connect(engine, begin=True) as connection:
         await connection.execute(delete(workers).where(workers.c.worker_id == worker_id))
+
+
+class DeadLocalHolders:
+    """The workers of this machine that died holding claims on rows of running jobs.
+
+    Their rows are claimed again at once (claims.py), without waiting for the lease.
+    Looked for at start, then at most once per `period_seconds` (a renewal period).
+    """
+
+    def __init__(self, engine: AsyncEngine, worker_id: str, period_seconds: float) -> None:
+        self._engine = engine
+        self._worker_id = worker_id
+        self._period = period_seconds
+        self._checked_mono = -math.inf
+        self.workers: frozenset[str] = frozenset()
+
+    async def look(self, job_ids: Collection[int]) -> bool:
+        """Look again if it is time; True when a worker was found dead that was not before."""
+        now = time.monotonic()
+        if not job_ids or now - self._checked_mono < self._period:
+            return False
+        self._checked_mono = now
+        prefix = local_prefix()
+        if not prefix:
+            return False
+        holders = await _local_claim_holders(self._engine, job_ids, prefix, self._worker_id)
+        dead = dead_local_workers(holders)
+        new = dead - self.workers
+        if new:
+            log.warning(
+                "taking over the recipients held by %d stopped process(es) on this machine: %s",
+                len(new),
+                ", ".join(sorted(new)),
+            )
+        self.workers = frozenset(dead)
+        return bool(new)
+
+
+async def _local_claim_holders(
+    engine: AsyncEngine, job_ids: Collection[int], prefix: str, worker_id: str
+) -> list[str]:
+    """The other workers whose id starts with `prefix` (this machine) that hold rows."""
+    async with connect(engine) as connection:
+        holders = (
+            await connection.execute(
+                select(outbox.c.claimed_by)
+                .where(
+                    outbox.c.job_id.in_(list(job_ids)),
+                    outbox.c.state == OutboxState.SENDING.value,
+                    outbox.c.claimed_by.startswith(prefix, autoescape=True),
+                    outbox.c.claimed_by != worker_id,
+                )
+                .distinct()
+            )
+        ).scalars()
+        return [str(holder) for holder in holders]
