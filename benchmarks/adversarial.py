@@ -267,9 +267,10 @@ async def throttle(recipients: int, retry_after: int, give_up_after: float) -> N
     from fakes.telegram_api import FakeTelegramBotApi, Fault
 
     from bot.app import open_senders
-    from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+    from bot.broadcast.delivery import DeliveryWorker
     from bot.broadcast.model import BroadcastRequest, Requester
     from bot.broadcast.service import BroadcastService
+    from bot.broadcast.settings import DeliverySettings
     from bot.config import TelegramConfig
     from bot.messages import Channel
     from bot.storage.schema import ensure_schema
@@ -285,14 +286,20 @@ async def throttle(recipients: int, retry_after: int, give_up_after: float) -> N
             config = dataclasses.replace(
                 Config(), telegram=TelegramConfig(token=api.token, base_url=api.base_url)
             )
-            service = BroadcastService.from_config(engine, config)
+            service = BroadcastService.from_config(
+                engine, config.broadcast, config.telegram, config.zalo
+            )
             job_id = await service.start(
                 Requester.operator("benchmark"), BroadcastRequest("Thông báo")
             )
             started = time.monotonic()
             others = set(chats) - {banned}
             async with open_senders(config, engine, service.channels) as senders:
-                worker = DeliveryWorker(engine, senders, DeliverySettings.from_config(config))
+                worker = DeliveryWorker(
+                    engine,
+                    senders,
+                    DeliverySettings.from_config(config.broadcast, config.telegram, config.zalo),
+                )
                 running = asyncio.create_task(worker.run(until_job_finished=job_id))
                 while time.monotonic() - started < give_up_after:
                     if others <= {m.chat_id for m in api.sent}:

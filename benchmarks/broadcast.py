@@ -43,9 +43,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 
-from bot.broadcast.delivery import ChannelLimits, DeliverySettings, DeliveryWorker
+from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy, job_report
+from bot.broadcast.settings import ChannelLimits, DeliverySettings
 from bot.broadcast.subscriptions import SubscriptionStore
 from bot.channels.telegram import TelegramSender, open_telegram_sender
 from bot.config import TelegramConfig

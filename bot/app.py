@@ -29,7 +29,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import ChannelNotAvailable
 from bot.broadcast.notice import notice_reply
 from bot.broadcast.service import (
@@ -38,6 +38,7 @@ from bot.broadcast.service import (
     configured_channels,
     job_progress,
 )
+from bot.broadcast.settings import DeliverySettings
 from bot.broadcast.subscriptions import SubscriptionStore
 from bot.catalogue.files import CatalogueError, Severity, load_catalogue
 from bot.catalogue.model import Catalogue
@@ -241,9 +242,9 @@ async def open_core(config: Config, *, clock: Clock = utc_now) -> AsyncIterator[
         broadcasts = BroadcastService(
             engine,
             subscriptions,
-            StaffPolicy.from_config(config),
-            channels=configured_channels(config),
-            render=lambda text: notice_reply(config, text),
+            StaffPolicy.from_config(config.telegram, config.broadcast),
+            channels=configured_channels(config.telegram, config.zalo),
+            render=lambda text: notice_reply(config.center, text),
             on_job_started=hooks.job_started,
         )
         lessons = LessonStore(engine, matcher.vocabulary.lessons)
@@ -550,8 +551,8 @@ def _start_delivery(core: CoreServices) -> Delivery:
     worker = DeliveryWorker(
         core.engine,
         list(core.senders.values()),
-        DeliverySettings.from_config(config),
-        render=lambda text: notice_reply(config, text),
+        DeliverySettings.from_config(config.broadcast, config.telegram, config.zalo),
+        render=lambda text: notice_reply(config.center, text),
     )
     delivery = Delivery(worker, asyncio.create_task(worker.run(), name="broadcast-delivery"))
     core.broadcast_hooks.wake_delivery = worker.wake

@@ -20,7 +20,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.broadcast.delivery import ChannelLimits, DeliverySettings
+from bot.broadcast.settings import ChannelLimits, DeliverySettings
 from bot.messages import Channel, Reply
 from bot.storage.broadcast_tables import Preference, subscriber_topics, subscribers
 from bot.storage.database import connect

@@ -87,7 +87,8 @@ async def test_send_shows_the_audience_and_needs_confirmation(
 async def test_status_cancel_resume_and_list(
     engine: AsyncEngine, api: FakeTelegramBotApi, config: Path, notice: Path, tmp_path: Path
 ) -> None:
-    service = BroadcastService.from_config(engine, load_config(config))
+    loaded = load_config(config)
+    service = BroadcastService.from_config(engine, loaded.broadcast, loaded.telegram, loaded.zalo)
     operator = Requester.operator("tester")
     job_id = await service.start(operator, BroadcastRequest("Giờ làm việc mới"))
 

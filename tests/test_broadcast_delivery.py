@@ -17,7 +17,8 @@ from broadcast_support import RecordingSender, fast_settings, seed_subscribers
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.broadcast.delivery import DeliveryWorker, dead_local_workers, default_worker_id
+from bot.broadcast.delivery import DeliveryWorker
+from bot.broadcast.liveness import dead_local_workers, default_worker_id
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore

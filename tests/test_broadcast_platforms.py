@@ -18,9 +18,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import open_senders
-from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService
+from bot.broadcast.settings import DeliverySettings
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
 from bot.config import BroadcastConfig, Config, TelegramConfig, ZaloConfig
 from bot.messages import Channel, ChatRef
@@ -105,11 +106,17 @@ async def test_a_thousand_recipients_on_telegram_and_zalo_with_failures(
                 lease_seconds=4.0,
             ),
         )
-        service = BroadcastService.from_config(engine, config)
+        service = BroadcastService.from_config(
+            engine, config.broadcast, config.telegram, config.zalo
+        )
         assert service.channels == (Channel.TELEGRAM, Channel.ZALO)
         job_id = await service.start(STAFF, BroadcastRequest("Thông báo nghỉ lễ 2/9"))
         async with open_senders(config, engine, service.channels) as senders:
-            worker = DeliveryWorker(engine, senders, DeliverySettings.from_config(config))
+            worker = DeliveryWorker(
+                engine,
+                senders,
+                DeliverySettings.from_config(config.broadcast, config.telegram, config.zalo),
+            )
             await asyncio.wait_for(worker.run(until_job_finished=job_id), 120)
         # Slow answers still being written by the fakes finish before they are inspected.
         await asyncio.sleep(2.5)
@@ -198,11 +205,17 @@ async def test_one_chat_banned_for_400_s_does_not_hold_up_the_others(
                 max_pause_seconds=2.0,
             ),
         )
-        service = BroadcastService.from_config(engine, config)
+        service = BroadcastService.from_config(
+            engine, config.broadcast, config.telegram, config.zalo
+        )
         job_id = await service.start(STAFF, BroadcastRequest("Thông báo"))
         started = asyncio.get_running_loop().time()
         async with open_senders(config, engine, service.channels) as senders:
-            worker = DeliveryWorker(engine, senders, DeliverySettings.from_config(config))
+            worker = DeliveryWorker(
+                engine,
+                senders,
+                DeliverySettings.from_config(config.broadcast, config.telegram, config.zalo),
+            )
             running = asyncio.create_task(worker.run(until_job_finished=job_id))
             others = set(chats) - {banned}
             api.wait_limit = 30.0

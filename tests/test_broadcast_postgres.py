@@ -12,9 +12,10 @@ from broadcast_support import RecordingSender, seed_subscribers, start_bot, writ
 from fakes.telegram_api import FakeTelegramBotApi, Fault
 from sqlalchemy import func, select
 
-from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService, StaffPolicy, job_report
+from bot.broadcast.settings import DeliverySettings
 from bot.broadcast.subscriptions import SubscriptionStore, utc_now
 from bot.messages import Channel
 from bot.storage.broadcast_tables import outbox, workers

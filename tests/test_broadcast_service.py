@@ -168,9 +168,9 @@ async def test_a_finished_job_cannot_be_cancelled(engine: AsyncEngine) -> None:
 
 
 def test_configured_channels_follow_the_credentials() -> None:
-    assert configured_channels(Config()) == ()
+    assert configured_channels(Config().telegram, Config().zalo) == ()
     with_telegram = Config(telegram=TelegramConfig(token="1:abc"))
-    assert configured_channels(with_telegram) == (Channel.TELEGRAM,)
+    assert configured_channels(with_telegram.telegram, with_telegram.zalo) == (Channel.TELEGRAM,)
 
 
 async def test_staff_subscription_does_not_matter_for_staff_rights(engine: AsyncEngine) -> None:

@@ -30,7 +30,7 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.broadcast.delivery import DeliverySettings, DeliveryWorker
+from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import (
     BroadcastError,
     BroadcastRequest,
@@ -40,6 +40,7 @@ from bot.broadcast.model import (
 )
 from bot.broadcast.notice import notice_reply
 from bot.broadcast.service import BroadcastService, configured_channels
+from bot.broadcast.settings import DeliverySettings
 from bot.config import Config
 from bot.inbound import storable_text
 from bot.messages import Channel, Sender
@@ -71,11 +72,6 @@ def run_broadcast_command(
     if action in ("status", "cancel", "resume") and _job_id(args) is None:
         print(f"bot broadcast {action}: give the job id, e.g. `bot broadcast {action} 12`",
               file=sys.stderr)  # fmt: skip
-        return 2
-    try:
-        DeliverySettings.from_config(config)
-    except ValueError as exc:
-        print(f"bot broadcast: config error in {config.loaded_from}: {exc}", file=sys.stderr)
         return 2
     text = ""
     if action == "send":
@@ -123,7 +119,11 @@ async def _act(
     await ensure_schema(engine, migrate=config.storage.auto_migrate)
     operator = Requester.operator(_login_name())
     service = BroadcastService.from_config(
-        engine, config, render=lambda text: notice_reply(config, text)
+        engine,
+        config.broadcast,
+        config.telegram,
+        config.zalo,
+        render=lambda text: notice_reply(config.center, text),
     )
     if action == "send":
         return await _send(config, engine, service, operator, text, args, out, wiring)
@@ -199,13 +199,13 @@ async def _deliver(
     if progress.state != "running":
         out.write(format_report(await service.report(operator, job_id)))
         return 0
-    usable = [c for c in channels if c in configured_channels(config)]
+    usable = [c for c in channels if c in configured_channels(config.telegram, config.zalo)]
     async with wiring.open_senders(config, engine, usable) as senders:
         worker = DeliveryWorker(
             engine,
             senders,
-            DeliverySettings.from_config(config),
-            render=lambda text: notice_reply(config, text),
+            DeliverySettings.from_config(config.broadcast, config.telegram, config.zalo),
+            render=lambda text: notice_reply(config.center, text),
             only_job=job_id,
         )
         interrupted = _stop_on_signals(worker)

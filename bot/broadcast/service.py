@@ -24,7 +24,6 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.broadcast.delivery import NoticeRenderer, plain_notice
 from bot.broadcast.model import (
     BROADCAST_CHANNELS,
     NOTICE_MAX_CHARS,
@@ -42,13 +41,14 @@ from bot.broadcast.model import (
     Requester,
     RequesterKind,
 )
+from bot.broadcast.notice import NoticeRenderer, plain_notice
 from bot.broadcast.subscriptions import (
     Clock,
     SubscriptionStore,
     audience_condition,
     utc_now,
 )
-from bot.config import Config
+from bot.config import BroadcastConfig, TelegramConfig, ZaloConfig
 from bot.messages import Channel
 from bot.storage.broadcast_tables import JobState, OutboxState, jobs, outbox, subscribers
 from bot.storage.database import connect
@@ -66,8 +66,8 @@ class StaffPolicy:
     api_enabled: bool
 
     @classmethod
-    def from_config(cls, config: Config) -> StaffPolicy:
-        return cls(frozenset(config.telegram.staff_ids), bool(config.broadcast.api_token))
+    def from_config(cls, telegram: TelegramConfig, broadcast: BroadcastConfig) -> StaffPolicy:
+        return cls(frozenset(telegram.staff_ids), bool(broadcast.api_token))
 
     def allows(self, requester: Requester) -> bool:
         if requester.kind is RequesterKind.OPERATOR:
@@ -107,19 +107,21 @@ class BroadcastService:
     def from_config(
         cls,
         engine: AsyncEngine,
-        config: Config,
+        broadcast: BroadcastConfig,
+        telegram: TelegramConfig,
+        zalo: ZaloConfig,
         *,
         channels: Collection[Channel] | None = None,
         render: NoticeRenderer = plain_notice,
         on_job_started: Callable[[int], None] | None = None,
     ) -> BroadcastService:
-        """The service for `config`; `channels` default to those with credentials set."""
+        """The service for these sections; `channels` default to those with credentials set."""
         if channels is None:
-            channels = configured_channels(config)
+            channels = configured_channels(telegram, zalo)
         return cls(
             engine,
-            SubscriptionStore(engine, config.broadcast.topics),
-            StaffPolicy.from_config(config),
+            SubscriptionStore(engine, broadcast.topics),
+            StaffPolicy.from_config(telegram, broadcast),
             channels=channels,
             render=render,
             on_job_started=on_job_started,
@@ -348,9 +350,9 @@ class BroadcastService:
         return BroadcastRequest(text=text, audience=request.audience, channels=ordered)
 
 
-def configured_channels(config: Config) -> tuple[Channel, ...]:
-    """Broadcast channels whose credentials are set in `config`."""
-    enabled = {Channel.TELEGRAM: config.telegram.enabled, Channel.ZALO: config.zalo.enabled}
+def configured_channels(telegram: TelegramConfig, zalo: ZaloConfig) -> tuple[Channel, ...]:
+    """Broadcast channels whose credentials are set in their config sections."""
+    enabled = {Channel.TELEGRAM: telegram.enabled, Channel.ZALO: zalo.enabled}
     return tuple(channel for channel in BROADCAST_CHANNELS if enabled[channel])
 
 

@@ -3,7 +3,7 @@
 A chat receives notices only after an explicit opt-in (the "nhận thông báo" menu or the
 subscribe command). Opting out always wins and is kept: the row stays with preference
 `opted_out`, no broadcast selects it (a job already running skips it too, see
-delivery.py), and only a new explicit opt-in by the citizen turns it back on.
+claims.py), and only a new explicit opt-in by the citizen turns it back on.
 
 Reachability is kept apart from the preference. Telegram's 403 "bot was blocked by the
 user" and Zalo's `unfollow` make a chat unreachable (shown as `blocked`); Zalo `follow`

@@ -18,13 +18,20 @@ Where things live (import them from `bot.config`, as ever):
     center.py     [center], [center.office_hours], [catalogue], [search], [handoff]
     dossiers.py   [dossiers], [dossiers.sql], [dossiers.http]
     channels.py   [telegram], [zalo], [web]
-    broadcast.py  [broadcast]
+    broadcast.py  [broadcast], and the lease rule its delivery engine and checks share
     root.py       Config (every section), [storage], [logging]
     checks.py     the checks types alone cannot express
     loading.py    load_config, secrets from the environment, paths relative to the file
 """
 
-from bot.config.broadcast import BroadcastConfig
+from bot.config.broadcast import (
+    CLAIM_RENEWALS_PER_LEASE,
+    LEASE_EXPECTED,
+    BroadcastConfig,
+    claim_renewal_seconds,
+    lease_is_usable,
+    usable_claim_seconds,
+)
 from bot.config.center import (
     SHIPPED_CATALOGUE,
     CatalogueConfig,
@@ -46,7 +53,9 @@ from bot.config.root import Config, LoggingConfig, StorageConfig
 from bot.config.values import ConfigError, OfficePeriod, parse_periods
 
 __all__ = [
+    "CLAIM_RENEWALS_PER_LEASE",
     "DEFAULT_CONFIG_FILE",
+    "LEASE_EXPECTED",
     "SECRET_FIELDS",
     "SHIPPED_CATALOGUE",
     "BroadcastConfig",
@@ -69,7 +78,10 @@ __all__ = [
     "Verification",
     "WebConfig",
     "ZaloConfig",
+    "claim_renewal_seconds",
     "env_name",
+    "lease_is_usable",
     "load_config",
     "parse_periods",
+    "usable_claim_seconds",
 ]

@@ -28,3 +28,29 @@ class BroadcastConfig:
     # A 429 pauses the whole channel at most this long; the recipient that got it waits
     # its full retry_after, the others go on.
     max_pause_seconds: float = 10.0
+
+
+# The lease rule, written once: the config check, the delivery settings and the send loop
+# (bot/broadcast) all use it. The delivery engine renews its claims every lease/6
+# seconds and a send may take up to send_timeout_seconds; a row may start sending only
+# while its claim is younger than `usable_claim_seconds`, and a lease is usable only if
+# that leaves at least a second.
+CLAIM_RENEWALS_PER_LEASE = 6
+LEASE_EXPECTED = (
+    "more than send_timeout_seconds ({send_timeout:g}) plus a sixth of itself and a second"
+)
+
+
+def claim_renewal_seconds(lease_seconds: float) -> float:
+    """How often a delivery worker renews its claims."""
+    return lease_seconds / CLAIM_RENEWALS_PER_LEASE
+
+
+def usable_claim_seconds(lease_seconds: float, send_timeout_seconds: float) -> float:
+    """How long after its claim (or last renewal) a row may still start sending."""
+    return lease_seconds - send_timeout_seconds - claim_renewal_seconds(lease_seconds)
+
+
+def lease_is_usable(lease_seconds: float, send_timeout_seconds: float) -> bool:
+    """True when a claim outlives a send and a renewal period with a second to spare."""
+    return usable_claim_seconds(lease_seconds, send_timeout_seconds) >= 1.0

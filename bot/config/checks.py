@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from bot.config.broadcast import LEASE_EXPECTED, lease_is_usable
 from bot.config.root import Config
 from bot.config.values import ConfigError, parse_periods
 
@@ -202,14 +203,10 @@ def validate(config: Config, source: str) -> None:
         "a positive number of seconds",
         config.zalo.max_event_age_seconds,
     )
-    # The delivery engine renews claims every lease/6 seconds and a send may take up to
-    # send_timeout_seconds; a claim must outlive both with a second to spare.
-    spare = broadcast.lease_seconds - broadcast.send_timeout_seconds - broadcast.lease_seconds / 6
     require(
-        spare >= 1.0,
+        lease_is_usable(broadcast.lease_seconds, broadcast.send_timeout_seconds),
         "[broadcast] lease_seconds",
-        f"more than send_timeout_seconds ({broadcast.send_timeout_seconds:g}) plus a sixth "
-        "of itself and a second",
+        LEASE_EXPECTED.format(send_timeout=broadcast.send_timeout_seconds),
         broadcast.lease_seconds,
     )
     for topic in config.broadcast.topics:
