@@ -7,7 +7,6 @@
                       limits, records every outcome; crash bound in its docstring
     limiter.py        RateLimiter (per channel), PerChatSpacing
     notice.py         notice_reply: how a notice looks to citizens
-    command.py        `bot broadcast` (send / status / cancel / resume / list)
     tables.py         the tables; model.py the typed values and errors
 
 The HTTP endpoint for other systems is bot/channels/broadcast_api.py.
