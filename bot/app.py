@@ -107,11 +107,13 @@ async def running_bot(
     `port` overrides `[web] port` (tests pass 0 for a free port); `clock` as open_core's.
 
     Everything started is entered in one AsyncExitStack, so it stops in the reverse order
-    and a start that fails stops what had started. The order: what sends and works in the
-    background first (Zalo's connections, the watcher, the delivery worker, the sweepers),
-    new input last (the web server, then Telegram, whose webhook needs the server's
-    address); so on the way out new input stops first, then what is in flight finishes,
-    then the rest.
+    and a start that fails stops what had started. The order: the channels first (Zalo's
+    connections, the web server, which fails early when its port is taken, then Telegram,
+    whose webhook needs the server's address), then what works in the background and
+    sends through them (the watcher, the delivery worker, the sweepers). On the way out
+    the workers stop first, while the channels still carry what they have in flight;
+    then Telegram and the web server stop taking input and finish the answers in flight;
+    Zalo's connections close last, after the events it acknowledged are answered.
     """
     async with AsyncExitStack() as stack:
         core = await stack.enter_async_context(open_core(config, clock=clock))
@@ -175,8 +177,18 @@ async def running_bot(
             await zalo.start()
             stack.push_async_callback(zalo.stop)
             core.senders[Channel.ZALO] = zalo.sender
+        try:
+            await server.start()
+        except OSError as exc:
+            raise StartupError(
+                f"[web] cannot listen on {config.web.host}:{config.web.port}: {exc.strerror}; "
+                "is another bot running? Change [web] port"
+            ) from None
+        stack.push_async_callback(server.stop)
         if telegram is not None:
-            # Its sender works once Telegram answers; it starts taking updates below.
+            # Stopped even when its start fails half-way: the bot's connections are open.
+            stack.push_async_callback(telegram.stop)
+            await telegram.start(public_url=config.web.public_url or server.url)
             core.senders[Channel.TELEGRAM] = telegram.sender
         if watcher is not None:
             await watcher.start()
@@ -201,18 +213,6 @@ async def running_bot(
                 _close_idle_handoffs(core, dialogue), name="handoff-timeouts"
             )
             stack.push_async_callback(_cancel, handoff_timeouts)
-        try:
-            await server.start()
-        except OSError as exc:
-            raise StartupError(
-                f"[web] cannot listen on {config.web.host}:{config.web.port}: {exc.strerror}; "
-                "is another bot running? Change [web] port"
-            ) from None
-        stack.push_async_callback(server.stop)
-        if telegram is not None:
-            # Stopped even when its start fails half-way: the bot's connections are open.
-            stack.push_async_callback(telegram.stop)
-            await telegram.start(public_url=config.web.public_url or server.url)
         yield running
 
 

@@ -65,9 +65,14 @@ class ProgressFollower:
         self._senders = senders
         self._interval = interval_seconds
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def follow(self, chat: ChatRef, job_id: int) -> None:
-        """Keep `chat` told how job `job_id` goes, until it is over."""
+        """Keep `chat` told how job `job_id` goes, until it is over (or the bot stops)."""
+        if self._stopped:
+            # The bot is stopping while its channels still take input: nothing would
+            # cancel a new task. The job itself goes on at the next start.
+            return
         task = asyncio.create_task(
             self._report_progress(chat, job_id), name=f"broadcast-{job_id}-progress"
         )
@@ -75,6 +80,7 @@ class ProgressFollower:
         task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
+        self._stopped = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

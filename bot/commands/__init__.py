@@ -11,6 +11,5 @@ and calls them (each imported only when its command runs, so `bot --help` stays 
     teach.py      `bot teach`      what missed questions meant
     migrate.py    `bot migrate`    create or migrate the bot's database
 
-Each takes the loaded Config and returns the exit status; they print for staff in the
-terminal (English), while what citizens read is in bot/texts.py.
+Each takes the loaded Config (or the parts it needs) and returns the exit status.
 """
