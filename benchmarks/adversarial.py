@@ -266,11 +266,11 @@ async def throttle(recipients: int, retry_after: int, give_up_after: float) -> N
     from broadcast_support import seed_subscribers
     from fakes.telegram_api import FakeTelegramBotApi, Fault
 
-    from bot.app import open_senders
     from bot.broadcast.delivery import DeliveryWorker
     from bot.broadcast.model import BroadcastRequest, Requester
     from bot.broadcast.service import BroadcastService
     from bot.broadcast.settings import DeliverySettings
+    from bot.channels.senders import open_senders
     from bot.config import TelegramConfig
     from bot.messages import Channel
     from bot.storage.schema import ensure_schema

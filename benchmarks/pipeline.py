@@ -201,7 +201,7 @@ async def measure_adapter(api: FakeTelegramBotApi, chats: int) -> Measurement:
 
 async def measure_bot(api: FakeTelegramBotApi, chats: int, storage: str) -> Measurement:
     from bot.app import running_bot
-    from bot.dossiers.demo import create_demo
+    from bot.commands.demo import create_demo
 
     with tempfile.TemporaryDirectory() as folder:
         config = bot_config(api, Path(folder), storage)

@@ -12,8 +12,8 @@
     bot teach ...                   say what missed questions meant; list, forget, export
     bot migrate                     bring the bot's database to this version's schema
 
-Feature modules are imported inside each command so that `bot --help` stays fast and a
-command only loads what it needs.
+Each subcommand lives in bot/commands/ (one module each); it is imported inside its
+handler below so that `bot --help` stays fast and a command only loads what it needs.
 """
 
 from __future__ import annotations
@@ -33,24 +33,22 @@ Command = Callable[[argparse.Namespace, Config], int]
 
 
 def _catalogue_check(args: argparse.Namespace, config: Config) -> int:
-    from bot.catalogue.check import check_catalogue, report
-    from bot.search import check_vocabulary
+    from bot.commands.catalogue import run_check
     from bot.stats.records import local_day, utc_now
 
-    path = Path(args.path) if args.path else config.catalogue.path
-    catalogue, problems = check_catalogue(path, args.today or local_day(utc_now()), args.soon_days)
-    vocabulary = Path(args.vocabulary) if args.vocabulary else None
-    if vocabulary is None and not args.path:
-        vocabulary = config.catalogue.vocabulary
-    if vocabulary is None and (path / "_vocabulary.toml").is_file():
-        vocabulary = path / "_vocabulary.toml"
-    if vocabulary is not None:
-        problems += check_vocabulary(vocabulary, catalogue if len(catalogue) else None)
-    return report(problems, len(catalogue), sys.stdout, strict=args.strict)
+    return run_check(
+        config.catalogue,
+        Path(args.path) if args.path else None,
+        Path(args.vocabulary) if args.vocabulary else None,
+        today=args.today or local_day(utc_now()),
+        soon_days=args.soon_days,
+        strict=args.strict,
+        out=sys.stdout,
+    )
 
 
 def _catalogue_import(args: argparse.Namespace, config: Config) -> int:
-    from bot.catalogue.importers.command import run_import
+    from bot.commands.catalogue import run_import
 
     details = Path(args.details) if args.details else None
     return run_import(
@@ -59,7 +57,7 @@ def _catalogue_import(args: argparse.Namespace, config: Config) -> int:
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
-    from bot.search.evaluation import run_calibrate, run_eval
+    from bot.commands.eval import run_calibrate, run_eval
 
     catalogue = Path(args.catalogue) if args.catalogue else config.catalogue.path
     if args.calibrate:
@@ -84,31 +82,32 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.dossiers.demo import run_demo
+    from bot.commands.demo import run_demo
 
     return run_demo(config, if_missing=args.if_missing, count=args.count, out=sys.stdout)
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import run_bot
+    from bot.commands.run import run_bot
 
     return run_bot(config)
 
 
 def _chat(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import run_console_chat
+    from bot.commands.chat import run_console_chat
 
     return run_console_chat(config)
 
 
 def _broadcast(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import run_broadcast
+    from bot.channels.senders import open_senders
+    from bot.commands.broadcast import CommandWiring, run_broadcast_command
 
-    return run_broadcast(config, args, out=sys.stdout)
+    return run_broadcast_command(config, args, sys.stdout, CommandWiring(open_senders))
 
 
 def _stats(args: argparse.Namespace, config: Config) -> int:
-    from bot.stats.command import run_stats
+    from bot.commands.stats import run_stats
 
     return run_stats(
         config, days=args.days, chart=Path(args.chart) if args.chart else None, out=sys.stdout
@@ -116,8 +115,8 @@ def _stats(args: argparse.Namespace, config: Config) -> int:
 
 
 def _teach(args: argparse.Namespace, config: Config) -> int:
-    from bot.app import StartupError, load_matcher
-    from bot.teaching.command import run_teach
+    from bot.commands.teach import run_teach
+    from bot.core import StartupError, load_matcher
 
     try:
         _catalogue, matcher = load_matcher(config)
@@ -128,7 +127,7 @@ def _teach(args: argparse.Namespace, config: Config) -> int:
 
 
 def _migrate(args: argparse.Namespace, config: Config) -> int:
-    from bot.storage.command import run_migrate
+    from bot.commands.migrate import run_migrate
 
     return run_migrate(config, out=sys.stdout)
 

@@ -15,6 +15,7 @@ from fakes import FakeTelegramBotApi, FakeZaloApi, SentMessage
 from sqlalchemy import select
 
 from bot.app import RunningBot, running_bot
+from bot.commands.demo import create_demo
 from bot.config import (
     Config,
     DossierSqlConfig,
@@ -24,7 +25,6 @@ from bot.config import (
     ZaloConfig,
 )
 from bot.dossiers import bundled
-from bot.dossiers.demo import create_demo
 from bot.dossiers.model import DossierStatus
 from bot.storage.database import create_engine
 

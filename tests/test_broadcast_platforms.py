@@ -17,12 +17,12 @@ from fakes.zalo_api import FakeZaloApi, ZaloFault
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import open_senders
 from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
 from bot.broadcast.service import BroadcastService
 from bot.broadcast.settings import DeliverySettings
 from bot.broadcast.subscriptions import SubscriberState, SubscriptionStore
+from bot.channels.senders import open_senders
 from bot.config import BroadcastConfig, Config, TelegramConfig, ZaloConfig
 from bot.messages import Channel, ChatRef
 from bot.storage.broadcast_tables import OutboxState, outbox

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalogue.files import read_catalogue
+from bot.commands.eval import run_calibrate, run_eval
 from bot.config import CatalogueConfig, Config
 from bot.search import Decision, Matcher, load_vocabulary
 from bot.search.confidence import (
@@ -24,7 +25,6 @@ from bot.search.confidence import (
     fit_confidence,
     read_confidence,
 )
-from bot.search.evaluation import run_calibrate, run_eval
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "fixtures" / "questions"

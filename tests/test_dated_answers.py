@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.app import load_matcher
 from bot.catalogue.model import Catalogue
 from bot.config import CatalogueConfig, Config
+from bot.core import load_matcher
 from bot.dialogue.context import ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.messages import Channel, ChatRef, Incoming

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import texts
-from bot.app import CoreServices, StartupError, open_core
 from bot.broadcast.subscriptions import SubscriberState
 from bot.config import (
     CatalogueConfig,
@@ -22,6 +21,7 @@ from bot.config import (
     DossierSqlConfig,
     StorageConfig,
 )
+from bot.core import CoreServices, StartupError, open_core
 from bot.dialogue.context import ChatContext, ContextStore
 from bot.dialogue.core import Dialogue, DialogueServices
 from bot.dossiers.demo import DemoDossier, DemoGenerator, write_demo

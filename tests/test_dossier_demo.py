@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.commands.demo import create_demo, run_demo
 from bot.config import Config, DossierConfig, DossierSqlConfig
 from bot.dossiers import bundled
-from bot.dossiers.demo import create_demo, run_demo
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.receipt_codes import ReceiptCode
 from bot.dossiers.service import DossierService, Found, open_dossier_source

@@ -64,7 +64,7 @@ async def dossier(config: Config) -> DemoDossier:
 
 @pytest.fixture
 async def service(config: Config, engine: AsyncEngine) -> AsyncIterator[DossierService]:
-    service = DossierService.from_config(config, engine)
+    service = DossierService.from_config(config.dossiers, config.center, engine)
     yield service
     await service.close()
 
@@ -140,7 +140,9 @@ async def test_a_chat_that_verified_before_keeps_its_access_during_the_wait(
 async def test_an_address_waits_after_its_failures_on_any_dossiers(
     config: Config, dossier: DemoDossier, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    service = DossierService.from_config(with_dossiers(config, address_max_failures=4), engine)
+    service = DossierService.from_config(
+        with_dossiers(config, address_max_failures=4).dossiers, config.center, engine
+    )
     base = dossier.code[:-4]
     caplog.set_level(logging.WARNING, "bot.dossiers.guard")
     for number in range(4):
@@ -158,7 +160,9 @@ async def test_an_address_waits_after_its_failures_on_any_dossiers(
 async def test_many_addresses_failing_at_once_pause_new_verifications(
     config: Config, dossier: DemoDossier, engine: AsyncEngine
 ) -> None:
-    service = DossierService.from_config(with_dossiers(config, max_failures_per_hour=5), engine)
+    service = DossierService.from_config(
+        with_dossiers(config, max_failures_per_hour=5).dossiers, config.center, engine
+    )
     base = dossier.code[:-4]
     for number in range(5):
         code = ReceiptCode.parse(f"{base}{9000 + number:04d}")
@@ -176,8 +180,8 @@ async def test_parallel_guesses_from_two_processes_are_counted_before_they_are_c
     config: Config, dossier: DemoDossier, engine: AsyncEngine
 ) -> None:
     """40 guesses at once, half through each of two bot processes: only 3 are compared."""
-    first = DossierService.from_config(config, engine)
-    second = DossierService.from_config(config, engine)
+    first = DossierService.from_config(config.dossiers, config.center, engine)
+    second = DossierService.from_config(config.dossiers, config.center, engine)
     answers = await asyncio.gather(
         *(
             guess(first if n % 2 else second, dossier, f"{n:04d}", n, NOW, f"203.0.113.{n}")
@@ -199,7 +203,7 @@ async def test_an_outage_of_the_source_costs_the_dossier_nothing(
     broken = dataclasses.replace(
         config, dossiers=dataclasses.replace(config.dossiers, sql=missing)
     )
-    service = DossierService.from_config(broken, engine)
+    service = DossierService.from_config(broken.dossiers, broken.center, engine)
     for number in range(5):
         assert await guess(service, dossier, "1234", number, NOW) == Unavailable()
     assert await counted_failures(engine) == 0

@@ -159,7 +159,7 @@ def make_service(
         **overrides,
     )
     config = dataclasses.replace(Config(), dossiers=dossiers)
-    return DossierService.from_config(config, bot_engine)
+    return DossierService.from_config(config.dossiers, config.center, bot_engine)
 
 
 @pytest.fixture
@@ -358,7 +358,7 @@ async def test_switched_off_source(
     bot_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = dataclasses.replace(Config(), dossiers=DossierConfig(source="none"))
-    service = DossierService.from_config(config, bot_engine)
+    service = DossierService.from_config(config.dossiers, config.center, bot_engine)
     assert not service.enabled and not service.can_notify
     with caplog.at_level(logging.INFO):
         assert await service.lookup(CHAT, USER, IN_PROGRESS, PHONE_LAST4, NOW) == Unavailable()

@@ -78,7 +78,9 @@ class World:
         """A watcher with its own source, as another bot process would have."""
         source = open_dossier_source(self.config.dossiers)
         self.sources.append(source)
-        return DossierWatcher.from_config(self.config, source, self.bot_engine, notify)
+        return DossierWatcher.from_config(
+            self.config.dossiers, self.config.center, source, self.bot_engine, notify
+        )
 
     async def change(
         self, code: ReceiptCode, status: DossierStatus, at: dt.datetime, step: str = ""
@@ -153,7 +155,7 @@ async def world(tmp_path: Path, bot_url: str) -> AsyncIterator[World]:
     )
     bot_engine = create_engine(bot_url)
     await ensure_schema(bot_engine)
-    service = DossierService.from_config(config, bot_engine)
+    service = DossierService.from_config(config.dossiers, config.center, bot_engine)
     world = World(config, dossier_engine, bot_engine, service)
     yield world
     for source in world.sources:

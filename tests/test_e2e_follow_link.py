@@ -229,7 +229,7 @@ async def service(
 ) -> AsyncIterator[DossierService]:
     config = base_config(tmp_path, project_root)
     await demo_dossier(config)
-    service = DossierService.from_config(config, engine)
+    service = DossierService.from_config(config.dossiers, config.center, engine)
     yield service
     await service.close()
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
+from bot.commands.eval import run_eval
 from bot.config import CatalogueConfig, Config
-from bot.search.evaluation import acceptable, run_eval
+from bot.search.evaluation import acceptable
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "fixtures" / "questions"

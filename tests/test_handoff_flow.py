@@ -13,8 +13,8 @@ import pytest
 from e2e_support import base_config
 
 from bot import texts
-from bot.app import CoreServices, open_core
 from bot.config import HandoffConfig, TelegramConfig
+from bot.core import CoreServices, open_core
 from bot.dialogue.turn import TurnOutcome
 from bot.messages import Channel, ChatRef, Incoming
 

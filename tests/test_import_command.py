@@ -12,7 +12,7 @@ from bot.__main__ import main
 from bot.catalogue.check import check_catalogue
 from bot.catalogue.files import Severity, read_catalogue
 from bot.catalogue.importers import import_source
-from bot.catalogue.importers.command import run_import
+from bot.commands.catalogue import run_import
 
 SAMPLES = ("national-sample.jsonl", "provincial-sample.xlsx", "provincial-sample.csv")
 

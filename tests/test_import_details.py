@@ -16,9 +16,9 @@ from bot.__main__ import main
 from bot.catalogue.check import check_catalogue
 from bot.catalogue.files import Severity, read_catalogue
 from bot.catalogue.importers import import_source
-from bot.catalogue.importers.command import NOT_ENRICHED_LIST, run_import
 from bot.catalogue.importers.details import LOCAL_CODE, NOT_IN_NATIONAL, add_national_details
 from bot.catalogue.model import Level, OnlineLevel
+from bot.commands.catalogue import NOT_ENRICHED_LIST, run_import
 from bot.config import CenterConfig
 from bot.dialogue.actions import Part
 from bot.dialogue.procedure_answers import procedure_answer

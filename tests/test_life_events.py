@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.app import open_core
 from bot.catalogue.files import Severity, read_catalogue
 from bot.config import CatalogueConfig, Config, DossierConfig, StorageConfig
+from bot.core import open_core
 from bot.messages import Channel, ChatRef, Incoming
 from bot.search import Decision, DeclineReason, Matcher, load_vocabulary
 from bot.search.events import (

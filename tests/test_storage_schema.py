@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import main
-from bot.app import open_core
 from bot.config import load_config
+from bot.core import open_core
 from bot.storage.broadcast_tables import jobs, outbox
 from bot.storage.database import connect, create_engine, metadata
 from bot.storage.schema import (

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
-from bot.app import open_core
 from bot.config import CatalogueConfig, Config, DossierConfig, StorageConfig
+from bot.core import open_core
 from bot.messages import Channel, ChatRef, Incoming, Reply
 from bot.search.lessons import (
     Lesson,

@@ -15,7 +15,6 @@
       database_errors.py  the database errors a delivery loop survives
     limiter.py        RateLimiter (per channel), PerChatSpacing
     notice.py         notice_reply: how a notice looks to citizens
-    command.py        `bot broadcast` (send / status / cancel / resume / list)
     model.py          the typed values and errors (the tables: bot/storage/broadcast_tables.py)
 
 The HTTP endpoint for other systems is bot/channels/broadcast_api.py.

@@ -60,7 +60,7 @@ _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 @dataclass(frozen=True)
 class DialogueServices:
-    """What the dialogue needs, built once by the composition root (bot.app)."""
+    """What the dialogue needs, built once by the composition root (bot.core.open_core)."""
 
     center: CenterConfig
     catalogue: Catalogue

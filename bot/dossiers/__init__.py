@@ -14,5 +14,5 @@ tables          this feature's tables in the bot's database
 service         DossierService: the API the dialogue calls
 watcher         DossierWatcher: once-only change notices to subscribers
 push            signed pushes from the one-stop system
-demo            `bot demo`
+demo            realistic demo dossiers (`bot demo`, bot/commands/demo.py, writes them)
 """

@@ -1,10 +1,14 @@
-"""`bot demo`: a dossier database with realistic demo dossiers, so lookups work at once.
+"""Demo dossiers: a dossier database with realistic content, so lookups work at once.
 
-Creates the bundled schema (`bot.dossiers.bundled`) at `dossiers.sql.url` and fills it with
+    made = DemoGenerator(now, calendar).generate(60)
+    await write_demo(engine, made)
+
+`write_demo` creates the bundled schema (`bot.dossiers.bundled`) and fills it with
 dossiers in every standard status: some overdue (a few with a new appointment date), some
 waiting for missing documents, each with several history steps. Dates are relative to the
-day it runs, so "overdue" and "due in 2 working days" stay true whenever it is run. Prints a
-few codes with the values that verify them.
+day it runs, so "overdue" and "due in 2 working days" stay true whenever it is run.
+`bot demo` (bot/commands/demo.py) writes them at `dossiers.sql.url` and prints a few codes
+with the values that verify them.
 
 The data is invented (names, phone and ID numbers are random); procedure names and codes are
 real national ones so that the dialogue can link to their descriptions.
@@ -12,21 +16,18 @@ real national ones so that the dialogue can link to their descriptions.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Config
 from bot.dossiers import bundled
 from bot.dossiers.model import DossierStatus
 from bot.dossiers.working_days import WorkingCalendar
-from bot.storage.database import create_engine, redacted
 
 # The center's agency code in the demo codes (shape of QCVN 102:2016; the example of the
 # issue). A real center's codes come from its one-stop system.
@@ -381,62 +382,6 @@ class _Steps:
         return at
 
 
-def run_demo(config: Config, if_missing: bool, count: int, out: TextIO) -> int:
-    """Create (or with `if_missing`, keep) the demo dossier database; print codes to try."""
-    return asyncio.run(create_demo(config, if_missing, count, out))
-
-
-async def create_demo(config: Config, if_missing: bool, count: int, out: TextIO) -> int:
-    """`run_demo` for callers already in an event loop."""
-    if count < 1:
-        print("bot demo: --count must be at least 1", file=out)
-        return 2
-    sql = config.dossiers.sql
-    if config.dossiers.source != "sql" or sql.lookup_query.strip():
-        print(
-            "Note: the demo database has the bundled schema, but this config reads dossiers "
-            "elsewhere (dossiers.source or dossiers.sql.lookup_query); lookups will not see it.",
-            file=out,
-        )
-    url = config.dossiers.sql.url
-    engine = create_engine(url)
-    try:
-        existing = await _existing_count(engine)
-        if if_missing and existing:
-            print(
-                f"Demo dossier database {redacted(url)} already has {existing} dossiers; "
-                "left as it is.",
-                file=out,
-            )
-            return 0
-        zone = dt.timezone(dt.timedelta(hours=config.dossiers.utc_offset_hours))
-        now = dt.datetime.now(zone).replace(tzinfo=None, microsecond=0)
-        calendar = WorkingCalendar.from_config(config.dossiers)
-        made = DemoGenerator(now, calendar).generate(count)
-        await write_demo(engine, made)
-        verb = "Replaced" if existing else "Created"
-        print(
-            f"{verb} the demo dossier database {redacted(url)}: {len(made)} dossiers, "
-            f"{sum(len(d.history) for d in made)} history rows.",
-            file=out,
-        )
-        _print_codes(config, made, calendar, now, out)
-        return 0
-    finally:
-        await engine.dispose()
-
-
-async def _existing_count(engine: AsyncEngine) -> int:
-    async with engine.connect() as connection:
-        has_table = await connection.run_sync(
-            lambda sync: inspect(sync).has_table(bundled.dossiers.name)
-        )
-        if not has_table:
-            return 0
-        count = await connection.execute(select(func.count()).select_from(bundled.dossiers))
-        return int(count.scalar_one())
-
-
 async def write_demo(engine: AsyncEngine, made: Sequence[DemoDossier]) -> None:
     """Create the bundled tables and replace their content with `made`."""
     async with engine.begin() as connection:
@@ -446,47 +391,3 @@ async def write_demo(engine: AsyncEngine, made: Sequence[DemoDossier]) -> None:
         await connection.execute(bundled.dossiers.insert(), [d.row for d in made])
         history = sorted((h for d in made for h in d.history), key=lambda h: h["at"])
         await connection.execute(bundled.dossier_history.insert(), history)
-
-
-def _print_codes(
-    config: Config,
-    made: Sequence[DemoDossier],
-    calendar: WorkingCalendar,
-    now: dt.datetime,
-    out: TextIO,
-) -> None:
-    factor = config.dossiers.verification
-    print(f"Verification asked before details: {factor}.", file=out)
-    print("Codes to try (phone / ID last 4 digits):", file=out)
-    shown: set[str] = set()
-
-    def show(demo: DemoDossier, what: str) -> None:
-        row = demo.row
-        if row["code"] in shown:
-            return
-        shown.add(row["code"])
-        print(
-            f"  {row['code']}  phone …{row['applicant_phone'][-4:]}  "
-            f"ID …{row['applicant_id_number'][-4:]}  {what}",
-            file=out,
-        )
-
-    def first(predicate: Any) -> DemoDossier | None:
-        return next((d for d in made if predicate(d.row)), None)
-
-    wanted = (
-        ("in progress, on time", lambda r: r["status"] == 4 and r["due_at"] >= now),
-        (
-            "in progress, overdue",
-            lambda r: r["status"] == 4 and r["due_at"] < now and not r["new_due_at"],
-        ),
-        ("overdue, new appointment given", lambda r: r["new_due_at"] is not None),
-        ("supplement requested", lambda r: r["status"] == 5),
-        ("ready for pickup", lambda r: r["status"] == 9),
-        ("result returned", lambda r: r["status"] == 10),
-        ("not accepted", lambda r: r["status"] == 3),
-    )
-    for what, predicate in wanted:
-        demo = first(predicate)
-        if demo is not None:
-            show(demo, what)

@@ -1,6 +1,6 @@
 """The dossier API the dialogue calls: look up, show history, subscribe to changes.
 
-    service = DossierService.from_config(config, engine)    # engine: the bot's own database
+    service = DossierService.from_config(config.dossiers, config.center, engine)  # bot's db
     match service.find_code(text):                           # ReceiptCode | Malformed... | None
         ...
     outcome = await service.lookup(chat, user_id, code, verification=None, address="")
@@ -39,7 +39,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Config, DossierConfig, Verification
+from bot.config import CenterConfig, DossierConfig, Verification
 from bot.dossiers.access import (
     AccessLedger,
     AuditOutcome,
@@ -193,14 +193,19 @@ class DossierService:
 
     @classmethod
     def from_config(
-        cls, config: Config, engine: AsyncEngine, source: DossierSource | None = None
+        cls,
+        config: DossierConfig,
+        center: CenterConfig,
+        engine: AsyncEngine,
+        source: DossierSource | None = None,
     ) -> DossierService:
-        """The service for `config`, opening the configured (guarded) source unless given."""
+        """The service for `[dossiers]`, opening the configured (guarded) source unless
+        given; results are picked up at the `[center]`'s counter unless a dossier says."""
         return cls(
-            config.dossiers,
-            source if source is not None else open_dossier_source(config.dossiers),
+            config,
+            source if source is not None else open_dossier_source(config),
             engine,
-            default_pickup_place=config.center.result_pickup,
+            default_pickup_place=center.result_pickup,
         )
 
     @property

@@ -21,7 +21,7 @@ On the very first start there is no cursor: the source's current one is stored, 
 changes are not announced. Changes older than a subscription (minus `CLOCK_SKEW`) are
 not sent to it: the citizen saw that state when subscribing.
 
-    watcher = DossierWatcher.from_config(config, source, engine, notify)
+    watcher = DossierWatcher.from_config(config.dossiers, config.center, source, engine, notify)
     await watcher.start()          # background task; or `await watcher.run_once()`
     ...
     await watcher.stop()           # finishes the notice being sent, then returns
@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.config import Config, DossierConfig
+from bot.config import CenterConfig, DossierConfig
 from bot.dossiers.model import DossierChange, DossierStatus
 from bot.dossiers.source import DossierSource, SourceUnavailable
 from bot.dossiers.view import DossierView, build_view
@@ -138,16 +138,20 @@ class DossierWatcher:
 
     @classmethod
     def from_config(
-        cls, config: Config, source: DossierSource, engine: AsyncEngine, notify: Notify
+        cls,
+        dossiers: DossierConfig,
+        center: CenterConfig,
+        source: DossierSource,
+        engine: AsyncEngine,
+        notify: Notify,
     ) -> DossierWatcher:
-        dossiers = config.dossiers
         return cls(
             source,
             engine,
             notify,
             state_key=source_key(dossiers),
             calendar=WorkingCalendar.from_config(dossiers),
-            default_pickup_place=config.center.result_pickup,
+            default_pickup_place=center.result_pickup,
             interval_seconds=dossiers.watch_interval_seconds,
             max_attempts=dossiers.notify_max_attempts,
         )

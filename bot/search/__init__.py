@@ -4,7 +4,7 @@
     result = matcher.search("lam KT3 mat may ngay")   # pure, never raises
     result.decision, result.intent, result.shown, result.names_procedure
 
-`bot eval` (bot.search.evaluation.run_eval) measures the quality on a question set.
+`bot eval` (bot/commands/eval.py, on bot.search.evaluation) measures the quality on a question set.
 """
 
 from bot.search.intent import Intent, detect_intent

@@ -5,7 +5,7 @@ collect_statistics(engine, days)      the figures, as typed values
 format_statistics(stats)              a plain-text table
 render_chart(stats, labels)           a PNG chart (bytes)
 
-`bot stats` is bot/stats/command.py.
+`bot stats` is bot/commands/stats.py.
 """
 
 from __future__ import annotations

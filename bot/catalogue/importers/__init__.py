@@ -2,7 +2,7 @@
 
     import_source(path)          a national JSONL/JSON or provincial XLSX/CSV export, in memory
     load_catalogue_source(path)  a procedures folder, or any file `import_source` reads
-    command.run_import(...)      `bot catalogue import SOURCE --into DIR`
+    (`bot catalogue import SOURCE --into DIR` is bot/commands/catalogue.py)
 
 The format is chosen by the file's extension: `.jsonl`/`.json` for the national portal's
 export, `.xlsx`/`.csv` for a provincial portal's list.

@@ -58,7 +58,7 @@ OpenSenders = Callable[
 
 @dataclass(frozen=True)
 class CommandWiring:
-    """What the command takes from the composition root (bot.app): the channel senders,
+    """What the command takes from above it (bot.__main__): the channel senders,
     so that this package need not know the channels."""
 
     open_senders: OpenSenders

@@ -1,9 +1,13 @@
-"""`bot catalogue import SOURCE [--details NATIONAL] --into DIR`: import an export into a
-catalogue folder.
+"""`bot catalogue`: check a catalogue folder, or import an export into one.
 
-Prints what happened: procedures imported, files new/changed/unchanged/removed, records
-skipped grouped by reason (with a few examples each), warnings, and the parts whose
-original text was kept because they could not be fully parsed. Progress goes to stderr.
+    bot catalogue check [PATH] [--vocabulary FILE] [--strict] [--today D] [--soon-days N]
+    bot catalogue import SOURCE [--details NATIONAL] --into DIR [--replace]
+
+`check` reports every problem of the folder and the vocabulary (bot.catalogue.check) and
+exits 1 on errors. `import` prints what happened: procedures imported, files
+new/changed/unchanged/removed, records skipped grouped by reason (with a few examples
+each), warnings, and the parts whose original text was kept because they could not be
+fully parsed. Progress goes to stderr.
 
 With `--details`, a province's list is completed from the national portal's export
 (bot.catalogue.importers.details): the summary says how many procedures took national
@@ -12,16 +16,19 @@ details, and the others are listed in DIR/_not_enriched.txt (code, name, reason)
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from bot.catalogue.check import check_catalogue, report
 from bot.catalogue.files import procedure_files, write_catalogue
 from bot.catalogue.importers import import_source
 from bot.catalogue.importers.details import Enrichment, add_national_details
 from bot.catalogue.importers.result import CatalogueImportError, ImportResult, Skipped
+from bot.config import CatalogueConfig
 from bot.progress import ProgressBar
 
 EXAMPLES_PER_REASON = 3
@@ -35,6 +42,33 @@ MARKER = "_import.toml"
 # The procedures of a `--details` import that found no national record, for staff to
 # complete by hand (the catalogue loader skips files starting with "_").
 NOT_ENRICHED_LIST = "_not_enriched.txt"
+
+
+def run_check(
+    configured: CatalogueConfig,
+    path: Path | None,
+    vocabulary: Path | None,
+    *,
+    today: dt.date,
+    soon_days: int,
+    strict: bool,
+    out: TextIO,
+) -> int:
+    """Check the folder `path` (default: the configured one) and a vocabulary: the one
+    given, else the configured one when checking the configured folder, else the
+    folder's own _vocabulary.toml. The exit status: 1 on errors (on warnings too, `strict`)."""
+    # Imported here: `bot catalogue import` does without the search package.
+    from bot.search import check_vocabulary
+
+    folder = path if path is not None else configured.path
+    catalogue, problems = check_catalogue(folder, today, soon_days)
+    if vocabulary is None and path is None:
+        vocabulary = configured.vocabulary
+    if vocabulary is None and (folder / "_vocabulary.toml").is_file():
+        vocabulary = folder / "_vocabulary.toml"
+    if vocabulary is not None:
+        problems += check_vocabulary(vocabulary, catalogue if len(catalogue) else None)
+    return report(problems, len(catalogue), out, strict=strict)
 
 
 def run_import(
