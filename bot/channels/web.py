@@ -38,6 +38,8 @@ Cross-site WebSocket hijacking is prevented by the Origin check (the page's own 
 together `messages_per_minute_per_address`, with at most `connections_per_address` open and
 `chat_starts_per_minute_per_address` chats started (new chat ids and greetings) a minute.
 A chat that said nothing but hello is not stored (Incoming.greeting_shown).
+
+The page and the JSON it renders: bot.channels.web_page; the limits: bot.channels.web_limits.
 """
 
 from __future__ import annotations
@@ -45,15 +47,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import html
-import json
 import logging
 import re
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,6 +62,8 @@ from bot.channels.chat_locks import ChatLocks
 from bot.channels.health import ComponentHealth
 from bot.channels.photo_bytes import read_photo
 from bot.channels.web_history import PageMessage, WebHistory
+from bot.channels.web_limits import AddressLimits, MessageRate
+from bot.channels.web_page import ChatPage, kept_reply, reply_as_json, user_message
 from bot.config import WebConfig
 from bot.messages import (
     Channel,
@@ -83,78 +83,9 @@ MAX_TEXT_CHARS = 1000
 # gets the polite "too long" notice; only what no person types is hung up on.
 MAX_FRAME_BYTES = 64 * 1024
 _CHAT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_RATE_WINDOW_SECONDS = 60.0
-_DIGIT = re.compile(r"\d")
 # Replies kept for a closed chat until the page reconnects (a reload), per chat and chats.
 MAX_WAITING_REPLIES = 20
 MAX_WAITING_CHATS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class ChatPage:
-    """The page's HTML with the center's name filled in, and its Content-Security-Policy
-    hashes (the page's script and style are inline, so they are allowed by hash)."""
-
-    html: str
-    script_hash: str
-    style_hash: str
-
-    @classmethod
-    def load(cls, title: str) -> ChatPage:
-        template = resources.files("bot.channels").joinpath("web_chat.html").read_text("utf-8")
-        in_html = {
-            "title": title,
-            "connecting": texts.WEB_CONNECTING,
-            "conversation_label": texts.WEB_CONVERSATION_LABEL,
-            "input_label": texts.WEB_INPUT_LABEL,
-            "input_placeholder": texts.WEB_INPUT_PLACEHOLDER,
-            "send": texts.WEB_SEND,
-            "photo_label": texts.WEB_PHOTO_BUTTON,
-        }
-        in_script = {
-            "connecting": texts.WEB_CONNECTING,
-            "reconnecting": texts.WEB_RECONNECTING,
-            "notConnected": texts.WEB_NOT_CONNECTED,
-            "typing": texts.WEB_TYPING,
-            "image": texts.WEB_IMAGE_ALT,
-            "you": texts.WEB_YOU,
-            "bot": texts.WEB_BOT,
-            "photoSent": texts.WEB_PHOTO_SENT,
-            "photoFailed": texts.WEB_PHOTO_FAILED,
-        }
-        page = template
-        for name, value in in_html.items():
-            page = page.replace("{{" + name + "}}", html.escape(value))
-        # JSON is a JavaScript literal; "</" is escaped so no text can close the script.
-        script_texts = json.dumps(in_script, ensure_ascii=False).replace("</", "<\\/")
-        page = page.replace("{{script_texts}}", script_texts)
-        return cls(page, _inline_hash(page, "script"), _inline_hash(page, "style"))
-
-
-def _inline_hash(page: str, tag: str) -> str:
-    match = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.DOTALL)
-    body = match.group(1) if match else ""
-    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-    return f"'sha256-{digest}'"
-
-
-def reply_as_json(reply: Reply) -> dict[str, Any]:
-    """What the page renders: plain text (the page escapes it), buttons, a data-URL image."""
-    image = None
-    if reply.image is not None:
-        image = "data:image/png;base64," + base64.b64encode(reply.image.data).decode()
-    return {
-        "type": "reply",
-        "sections": [
-            {"heading": section.heading, "lines": list(section.lines)}
-            for section in reply.sections
-        ],
-        "buttons": [
-            [{"label": b.label, "action": b.action, "url": b.url} for b in row]
-            for row in reply.buttons
-        ],
-        "image": image,
-    }
 
 
 def chat_ref(chat_key: str) -> ChatRef:
@@ -164,114 +95,11 @@ def chat_ref(chat_key: str) -> ChatRef:
     return ChatRef(Channel.WEB, base64.urlsafe_b64encode(digest[:18]).decode())
 
 
-def _user_message(text: str, replies: list[Reply]) -> PageMessage:
-    if any(reply.private for reply in replies):
-        text = _DIGIT.sub("•", text)
-    return {"type": "user", "text": text}
-
-
-def _kept_reply(reply: Reply) -> PageMessage:
-    # Without its picture: a chart is answered to staff on Telegram, and a row stays small.
-    kept = {**reply_as_json(reply), "image": None}
-    if reply.private:
-        # A dossier's link buttons hold single-use tokens (bot.dossiers.follow_links): they
-        # are not stored, and would not work again anyway.
-        kept["buttons"] = [
-            row for row in ([b for b in row if not b["url"]] for row in kept["buttons"]) if row
-        ]
-    return kept
-
-
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
         return ""
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-class MessageRate:
-    """At most `per_minute` messages in any 60-second window (a sliding window)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self._per_minute = per_minute
-        self._times: deque[float] = deque()
-
-    def allow(self, now: float) -> bool:
-        self._expire(now)
-        if len(self._times) >= self._per_minute:
-            return False
-        self._times.append(now)
-        return True
-
-    def idle(self, now: float) -> bool:
-        """True when no message counts any more: the window can be forgotten."""
-        self._expire(now)
-        return not self._times
-
-    def _expire(self, now: float) -> None:
-        while self._times and now - self._times[0] >= _RATE_WINDOW_SECONDS:
-            self._times.popleft()
-
-
-class AddressLimits:
-    """Messages per minute and open connections of all chats from one network address,
-    so that opening more connections does not get round the per-connection limit.
-
-    An address's window outlives its connections (closing and reopening one must not
-    restart it); idle windows are forgotten at most once a minute, so memory stays bounded.
-    """
-
-    def __init__(
-        self, messages_per_minute: int, connections: int, starts_per_minute: int = 0
-    ) -> None:
-        self._messages_per_minute = messages_per_minute
-        self._max_connections = connections
-        self._starts_per_minute = starts_per_minute
-        self._rates: dict[str, MessageRate] = {}
-        self._starts: dict[str, MessageRate] = {}
-        self._connections: dict[str, int] = {}
-        self._pruned_at = 0.0
-
-    def connect(self, address: str, now: float | None = None) -> bool:
-        """Count one more connection from `address`, unless it has as many as allowed."""
-        self._prune(time.monotonic() if now is None else now)
-        open_now = self._connections.get(address, 0)
-        if self._max_connections and open_now >= self._max_connections:
-            return False
-        self._connections[address] = open_now + 1
-        return True
-
-    def disconnect(self, address: str) -> None:
-        left = self._connections.get(address, 0) - 1
-        if left > 0:
-            self._connections[address] = left
-        else:
-            self._connections.pop(address, None)
-
-    def _prune(self, now: float) -> None:
-        if now - self._pruned_at < _RATE_WINDOW_SECONDS:
-            return
-        self._pruned_at = now
-        for rates in (self._rates, self._starts):
-            for address in [a for a, rate in rates.items() if rate.idle(now)]:
-                del rates[address]
-
-    def allow_message(self, address: str, now: float) -> bool:
-        return self._allow(self._rates, self._messages_per_minute, address, now)
-
-    def allow_start(self, address: str, now: float) -> bool:
-        """Count one chat started (a new chat id, or a greeting) from `address`, unless it
-        started as many as allowed this minute."""
-        return self._allow(self._starts, self._starts_per_minute, address, now)
-
-    @staticmethod
-    def _allow(rates: dict[str, MessageRate], per_minute: int, address: str, now: float) -> bool:
-        if not per_minute:
-            return True
-        rate = rates.get(address)
-        if rate is None:
-            rate = rates[address] = MessageRate(per_minute)
-        return rate.allow(now)
 
 
 class WebChat:
@@ -590,8 +418,8 @@ class WebChat:
             return
         if greeting is not None:
             await self._remember(chat_id, None, *greeting)
-        messages = [] if shown is None else [_user_message(shown, replies)]
-        messages += [_kept_reply(reply) for reply in replies]
+        messages = [] if shown is None else [user_message(shown, replies)]
+        messages += [kept_reply(reply) for reply in replies]
         try:
             await self._history.record(chat_id, messages, at)
         except StorageUnavailable:
