@@ -8,6 +8,7 @@ keeps running for the other tests.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from e2e_support import zalo_config_for
 from fakes import FakeZaloApi, ScriptedDialogue
 from fakes.tcp_proxy import TcpProxy
 from sqlalchemy import select, text
@@ -25,7 +27,7 @@ from bot.channels.server import WebServer, create_web_app
 from bot.channels.web import WebChat
 from bot.channels.web_history import WebHistory
 from bot.channels.zalo import ZaloChannel
-from bot.config import WebConfig, ZaloConfig
+from bot.config import WebConfig
 from bot.dialogue.context import ChatContext, ContextStore
 from bot.messages import Channel, ChatRef
 from bot.storage.database import StorageUnavailable, connect, create_engine
@@ -170,16 +172,7 @@ async def test_zalo_answers_during_an_outage_with_one_line_logged(
     proxy, engine = proxied
     dialogue = ScriptedDialogue()
     async with FakeZaloApi() as zalo:
-        config = ZaloConfig(
-            app_id=zalo.app_id,
-            oa_secret_key=zalo.oa_secret_key,
-            app_secret_key=zalo.app_secret_key,
-            access_token=zalo.initial_access_token,
-            refresh_token=zalo.initial_refresh_token,
-            api_base=zalo.base_url,
-            oauth_base=zalo.base_url,
-            webhook_path="/zalo/hook",
-        )
+        config = dataclasses.replace(zalo_config_for(zalo), webhook_path="/zalo/hook")
         channel = ZaloChannel(config, dialogue, engine)
         await channel.start()
         app = create_web_app(web_chat=WebChat(dialogue, WebConfig()), health=dict, zalo=channel)
