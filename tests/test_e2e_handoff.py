@@ -267,8 +267,8 @@ async def test_zalo_citizen_gets_the_staff_answer(config: Config) -> None:
 @pytest.mark.parametrize(
     ("moment", "opening"),
     [
-        # Saturday 5/9/2026 morning (Saturdays closed by default): Monday.
-        (dt.datetime(2026, 9, 5, 9, 0, tzinfo=VN), "7h30 Thứ Hai, 07/09/2026"),
+        # Saturday 5/9/2026 afternoon (Saturdays open in the morning): Monday.
+        (dt.datetime(2026, 9, 5, 14, 0, tzinfo=VN), "7h30 Thứ Hai, 07/09/2026"),
         # Monday at lunch: this afternoon.
         (dt.datetime(2026, 9, 7, 12, 0, tzinfo=VN), "13h30 hôm nay"),
         # Wednesday 2/9/2026 at 09:00, Quốc khánh: a holiday counts as closed.

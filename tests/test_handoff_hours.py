@@ -48,7 +48,7 @@ def test_periods_parse_and_reject() -> None:
         ("2026-09-07T13:30", True),
         ("2026-09-07T16:59", True),
         ("2026-09-07T17:00", False),
-        ("2026-09-05T09:00", False),  # Saturday, closed by default
+        ("2026-09-05T09:00", False),  # Saturday, closed without Saturday hours
         ("2026-09-06T09:00", False),  # Sunday
         ("2026-09-02T09:00", False),  # Wednesday, Quốc khánh (national holiday)
         ("2026-04-30T09:00", False),  # Thursday, Ngày Giải phóng miền Nam

@@ -15,9 +15,10 @@ class OfficeHoursConfig:
     # When staff answer in the chat (bot.handoff): local times "HH:MM-HH:MM", comma
     # separated. Monday to Friday on working days (Vietnam's public holidays and the
     # province's days off in [dossiers] are closed; make-up Saturdays open as weekdays);
-    # Saturday "" = closed. Sundays are closed.
+    # Saturday "" = closed. Sundays are closed. The defaults are those [center] hours
+    # tells citizens (Saturday mornings open), so that the two never disagree.
     weekdays: str = "07:30-11:30,13:30-17:00"
-    saturday: str = ""
+    saturday: str = "07:30-11:30"
 
 
 @dataclass(frozen=True, slots=True)
