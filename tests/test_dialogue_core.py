@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import texts
+from bot import staff_texts, texts
 from bot.broadcast.subscriptions import SubscriberState
 from bot.config import (
     CatalogueConfig,
@@ -398,9 +398,11 @@ async def test_zalo_follow_and_unfollow_change_the_subscriber_state(core: CoreSe
 
 async def test_staff_commands_are_refused_to_citizens(core: CoreServices) -> None:
     telegram = ChatRef(Channel.TELEGRAM, "12345")
-    assert text_of(await say(core, "/guithongbao Nghỉ lễ", chat=telegram)) == texts.STAFF_ONLY
-    assert text_of(await say(core, "/thongke", chat=telegram)) == texts.STAFF_ONLY
-    assert text_of(await say(core, action="bc:send:abcd", chat=telegram)) == texts.STAFF_ONLY
+    assert (
+        text_of(await say(core, "/guithongbao Nghỉ lễ", chat=telegram)) == staff_texts.STAFF_ONLY
+    )
+    assert text_of(await say(core, "/thongke", chat=telegram)) == staff_texts.STAFF_ONLY
+    assert text_of(await say(core, action="bc:send:abcd", chat=telegram)) == staff_texts.STAFF_ONLY
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from e2e_support import DemoDossier, base_config, demo_dossier
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
+from bot import staff_texts
 from bot.config import Config
 from bot.dialogue.staff_flow import statistics_reply
 from bot.dossiers.guard import GuardLimits
@@ -230,13 +230,13 @@ async def test_the_log_and_the_staff_statistics_name_the_dossier_and_the_address
     assert alert.addresses == ("203.0.113.0", "203.0.113.1", "203.0.113.2")
     assert alert.wait_until == NOW + MINUTE
     report = format_statistics(stats)
-    assert texts.STATS_GUESSING_HEADING in report
+    assert staff_texts.STATS_GUESSING_HEADING in report
     assert (
         f"{dossier.code}  sai 3 lần từ 3 cuộc trò chuyện; địa chỉ 203.0.113.0, 203.0.113.1"
         in report
     )
     reply = statistics_reply(stats, None).plain_text()
-    assert texts.STATS_GUESSING_HEADING in reply
+    assert staff_texts.STATS_GUESSING_HEADING in reply
     assert dossier.code in reply and "203.0.113.2" in reply
 
 

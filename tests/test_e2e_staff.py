@@ -14,7 +14,7 @@ from e2e_support import TelegramCitizen, base_config, demo_dossier
 from fakes import FakeTelegramBotApi
 from sqlalchemy import func, insert, select, update
 
-from bot import texts
+from bot import staff_texts, texts
 from bot.app import running_bot
 from bot.config import Config, TelegramConfig
 from bot.dossiers import bundled
@@ -57,15 +57,17 @@ async def test_subscribe_broadcast_with_progress_and_opt_out(config: Config) -> 
                 await citizen.press(offer, texts.NOTICES_ALL, texts.NOTICES_ON_ALL)
 
             # Not staff: refused.
-            refused = await lan.say(f"/guithongbao {NOTICE}", texts.STAFF_ONLY)
+            refused = await lan.say(f"/guithongbao {NOTICE}", staff_texts.STAFF_ONLY)
             assert NOTICE not in refused.plain_text
 
-            preview = await staff.say(f"/guithongbao {NOTICE}", texts.BROADCAST_PREVIEW_HEADING)
+            preview = await staff.say(
+                f"/guithongbao {NOTICE}", staff_texts.BROADCAST_PREVIEW_HEADING
+            )
             assert NOTICE in preview.plain_text
             assert "Sẽ gửi tới 2 người" in preview.plain_text
             assert not api.messages_to(501)[-1].plain_text.startswith("📢")  # nothing sent yet
 
-            progress = await staff.press(preview, texts.BUTTON_CONFIRM_SEND, "Thông báo #")
+            progress = await staff.press(preview, staff_texts.BUTTON_CONFIRM_SEND, "Thông báo #")
             heading = texts.NOTICE_HEADING.format(center_name=config.center.name)
 
             def notice_reached(chat: int) -> bool:
@@ -76,7 +78,7 @@ async def test_subscribe_broadcast_with_progress_and_opt_out(config: Config) -> 
 
             await api.wait_until(lambda: notice_reached(501) and notice_reached(502))
             # The progress message edits itself until the job is done.
-            done = texts.BROADCAST_DONE.split(":")[0].format(job=1)
+            done = staff_texts.BROADCAST_DONE.split(":")[0].format(job=1)
             await api.wait_until(
                 lambda: any(
                     m.method == "editMessageText"
@@ -89,23 +91,25 @@ async def test_subscribe_broadcast_with_progress_and_opt_out(config: Config) -> 
             # Opting out wins: the next notice does not reach Minh.
             await minh.say("/huythongbao", texts.NOTICES_OFF)
             second = await staff.say(
-                "/guithongbao Giờ làm việc mới từ 1/12", texts.BROADCAST_PREVIEW_HEADING
+                "/guithongbao Giờ làm việc mới từ 1/12", staff_texts.BROADCAST_PREVIEW_HEADING
             )
             assert "Sẽ gửi tới 1 người" in second.plain_text
-            await staff.press(second, texts.BUTTON_CONFIRM_SEND, "Thông báo #")
+            await staff.press(second, staff_texts.BUTTON_CONFIRM_SEND, "Thông báo #")
             await api.wait_until(
                 lambda: any("Giờ làm việc mới" in m.plain_text for m in api.messages_to(501))
             )
             assert not any("Giờ làm việc mới" in m.plain_text for m in api.messages_to(502))
 
             # Pressing "send" on an old preview again never sends twice.
-            await staff.press(preview, texts.BUTTON_CONFIRM_SEND, texts.BROADCAST_DRAFT_EXPIRED)
+            await staff.press(
+                preview, staff_texts.BUTTON_CONFIRM_SEND, staff_texts.BROADCAST_DRAFT_EXPIRED
+            )
 
             stats = await staff.say("/thongke 7", "Thống kê 7 ngày")
             assert stats.method == "sendPhoto" or any(
                 m.method == "sendPhoto" for m in api.messages_to(STAFF_ID)
             )
-            await lan.say("/thongke", texts.STAFF_ONLY)
+            await lan.say("/thongke", staff_texts.STAFF_ONLY)
 
 
 async def test_dossier_subscriber_is_told_of_changes_and_rates_the_result(
@@ -180,18 +184,18 @@ async def test_in_a_staff_group_only_staff_can_drop_a_draft(config: Config) -> N
 
             seen = len(api.messages_to(group))
             api.add_message(group, f"/guithongbao {NOTICE}", user_id=STAFF_ID, chat_type="group")
-            preview = await in_group._answer(seen, texts.BROADCAST_PREVIEW_HEADING)
+            preview = await in_group._answer(seen, staff_texts.BROADCAST_PREVIEW_HEADING)
             buttons = {b["text"]: b["callback_data"] for row in preview.buttons for b in row}
 
             seen = len(api.messages_to(group))
             api.add_callback_query(
-                group, buttons[texts.BUTTON_CANCEL], message=preview, user_id=member
+                group, buttons[staff_texts.BUTTON_CANCEL], message=preview, user_id=member
             )
-            await in_group._answer(seen, texts.STAFF_ONLY)
+            await in_group._answer(seen, staff_texts.STAFF_ONLY)
 
             seen = len(api.messages_to(group))
             api.add_callback_query(
-                group, buttons[texts.BUTTON_CONFIRM_SEND], message=preview, user_id=STAFF_ID
+                group, buttons[staff_texts.BUTTON_CONFIRM_SEND], message=preview, user_id=STAFF_ID
             )
             await in_group._answer(seen, "Thông báo #")
             await lan._answer(0, NOTICE[:30])
@@ -210,17 +214,17 @@ async def test_staff_teach_a_missed_question_with_buttons(config: Config) -> Non
             await bot.core.recorder.flush()
 
             # Not staff: refused, on Telegram and with a forged button on the web chat.
-            await minh.say("/day", texts.STAFF_ONLY)
+            await minh.say("/day", staff_texts.STAFF_ONLY)
             forged = await bot.core.dialogue.handle(
                 Incoming(ChatRef(Channel.WEB, "w"), "w", "", action="tq:1:-")
             )
-            assert texts.STAFF_ONLY in forged[0].plain_text()
+            assert staff_texts.STAFF_ONLY in forged[0].plain_text()
             assert await bot.core.lessons.stored() == []
 
             # Staff: one message per missed question, the bot's guesses as buttons.
             question = await staff.say("/day", missed)
             labels = [b["text"] for row in question.buttons for b in row]
-            assert texts.BUTTON_NOT_OURS in labels and len(labels) >= 2
+            assert staff_texts.BUTTON_NOT_OURS in labels and len(labels) >= 2
             # A guess pressed by mistake is corrected by typing the right code.
             await staff.press(question, labels[0], "Đã ghi")
             row = question.plain_text.split()[0]  # "#12"

@@ -13,7 +13,7 @@ import pytest
 from broadcast_support import RecordingSender, fast_settings, seed_subscribers, write_config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
+from bot import staff_texts
 from bot.__main__ import main
 from bot.broadcast.delivery import DeliveryWorker
 from bot.broadcast.model import BroadcastRequest, Requester
@@ -207,7 +207,7 @@ async def test_the_chart_is_a_png_with_custom_labels(engine: AsyncEngine) -> Non
     other = render_chart(stats, ChartLabels(questions_title="Số câu hỏi mỗi ngày"))
     assert png_size(vietnamese) == png_size(other) == (800, 600)
     assert vietnamese != other
-    assert ChartLabels().questions_title == texts.CHART_QUESTIONS_TITLE
+    assert ChartLabels().questions_title == staff_texts.CHART_QUESTIONS_TITLE
     one_day = await collect_statistics(engine, 1, today=TODAY)
     assert png_size(render_chart(one_day)) == (800, 600)
 

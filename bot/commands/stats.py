@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot import texts
+from bot import staff_texts
 from bot.catalogue.files import CatalogueError, read_catalogue
 from bot.catalogue.model import Catalogue
 from bot.config import Config
@@ -35,7 +35,7 @@ def run_stats(config: Config, days: int, chart: Path | None, out: TextIO) -> int
         except OSError as exc:
             print(f"bot stats: cannot write {chart}: {exc.strerror}", file=sys.stderr)
             return 1
-        out.write("\n" + texts.REPORT_CHART_WRITTEN.format(path=chart) + "\n")
+        out.write("\n" + staff_texts.REPORT_CHART_WRITTEN.format(path=chart) + "\n")
     return 0
 
 

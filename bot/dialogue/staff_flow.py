@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
+from bot import staff_texts, texts
 from bot.broadcast.model import (
     AUDIENCE_ALL,
     BroadcastError,
@@ -72,11 +72,11 @@ def progress_reply(progress: JobProgress) -> Reply:
     job = progress.job_id
     if progress.finished:
         if progress.state == "cancelled":
-            text = texts.BROADCAST_STOPPED.format(
+            text = staff_texts.BROADCAST_STOPPED.format(
                 job=job, sent=progress.sent, cancelled=progress.cancelled
             )
         else:
-            text = texts.BROADCAST_DONE.format(
+            text = staff_texts.BROADCAST_DONE.format(
                 job=job,
                 sent=progress.sent,
                 total=progress.total,
@@ -85,7 +85,7 @@ def progress_reply(progress: JobProgress) -> Reply:
                 cancelled=progress.cancelled,
             )
         return Reply((Section(lines=(text,)),), edit_key=progress_key(job))
-    text = texts.BROADCAST_PROGRESS.format(
+    text = staff_texts.BROADCAST_PROGRESS.format(
         job=job,
         sent=progress.sent,
         total=progress.total,
@@ -95,8 +95,8 @@ def progress_reply(progress: JobProgress) -> Reply:
     )
     buttons = (
         (
-            Button(texts.BUTTON_REFRESH, actions.broadcast("refresh", str(job))),
-            Button(texts.BUTTON_CANCEL_JOB, actions.broadcast("stop", str(job))),
+            Button(staff_texts.BUTTON_REFRESH, actions.broadcast("refresh", str(job))),
+            Button(staff_texts.BUTTON_CANCEL_JOB, actions.broadcast("stop", str(job))),
         ),
     )
     return Reply((Section(lines=(text,)),), buttons, edit_key=progress_key(job))
@@ -162,25 +162,26 @@ class StaffConversation:
         try:
             await work
         except NotStaff:
-            turn.say_text(texts.STAFF_ONLY)
+            turn.say_text(staff_texts.STAFF_ONLY)
         except UnknownAudience as exc:
             turn.say_text(
-                texts.BROADCAST_UNKNOWN_TOPIC.format(
-                    topic=exc.audience, topics=self._topic_list() or texts.BROADCAST_NO_TOPICS
+                staff_texts.BROADCAST_UNKNOWN_TOPIC.format(
+                    topic=exc.audience,
+                    topics=self._topic_list() or staff_texts.BROADCAST_NO_TOPICS,
                 )
             )
         except EmptyAudience:
-            turn.say_text(texts.BROADCAST_EMPTY_AUDIENCE)
+            turn.say_text(staff_texts.BROADCAST_EMPTY_AUDIENCE)
         except ChannelNotAvailable:
-            turn.say_text(texts.BROADCAST_NO_CHANNEL)
+            turn.say_text(staff_texts.BROADCAST_NO_CHANNEL)
         except InvalidNotice as exc:
-            turn.say_text(texts.BROADCAST_INVALID.format(reason=exc))
+            turn.say_text(staff_texts.BROADCAST_INVALID.format(reason=exc))
         except JobNotFound as exc:
-            turn.say_text(texts.BROADCAST_JOB_UNKNOWN.format(job=exc.job_id))
+            turn.say_text(staff_texts.BROADCAST_JOB_UNKNOWN.format(job=exc.job_id))
         except JobFinished as exc:
-            turn.say_text(texts.BROADCAST_ALREADY_FINISHED.format(job=exc.job_id))
+            turn.say_text(staff_texts.BROADCAST_ALREADY_FINISHED.format(job=exc.job_id))
         except BroadcastError as exc:
-            turn.say_text(texts.BROADCAST_INVALID.format(reason=exc))
+            turn.say_text(staff_texts.BROADCAST_INVALID.format(reason=exc))
 
     def _topic_list(self) -> str:
         return ", ".join(f"#{key} ({label})" for key, label in self._broadcasts.topics.items())
@@ -196,41 +197,43 @@ class StaffConversation:
             tag, _, rest = text.partition(" ")
             audience, text = tag[1:].strip().lower(), rest.strip()
         if not text:
-            topics = self._topic_list() or texts.BROADCAST_NO_TOPICS
-            turn.say_text(texts.BROADCAST_USAGE.format(topics=topics))
+            topics = self._topic_list() or staff_texts.BROADCAST_NO_TOPICS
+            turn.say_text(staff_texts.BROADCAST_USAGE.format(topics=topics))
             return
         preview = await self._broadcasts.prepare(requester, BroadcastRequest(text, audience))
         if preview.total == 0:
-            turn.say_text(texts.BROADCAST_EMPTY_AUDIENCE)
+            turn.say_text(staff_texts.BROADCAST_EMPTY_AUDIENCE)
             return
         draft_id = secrets.token_hex(4)
         audience_text = (
-            texts.BROADCAST_AUDIENCE_ALL
+            staff_texts.BROADCAST_AUDIENCE_ALL
             if preview.topic_label is None
-            else texts.BROADCAST_AUDIENCE_TOPIC.format(label=preview.topic_label)
+            else staff_texts.BROADCAST_AUDIENCE_TOPIC.format(label=preview.topic_label)
         )
         by_channel = ", ".join(
             f"{channel.value} {count}" for channel, count in preview.recipients.items() if count
         )
         footer = Section(
             lines=(
-                texts.BROADCAST_AUDIENCE.format(
+                staff_texts.BROADCAST_AUDIENCE.format(
                     count=preview.total, audience=audience_text, by_channel=by_channel
                 ),
-                texts.BROADCAST_CONFIRM,
+                staff_texts.BROADCAST_CONFIRM,
             )
         )
         turn.say(
             Reply(
                 (
-                    Section(texts.BROADCAST_PREVIEW_HEADING),
+                    Section(staff_texts.BROADCAST_PREVIEW_HEADING),
                     *preview.notice.sections,
                     footer,
                 ),
                 (
                     (
-                        Button(texts.BUTTON_CONFIRM_SEND, actions.broadcast("send", draft_id)),
-                        Button(texts.BUTTON_CANCEL, actions.broadcast("drop", draft_id)),
+                        Button(
+                            staff_texts.BUTTON_CONFIRM_SEND, actions.broadcast("send", draft_id)
+                        ),
+                        Button(staff_texts.BUTTON_CANCEL, actions.broadcast("drop", draft_id)),
                     ),
                 ),
             )
@@ -245,7 +248,7 @@ class StaffConversation:
         extra = turn.context.extra
         if extra.get(_DRAFT_ID) != draft_id or not extra.get(_DRAFT_TEXT):
             # Pressed twice, or an old preview: never send a notice twice by accident.
-            turn.say_text(texts.BROADCAST_DRAFT_EXPIRED)
+            turn.say_text(staff_texts.BROADCAST_DRAFT_EXPIRED)
             return
         request = BroadcastRequest(extra[_DRAFT_TEXT], extra.get(_DRAFT_AUDIENCE, AUDIENCE_ALL))
         self._clear_draft(turn)
@@ -260,7 +263,7 @@ class StaffConversation:
         # In a staff group everyone sees the preview's buttons: only staff may drop it.
         self._broadcasts.check_staff(self._requester(turn), "draft")
         self._clear_draft(turn)
-        turn.say_text(texts.BROADCAST_CANCELLED_DRAFT)
+        turn.say_text(staff_texts.BROADCAST_CANCELLED_DRAFT)
 
     async def _job(self, turn: Turn, verb: str, job_id: int) -> None:
         requester = self._requester(turn)
@@ -288,9 +291,9 @@ class StaffConversation:
             self._engine, since, limit=TEACH_QUESTIONS, taught=await self._lessons.current()
         )
         if not found:
-            turn.say_text(texts.TEACH_NOTHING.format(days=TEACH_DAYS))
+            turn.say_text(staff_texts.TEACH_NOTHING.format(days=TEACH_DAYS))
             return
-        turn.say_text(texts.TEACH_INTRO.format(count=len(found)))
+        turn.say_text(staff_texts.TEACH_INTRO.format(count=len(found)))
         for question in found:
             guesses = self._matcher.search(question.text).candidates if self._matcher else ()
             rows = [
@@ -301,8 +304,10 @@ class StaffConversation:
                 )
                 for c in guesses[:TEACH_GUESSES]
             ]
-            rows.append((Button(texts.BUTTON_NOT_OURS, actions.teach(question.row_id, None)),))
-            line = texts.TEACH_QUESTION.format(
+            rows.append(
+                (Button(staff_texts.BUTTON_NOT_OURS, actions.teach(question.row_id, None)),)
+            )
+            line = staff_texts.TEACH_QUESTION.format(
                 row=question.row_id, text=question.text[:300], count=question.count
             )
             turn.say(Reply((Section(lines=(line,)),), tuple(rows)))
@@ -320,7 +325,7 @@ class StaffConversation:
         self._broadcasts.check_staff(self._requester(turn), "teach")
         parts = argument.split()
         if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
-            turn.say_text(texts.TEACH_USAGE)
+            turn.say_text(staff_texts.TEACH_USAGE)
             return
         await self._store_lesson(turn, int(parts[0].lstrip("#")), parts[1])
 
@@ -328,22 +333,22 @@ class StaffConversation:
         assert self._lessons is not None
         question = await asked_question(self._engine, row)
         if question is None:  # no such row, or erased after the retention period
-            turn.say_text(texts.TEACH_UNKNOWN_QUESTION.format(row=row))
+            turn.say_text(staff_texts.TEACH_UNKNOWN_QUESTION.format(row=row))
             return
         taught_by = f"{turn.message.chat.channel.value}:{turn.message.user_id}"
         if target == "-":
             await self._lessons.teach(question, LessonKind.NOT_OURS, taught_by=taught_by)
-            meaning = texts.TEACH_MEANING_NOT_OURS
+            meaning = staff_texts.TEACH_MEANING_NOT_OURS
         else:
             procedure = self._catalogue.get(target)
             if procedure is None:
-                turn.say_text(texts.TEACH_UNKNOWN_PROCEDURE.format(code=target))
+                turn.say_text(staff_texts.TEACH_UNKNOWN_PROCEDURE.format(code=target))
                 return
             await self._lessons.teach(
                 question, LessonKind.PROCEDURE, procedure.code, taught_by=taught_by
             )
             meaning = procedure.name
-        turn.say_text(texts.TEACH_DONE.format(text=question[:300], meaning=meaning))
+        turn.say_text(staff_texts.TEACH_DONE.format(text=question[:300], meaning=meaning))
 
     # --- statistics ------------------------------------------------------------------
 
@@ -353,7 +358,7 @@ class StaffConversation:
         days = max(1, min(days, MAX_STATS_DAYS))
         stats = await collect_statistics(self._engine, days, catalogue=self._catalogue)
         if stats.is_empty:
-            turn.say_text(texts.STATS_NO_DATA)
+            turn.say_text(staff_texts.STATS_NO_DATA)
             return
         # Drawing takes a noticeable moment; keep the event loop free for other chats.
         chart = await asyncio.to_thread(render_chart, stats)
@@ -365,38 +370,40 @@ def _label(name: str) -> str:
 
 
 def _share(value: float | None) -> str:
-    return texts.STATS_NONE if value is None else f"{value:.0%}"
+    return staff_texts.STATS_NONE if value is None else f"{value:.0%}"
 
 
 def statistics_reply(stats: StaffStatistics, chart: Image | None) -> Reply:
     lines = [
-        texts.STATS_QUESTIONS.format(
+        staff_texts.STATS_QUESTIONS.format(
             total=stats.questions,
             answered=_share(stats.answered / stats.questions if stats.questions else None),
             declined=_share(stats.declined / stats.questions if stats.questions else None),
         ),
-        texts.STATS_FEEDBACK.format(
+        staff_texts.STATS_FEEDBACK.format(
             share=_share(stats.feedback.helpful_share), total=stats.feedback.total
         ),
-        texts.STATS_SATISFACTION.format(
+        staff_texts.STATS_SATISFACTION.format(
             share=_share(stats.satisfaction.satisfied_share),
             average=(
-                texts.STATS_NONE
+                staff_texts.STATS_NONE
                 if stats.satisfaction.average is None
                 else f"{stats.satisfaction.average:.1f}"
             ),
             total=stats.satisfaction.ratings,
         ),
-        texts.STATS_LOOKUPS.format(total=stats.lookups.total, dossiers=stats.lookups.dossiers),
+        staff_texts.STATS_LOOKUPS.format(
+            total=stats.lookups.total, dossiers=stats.lookups.dossiers
+        ),
     ]
     states: dict[str, int] = {"active": 0, "opted_out": 0, "blocked": 0}
     for by_state in stats.subscribers.values():
         for state, count in by_state.items():
             key = state.value if state.value in states else "blocked"
             states[key] += count
-    lines.append(texts.STATS_SUBSCRIBERS.format(**states))
+    lines.append(staff_texts.STATS_SUBSCRIBERS.format(**states))
     lines.append(
-        texts.STATS_BROADCASTS.format(
+        staff_texts.STATS_BROADCASTS.format(
             jobs=stats.broadcasts.jobs,
             sent=stats.broadcasts.sent,
             recipients=stats.broadcasts.recipients,
@@ -404,7 +411,7 @@ def statistics_reply(stats: StaffStatistics, chart: Image | None) -> Reply:
     )
     sections = [
         Section(
-            texts.STATS_HEADING.format(
+            staff_texts.STATS_HEADING.format(
                 days=stats.days,
                 since=stats.since.strftime("%d/%m"),
                 until=stats.until.strftime("%d/%m/%Y"),
@@ -415,9 +422,11 @@ def statistics_reply(stats: StaffStatistics, chart: Image | None) -> Reply:
     if stats.top_procedures:
         sections.append(
             Section(
-                texts.STATS_TOP_HEADING,
+                staff_texts.STATS_TOP_HEADING,
                 tuple(
-                    texts.STATS_TOP_LINE.format(rank=rank, name=p.name or p.code, count=p.count)
+                    staff_texts.STATS_TOP_LINE.format(
+                        rank=rank, name=p.name or p.code, count=p.count
+                    )
                     for rank, p in enumerate(stats.top_procedures[:5], start=1)
                 ),
             )
@@ -425,13 +434,13 @@ def statistics_reply(stats: StaffStatistics, chart: Image | None) -> Reply:
     if stats.guessing:
         sections.append(
             Section(
-                texts.STATS_GUESSING_HEADING,
+                staff_texts.STATS_GUESSING_HEADING,
                 tuple(
-                    texts.STATS_GUESSING_LINE.format(
+                    staff_texts.STATS_GUESSING_LINE.format(
                         code=alert.code,
                         failures=alert.failures,
                         chats=alert.chats,
-                        addresses=", ".join(alert.addresses[:5]) or texts.STATS_NONE,
+                        addresses=", ".join(alert.addresses[:5]) or staff_texts.STATS_NONE,
                     )
                     for alert in stats.guessing[:5]
                 ),
@@ -440,9 +449,9 @@ def statistics_reply(stats: StaffStatistics, chart: Image | None) -> Reply:
     if stats.unanswered:
         sections.append(
             Section(
-                texts.STATS_UNANSWERED_HEADING,
+                staff_texts.STATS_UNANSWERED_HEADING,
                 tuple(
-                    texts.STATS_UNANSWERED_LINE.format(text=q.text[:120], count=q.count)
+                    staff_texts.STATS_UNANSWERED_LINE.format(text=q.text[:120], count=q.count)
                     for q in stats.unanswered[:10]
                 ),
             )

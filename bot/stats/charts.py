@@ -12,7 +12,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
-from bot import texts
+from bot import staff_texts
 from bot.stats.report import StaffStatistics
 
 # Satisfaction is shown over a sliding window of this many days.
@@ -24,15 +24,15 @@ DPI = 100
 
 @dataclass(frozen=True, slots=True)
 class ChartLabels:
-    questions_title: str = texts.CHART_QUESTIONS_TITLE
-    answered: str = texts.CHART_ANSWERED
-    clarified: str = texts.CHART_CLARIFIED
-    declined: str = texts.CHART_DECLINED
-    satisfaction_title: str = texts.CHART_SATISFACTION_TITLE
-    satisfied_share: str = texts.CHART_SATISFIED_SHARE
-    average: str = texts.CHART_AVERAGE
-    target: str = texts.CHART_TARGET
-    no_ratings: str = texts.CHART_NO_RATINGS
+    questions_title: str = staff_texts.CHART_QUESTIONS_TITLE
+    answered: str = staff_texts.CHART_ANSWERED
+    clarified: str = staff_texts.CHART_CLARIFIED
+    declined: str = staff_texts.CHART_DECLINED
+    satisfaction_title: str = staff_texts.CHART_SATISFACTION_TITLE
+    satisfied_share: str = staff_texts.CHART_SATISFIED_SHARE
+    average: str = staff_texts.CHART_AVERAGE
+    target: str = staff_texts.CHART_TARGET
+    no_ratings: str = staff_texts.CHART_NO_RATINGS
 
 
 def render_chart(stats: StaffStatistics, labels: ChartLabels = ChartLabels()) -> bytes:

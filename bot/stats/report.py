@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
+from bot import staff_texts
 from bot.broadcast.subscriptions import SubscriberState, subscriber_counts
 from bot.catalogue.model import Catalogue
 from bot.catalogue.slug import fold_diacritics
@@ -387,7 +387,7 @@ def _satisfaction(
 def format_statistics(stats: StaffStatistics) -> str:
     """A plain-text report for the terminal, in Vietnamese, 99 columns at most."""
     lines = [
-        texts.REPORT_HEADING.format(
+        staff_texts.REPORT_HEADING.format(
             since=_date(stats.since), until=_date(stats.until), days=stats.days
         ),
         "",
@@ -397,86 +397,88 @@ def format_statistics(stats: StaffStatistics) -> str:
         answered = _percent(stats.answered / total)
         declined = _percent(stats.declined / total)
         lines.append(
-            texts.REPORT_QUESTIONS.format(total=total, answered=answered, declined=declined)
+            staff_texts.REPORT_QUESTIONS.format(total=total, answered=answered, declined=declined)
         )
     else:
-        lines.append(texts.REPORT_NO_QUESTIONS)
-    period = texts.REPORT_DAY if stats.days <= DAYS_SHOWN_BY_DAY else texts.REPORT_WEEK
+        lines.append(staff_texts.REPORT_NO_QUESTIONS)
+    period = staff_texts.REPORT_DAY if stats.days <= DAYS_SHOWN_BY_DAY else staff_texts.REPORT_WEEK
     headings = (
-        texts.REPORT_ASKED,
-        texts.REPORT_ANSWERED,
-        texts.REPORT_CLARIFIED,
-        texts.REPORT_DECLINED,
+        staff_texts.REPORT_ASKED,
+        staff_texts.REPORT_ANSWERED,
+        staff_texts.REPORT_CLARIFIED,
+        staff_texts.REPORT_DECLINED,
     )
     widths = [max(len(heading), 5) for heading in headings]
     lines += ["", _row([period, *headings], [12, *widths])]
     for label, counts in _buckets(stats):
         figures = [counts.total, counts.answered, counts.clarified, counts.declined]
         lines.append(_row([label, *figures], [12, *widths]))
-    lines += ["", texts.STATS_TOP_HEADING]
+    lines += ["", staff_texts.STATS_TOP_HEADING]
     for rank, procedure in enumerate(stats.top_procedures, 1):
         lines.append(
             f"{rank:>3}. {procedure.code:<24} {_cut(procedure.name, 52):<52} {procedure.count:>6}"
         )
     if not stats.top_procedures:
-        lines.append("  " + texts.REPORT_NONE)
-    lines += ["", texts.STATS_UNANSWERED_HEADING]
+        lines.append("  " + staff_texts.REPORT_NONE)
+    lines += ["", staff_texts.STATS_UNANSWERED_HEADING]
     for question in stats.unanswered:
         when = _date(question.last_asked.astimezone(CENTER_TIMEZONE).date())
         text = _cut(question.text, 68)
-        lines.append(f"{question.count:>5} {texts.REPORT_TIMES}  {text:<68}  {when}")
+        lines.append(f"{question.count:>5} {staff_texts.REPORT_TIMES}  {text:<68}  {when}")
     if not stats.unanswered:
-        lines.append("  " + texts.REPORT_NONE)
+        lines.append("  " + staff_texts.REPORT_NONE)
     feedback = stats.feedback
     lines.append("")
     if feedback.total:
         lines.append(
-            texts.REPORT_FEEDBACK.format(
+            staff_texts.REPORT_FEEDBACK.format(
                 helpful=feedback.helpful,
                 not_helpful=feedback.not_helpful,
                 share=_percent(feedback.helpful_share),
             )
         )
         for item in feedback.least_helpful:
-            verdict = texts.REPORT_FEEDBACK_PROCEDURE.format(
+            verdict = staff_texts.REPORT_FEEDBACK_PROCEDURE.format(
                 not_helpful=item.not_helpful, helpful=item.helpful
             )
             lines.append(f"    {item.code:<22} {_cut(item.name, 34):<34} {verdict}")
     else:
-        lines.append(texts.REPORT_NO_FEEDBACK)
+        lines.append(staff_texts.REPORT_NO_FEEDBACK)
     satisfaction = stats.satisfaction
     if satisfaction.ratings and satisfaction.average is not None:
         spread = ", ".join(f"{s}: {c}" for s, c in satisfaction.by_score.items())
         lines.append(
-            texts.REPORT_SATISFACTION.format(
+            staff_texts.REPORT_SATISFACTION.format(
                 ratings=satisfaction.ratings,
                 share=_percent(satisfaction.satisfied_share),
                 average=_decimal(satisfaction.average, 2),
             )
         )
-        lines.append("    " + texts.REPORT_RATINGS_BY_SCORE.format(spread=spread))
+        lines.append("    " + staff_texts.REPORT_RATINGS_BY_SCORE.format(spread=spread))
         for code, score, comment in satisfaction.recent_comments:
             lines.append(f"    {code} ({score}/5): {_cut(comment, 70)}")
     else:
-        lines.append(texts.REPORT_NO_RATINGS)
+        lines.append(staff_texts.REPORT_NO_RATINGS)
     lookups = stats.lookups
-    lines.append(texts.REPORT_LOOKUPS.format(total=lookups.total, dossiers=lookups.dossiers))
+    lines.append(staff_texts.REPORT_LOOKUPS.format(total=lookups.total, dossiers=lookups.dossiers))
     if lookups.by_outcome:
         outcomes = ", ".join(
-            f"{texts.REPORT_LOOKUP_OUTCOMES.get(outcome, outcome)} {count}"
+            f"{staff_texts.REPORT_LOOKUP_OUTCOMES.get(outcome, outcome)} {count}"
             for outcome, count in sorted(lookups.by_outcome.items())
         )
         lines.append(f"    {outcomes}")
     if stats.guessing:
-        lines.append(texts.STATS_GUESSING_HEADING)
+        lines.append(staff_texts.STATS_GUESSING_HEADING)
         for alert in stats.guessing:
             until = alert.wait_until.astimezone(CENTER_TIMEZONE)
-            addresses = ", ".join(alert.addresses[:5]) or texts.STATS_NONE
+            addresses = ", ".join(alert.addresses[:5]) or staff_texts.STATS_NONE
             if len(alert.addresses) > 5:
-                addresses += texts.REPORT_MORE_ADDRESSES.format(count=len(alert.addresses) - 5)
+                addresses += staff_texts.REPORT_MORE_ADDRESSES.format(
+                    count=len(alert.addresses) - 5
+                )
             lines.append(
                 "    "
-                + texts.REPORT_GUESSING_LINE.format(
+                + staff_texts.REPORT_GUESSING_LINE.format(
                     code=alert.code,
                     failures=alert.failures,
                     chats=alert.chats,
@@ -485,19 +487,23 @@ def format_statistics(stats: StaffStatistics) -> str:
                 )
             )
     states = (SubscriberState.ACTIVE, SubscriberState.OPTED_OUT, SubscriberState.BLOCKED)
-    state_headings = (texts.REPORT_ACTIVE, texts.REPORT_OPTED_OUT, texts.REPORT_BLOCKED)
+    state_headings = (
+        staff_texts.REPORT_ACTIVE,
+        staff_texts.REPORT_OPTED_OUT,
+        staff_texts.REPORT_BLOCKED,
+    )
     state_widths = [max(len(heading), 6) for heading in state_headings]
-    lines += ["", _row([texts.REPORT_SUBSCRIBERS, *state_headings], [22, *state_widths])]
+    lines += ["", _row([staff_texts.REPORT_SUBSCRIBERS, *state_headings], [22, *state_widths])]
     for channel in sorted(stats.subscribers):
         by_state = stats.subscribers[channel]
         figures = [by_state.get(state, 0) for state in states]
         lines.append(_row([f"  {channel.value}", *figures], [22, *state_widths]))
     if not stats.subscribers:
-        lines.append("  " + texts.REPORT_NONE)
+        lines.append("  " + staff_texts.REPORT_NONE)
     b = stats.broadcasts
     lines += [
         "",
-        texts.REPORT_BROADCASTS.format(
+        staff_texts.REPORT_BROADCASTS.format(
             jobs=b.jobs,
             recipients=b.recipients,
             sent=b.sent,
