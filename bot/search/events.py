@@ -257,15 +257,19 @@ class _PhraseIndex(Generic[T]):
     """Phrases found by which of their required slots a message's words fill.
 
     Trying phrases one by one cost more than the rest of the search (thousands of phrases,
-    hundreds sharing common words such as "làm", "giấy", "mất"). Each required slot has a
-    number; a word knows the slots it can start. A message's words give the slots they
-    fill, a count per phrase says how many of its slots are filled, and only the phrases
-    whose every required slot is filled are matched word by word (in numpy: a few array
-    operations per message instead of a loop over phrases)."""
+    hundreds sharing common words such as "làm", "giấy", "mất"). Each alternative of a
+    required slot has a number, and each word knows the alternatives it belongs to; a
+    message's words complete the alternatives all of whose words it holds ("chứng thực"
+    needs both "chung" and "thuc", so the common "chung" alone completes nothing), a
+    completed alternative fills its slot, and only the phrases whose every required slot
+    is filled are matched word by word, in order. In numpy: a few array operations per
+    message instead of a loop over phrases."""
 
     def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...]]]) -> None:
         entries = list(phrases)
-        slots_by_word: dict[str, list[int]] = defaultdict(list)
+        alternatives_by_word: dict[str, list[int]] = defaultdict(list)
+        alternative_words: list[int] = []  # distinct words of each alternative
+        slot_of_alternative: list[int] = []
         phrase_of_slot: list[int] = []
         required_count: list[int] = []
         for number, (_payload, slots) in enumerate(entries):
@@ -273,13 +277,20 @@ class _PhraseIndex(Generic[T]):
             for slot in required:
                 slot_id = len(phrase_of_slot)
                 phrase_of_slot.append(number)
-                for word in {alternative[0] for alternative in slot}:
-                    slots_by_word[word].append(slot_id)
+                for alternative in slot:
+                    alternative_id = len(alternative_words)
+                    distinct = set(alternative)
+                    alternative_words.append(len(distinct))
+                    slot_of_alternative.append(slot_id)
+                    for word in distinct:
+                        alternatives_by_word[word].append(alternative_id)
             required_count.append(len(required))
         self._entries = entries
-        self._slots_by_word = {
-            word: np.asarray(ids, dtype=np.int32) for word, ids in slots_by_word.items()
+        self._alternatives_by_word = {
+            word: np.asarray(ids, dtype=np.int32) for word, ids in alternatives_by_word.items()
         }
+        self._alternative_words = np.asarray(alternative_words, dtype=np.int32)
+        self._slot_of_alternative = np.asarray(slot_of_alternative, dtype=np.int32)
         self._phrase_of_slot = np.asarray(phrase_of_slot, dtype=np.int32)
         self._required_count = np.asarray(required_count, dtype=np.int32)
 
@@ -288,15 +299,21 @@ class _PhraseIndex(Generic[T]):
 
     def matches(self, words: Sequence[str]) -> Iterable[tuple[T, tuple[Slot, ...], int, int]]:
         """(payload, slots, start, end) of every phrase found in `words`."""
-        filled = [
-            ids for word in frozenset(words) if (ids := self._slots_by_word.get(word)) is not None
+        held = [
+            ids
+            for word in frozenset(words)
+            if (ids := self._alternatives_by_word.get(word)) is not None
         ]
-        if not filled:
+        if not held:
             return
-        # Two words may fill one slot ("(sinh|sanh) con" in "sinh ... sanh"): a slot
-        # counts once.
+        words_held = np.bincount(np.concatenate(held), minlength=len(self._alternative_words))
+        completed = np.flatnonzero(words_held == self._alternative_words)
+        if not len(completed):
+            return
+        # Two alternatives may fill one slot ("(sinh|sanh) con" in "sinh ... sanh"): a
+        # slot counts once.
         is_filled = np.zeros(len(self._phrase_of_slot), dtype=bool)
-        is_filled[np.concatenate(filled)] = True
+        is_filled[self._slot_of_alternative[completed]] = True
         counts = np.bincount(self._phrase_of_slot[is_filled], minlength=len(self._required_count))
         complete = np.flatnonzero(counts == self._required_count)
         if not len(complete):
