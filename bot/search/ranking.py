@@ -98,9 +98,16 @@ class Ranker:
         for choice in query.choices:
             for terms, _mass in choice.alternatives:
                 asked.update(terms)
-        matched: FloatArray = np.zeros(index.segment_count, dtype=np.float32)
-        for term in asked:
-            matched[index.postings[term].segment_ids] += index.idf[term]
+        # Summed by one bincount, as in _accumulate.
+        segments = [index.postings[term].segment_ids for term in asked]
+        matched: FloatArray = np.bincount(
+            np.concatenate(segments) if segments else np.zeros(0, dtype=np.int32),
+            weights=np.repeat(
+                np.array([index.idf[term] for term in asked], dtype=np.float64),
+                [ids.size for ids in segments],
+            ),
+            minlength=index.segment_count,
+        ).astype(np.float32)
         segment_precision = np.minimum(matched / index.segment_mass, 1.0)
         precision = np.maximum.reduceat(segment_precision, index.segment_starts)
         score = recall * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
@@ -119,11 +126,16 @@ class Ranker:
             return []
         top = np.argpartition(-score, pool - 1)[:pool]
         ranked: list[Ranked] = []
-        for doc in top.tolist():
-            value = float(score[doc])
+        mentioned = query.mentioned
+        for doc, value, doc_recall, doc_precision in zip(
+            top.tolist(),
+            score[top].tolist(),
+            recall[top].tolist(),
+            precision[top].tolist(),
+            strict=True,
+        ):
             if value <= 0.0:
                 continue
-            mentioned = query.mentioned
             qualifiers = self.names.qualifiers[doc]
             actions = self.names.actions[doc]
             unasked = sum(1 for q in qualifiers if f" {q} " not in mentioned)
@@ -153,7 +165,7 @@ class Ranker:
                 and not ages_fit(query.ages, self.names.ages[doc])
             ):
                 value *= _AGE_MISFIT
-            ranked.append(Ranked(doc, value, float(recall[doc]), float(precision[doc]), unasked))
+            ranked.append(Ranked(doc, value, doc_recall, doc_precision, unasked))
         ranked.sort(key=lambda item: (-item.score, item.doc))
         ranked = self._quoted_first(ranked, query.words)
         # The same procedure at several levels: keep the first (best-scored) of each.
@@ -213,8 +225,12 @@ class Ranker:
         less than adding term by term into the array (the search's hottest loop)."""
         index = self.index
         idf = index.idf
-        ids: list[IdArray] = []
-        credits: list[FloatArray] = []
+        # Names credit each of their procedures alike: one value per posting, spread by
+        # np.repeat; other text carries a weight per procedure.
+        name_ids: list[IdArray] = []
+        name_credits: list[float] = []
+        other_ids: list[IdArray] = []
+        other_credits: list[FloatArray] = []
         for term, (weight, accented) in terms.items():
             posting = index.postings[term]
             value = weight * idf[term]
@@ -223,21 +239,23 @@ class Ranker:
                 # some name has can tell words apart ("lái" / "lại").
                 agreeing = index.accented_postings.get(accented) if accented else None
                 if agreeing is not None:
-                    ids += (posting.name_ids, agreeing)
-                    credits += (
-                        np.full(posting.name_ids.size, value * _FOLDED_SHARE),
-                        np.full(agreeing.size, value * (1.0 - _FOLDED_SHARE)),
-                    )
+                    name_ids += (posting.name_ids, agreeing)
+                    name_credits += (value * _FOLDED_SHARE, value * (1.0 - _FOLDED_SHARE))
                 else:
-                    ids.append(posting.name_ids)
-                    credits.append(np.full(posting.name_ids.size, value))
+                    name_ids.append(posting.name_ids)
+                    name_credits.append(value)
             if posting.other_ids.size:
-                ids.append(posting.other_ids)
-                credits.append(value * posting.other_weights)
-        if not ids:
+                other_ids.append(posting.other_ids)
+                other_credits.append(value * posting.other_weights)
+        if not name_ids and not other_ids:
             return np.zeros(index.size, dtype=np.float32)
+        spread = np.repeat(
+            np.array(name_credits, dtype=np.float64), [ids.size for ids in name_ids]
+        )
         recall: FloatArray = np.bincount(
-            np.concatenate(ids), weights=np.concatenate(credits), minlength=index.size
+            np.concatenate(name_ids + other_ids),
+            weights=np.concatenate([spread, *other_credits]),
+            minlength=index.size,
         ).astype(np.float32)
         return recall
 
