@@ -537,6 +537,9 @@ def test_a_procedure_done_and_then_another_matter_is_declined(
         ),
         # Nothing of its own after "rồi": still about the procedure.
         ("đăng ký tạm trú xong rồi thì bao lâu có kết quả", "1.004194"),
+        # Only the wedding was done; what follows asks for the procedure by its name.
+        ("cưới rồi giờ mới đi đăng ký kết hôn, lấy trong ngày được không", "1.000894"),
+        ("bán xe máy cho người ta rồi, giờ đăng ký sang tên xe thì cần giấy gì", "1.013076"),
     ],
 )
 def test_a_procedure_done_and_then_a_procedure_question_is_answered(

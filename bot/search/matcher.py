@@ -24,6 +24,7 @@ import logging
 import math
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from bot.catalogue.model import Catalogue, Procedure, code_shape
 from bot.search.events import EventFinder, EventHit, PhraseFinder
@@ -88,6 +89,15 @@ _ALTERNATIVE_SHARE = 0.35
 _FOLLOWING_OWN_WORDS = 2
 _FOLLOWING_NAMES_PROCEDURE = 0.35
 _FOLLOWING_CLOSE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class _AfterDone:
+    """What a message says after a procedure it names is done (Matcher._after_done)."""
+
+    words: list[Pair]
+    events: list[EventHit]
+    finished: bool  # "xong", "làm rồi": the procedure itself was finished
 
 
 class Matcher:
@@ -316,15 +326,21 @@ class Matcher:
         # what is asked after it is another matter, or another procedure ("... xong rồi,
         # giờ làm bhyt cho bé"), judged on its own words.
         if result.decision is not Decision.DECLINE and ranked:
-            rest = self._after_done(pairs, clause_starts, ranked[0].doc)
-            if rest is not None:
-                following = self.reader.analyse(rest, intent)
-                following.events = self._events_in(rest)
+            after = self._after_done(pairs, clause_starts, ranked[0].doc)
+            if after is not None:
+                following = self.reader.analyse(after.words, intent)
+                following.events = after.events
                 done = self.index.base_names[ranked[0].doc]
                 next_ranked = (
                     self.ranker.rank(following) if following.content or following.events else []
                 )
                 if next_ranked and self.index.base_names[next_ranked[0].doc] == done:
+                    # Only something was done ("cưới rồi", "bán xe rồi"), and what follows
+                    # names the procedure itself, clearly: it asks about it ("cưới rồi giờ
+                    # mới đi đăng ký kết hôn, lấy trong ngày được không"). After "đăng ký kết
+                    # hôn xong" the procedure is finished: "giờ coi ngày cưới" is not it.
+                    if not after.finished and next_ranked[0].score >= _ANSWER_AT:
+                        return result
                     # Still about the procedure done ("... xong, giờ coi ngày cưới"): only a
                     # procedure of another field fitting nearly as well is asked about
                     # ("làm khai sinh xong rồi, giờ làm bhyt cho bé").
@@ -380,7 +396,7 @@ class Matcher:
 
     def _after_done(
         self, pairs: list[Pair], clause_starts: frozenset[int], answer_doc: int
-    ) -> list[Pair] | None:
+    ) -> _AfterDone | None:
         """What the message asks after saying the procedure it found is done ("đăng ký
         kết hôn xong, giờ coi ngày cưới", "làm khai sinh xong rồi, giờ làm bhyt cho bé"):
         its words, when they ask in words of their own about something else; None when
@@ -400,6 +416,7 @@ class Matcher:
         if start is None or end is None:
             return None
         rest = pairs[end:]
+        events = self._events_in(rest)
         rest_words = [f for f, _ in rest]
         asking = {i for a, b, _kept in question_cue_spans(rest_words) for i in range(a, b)}
         own = [
@@ -407,7 +424,7 @@ class Matcher:
             for i, w in enumerate(rest_words)
             if i not in asking and w not in WEAK_WORDS and len(w) > 1
         ]
-        if len(own) < _FOLLOWING_OWN_WORDS and not self._events_in(rest):
+        if len(own) < _FOLLOWING_OWN_WORDS and not events:
             return None
         # What is said to be done is in the clause of the marker ("làm khai sinh cho con
         # xong rồi"); "rồi" ending a sentence of a long story ("cha nó bỏ đi lâu rồi.")
@@ -419,7 +436,10 @@ class Matcher:
         found = self.index.base_names[answer_doc]
         if not said_done or self.index.base_names[said_done[0].doc] != found:
             return None
-        return rest
+        # "rồi" alone ("cưới rồi", "bán xe rồi giờ ...") says that something happened;
+        # "xong", "làm rồi", "cấp rồi" that a procedure was finished.
+        finished = pairs[start][0] != "roi"
+        return _AfterDone(rest, events, finished)
 
     def _features(self, ranked: list[Ranked], query: Query) -> tuple[float, ...]:
         """The signals of bot.search.confidence.FEATURES, in that order."""
