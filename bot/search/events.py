@@ -289,10 +289,12 @@ class _PhraseIndex(Generic[T]):
         self._alternatives_by_word = {
             word: np.asarray(ids, dtype=np.int32) for word, ids in alternatives_by_word.items()
         }
-        self._alternative_words = np.asarray(alternative_words, dtype=np.int32)
-        self._slot_of_alternative = np.asarray(slot_of_alternative, dtype=np.int32)
-        self._phrase_of_slot = np.asarray(phrase_of_slot, dtype=np.int32)
-        self._required_count = np.asarray(required_count, dtype=np.int32)
+        # Counts are compared with bincount's output: the same integer type (np.intp)
+        # saves a conversion of the whole array per message.
+        self._alternative_words = np.asarray(alternative_words, dtype=np.intp)
+        self._slot_of_alternative = np.asarray(slot_of_alternative, dtype=np.intp)
+        self._phrase_of_slot = np.asarray(phrase_of_slot, dtype=np.intp)
+        self._required_count = np.asarray(required_count, dtype=np.intp)
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -314,7 +316,9 @@ class _PhraseIndex(Generic[T]):
         # slot counts once.
         is_filled = np.zeros(len(self._phrase_of_slot), dtype=bool)
         is_filled[self._slot_of_alternative[completed]] = True
-        counts = np.bincount(self._phrase_of_slot[is_filled], minlength=len(self._required_count))
+        counts = np.bincount(
+            self._phrase_of_slot[np.flatnonzero(is_filled)], minlength=len(self._required_count)
+        )
         complete = np.flatnonzero(counts == self._required_count)
         if not len(complete):
             return

@@ -12,9 +12,8 @@ the most preferred level. Vectorised over the whole catalogue first, then the be
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,8 +61,9 @@ _QUOTE_TIE = 0.02
 _QUOTE_SCORE = 0.9
 
 
-@dataclass(frozen=True, slots=True)
-class Ranked:
+class Ranked(NamedTuple):
+    """One procedure's place for a query (a tuple: forty are made per search)."""
+
     doc: int
     score: float  # confidence, once _decide has combined the evidence
     recall: float
@@ -80,6 +80,11 @@ class Ranker:
         self.index = index
         self.names = names
         self.event_docs = _event_docs(events, index)
+        # Names' words as looked up in Query.mentioned (" a b "), padded once here.
+        self._qualifiers = [tuple(f" {q} " for q in found) for found in names.qualifiers]
+        self._case_actions = [tuple(f" {a} " for a in found) for found in names.case_actions]
+        self._main_actions = [f" {found[0]} " if found else "" for found in names.actions]
+        self._members = tuple(f" {m} " for m in names.members)
 
     def rank(self, query: Query) -> list[Ranked]:
         index = self.index
@@ -136,28 +141,27 @@ class Ranker:
         ):
             if value <= 0.0:
                 continue
-            qualifiers = self.names.qualifiers[doc]
-            actions = self.names.actions[doc]
-            unasked = sum(1 for q in qualifiers if f" {q} " not in mentioned)
+            qualifiers = self._qualifiers[doc]
+            unasked = sum(1 for q in qualifiers if q not in mentioned)
             # The special case the citizen named ("... người Hàn Quốc" -> "có yếu tố nước
             # ngoài") wins over the plain procedure, whose name is otherwise shorter.
             position = self.names.action_positions[doc]
-            main_asked = position < MAIN_VERB_WORDS and f" {actions[0]} " in mentioned
+            main = self._main_actions[doc]
+            main_asked = position < MAIN_VERB_WORDS and bool(main) and main in mentioned
             if unasked < len(qualifiers) or main_asked:
                 value *= _ASKED_QUALIFIER_BONUS
             # A name that lists several actions ("thay đổi, cải chính, bổ sung") fits a
             # question that asks for any one of them.
-            case_actions = self.names.case_actions[doc]
-            if position < SITUATION_WORDS and not any(f" {a} " in mentioned for a in case_actions):
+            if position < SITUATION_WORDS and not any(
+                a in mentioned for a in self._case_actions[doc]
+            ):
                 unasked += 1
             value *= _QUALIFIER_PENALTY ** min(unasked, _MAX_QUALIFIER_PENALTIES)
             # Citizens ask the bot; a procedure only organisations can apply for is
             # rarely what they mean.
             if self.names.for_organisations[doc]:
                 value *= _ORGANISATIONS_PENALTY
-            if self.names.for_staff[doc] and not any(
-                f" {m} " in mentioned for m in self.names.members
-            ):
+            if self.names.for_staff[doc] and not any(m in mentioned for m in self._members):
                 value *= _STAFF_PENALTY
             if (
                 query.ages
@@ -204,8 +208,7 @@ class Ranker:
         # cha, mẹ, con có yếu tố nước ngoài" over "... nhận cha, mẹ, con").
         most = max(quotes[item.doc][1] for item in lead)
         lead = [
-            dataclasses.replace(
-                item,
+            item._replace(
                 score=max(
                     item.score,
                     _QUOTE_SCORE * quotes[item.doc][0] * (quotes[item.doc][1] / most) ** 2,
