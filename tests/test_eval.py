@@ -216,6 +216,11 @@ def test_national_catalogue_meets_the_targets(shared_dir: Path) -> None:
         # Set 19, written last, by a helper blind to the search code and its data: 0.70 /
         # 0.81 at its first run, answered wrong 0.025, real questions declined 0.10.
         ("national-heldout-19.jsonl", 0.67, 0.78, 0.04, 0.8),
+        # Sets 20 and 21, written after it by two more blind helpers (20 deliberately about
+        # procedures the earlier sets seldom asked). First runs at 3c5c38e: 20 at 0.45 /
+        # 0.65, 21 at 0.625 / 0.76 (FIRST-RUNS.md, per kind). Held at those figures.
+        ("national-heldout-20.jsonl", 0.43, 0.63, 0.05, 0.8),
+        ("national-heldout-21.jsonl", 0.60, 0.74, 0.03, 0.85),
         # Questions that quote the national names (formal: 0.84 at its first run, tuned on;
         # formal-2 written later and never tuned on: 0.83 before, 0.97 after).
         ("national-formal.jsonl", 0.95, 0.97, 0.02, 1.0),
