@@ -416,7 +416,6 @@ class Matcher:
         if start is None or end is None:
             return None
         rest = pairs[end:]
-        events = self._events_in(rest)
         rest_words = [f for f, _ in rest]
         asking = {i for a, b, _kept in question_cue_spans(rest_words) for i in range(a, b)}
         own = [
@@ -424,8 +423,12 @@ class Matcher:
             for i, w in enumerate(rest_words)
             if i not in asking and w not in WEAK_WORDS and len(w) > 1
         ]
-        if len(own) < _FOLLOWING_OWN_WORDS and not events:
-            return None
+        # The events of the rest are looked for first only when they decide.
+        events = None
+        if len(own) < _FOLLOWING_OWN_WORDS:
+            events = self._events_in(rest)
+            if not events:
+                return None
         # What is said to be done is in the clause of the marker ("làm khai sinh cho con
         # xong rồi"); "rồi" ending a sentence of a long story ("cha nó bỏ đi lâu rồi.")
         # says nothing about a procedure.
@@ -439,7 +442,7 @@ class Matcher:
         # "rồi" alone ("cưới rồi", "bán xe rồi giờ ...") says that something happened;
         # "xong", "làm rồi", "cấp rồi" that a procedure was finished.
         finished = pairs[start][0] != "roi"
-        return _AfterDone(rest, events, finished)
+        return _AfterDone(rest, self._events_in(rest) if events is None else events, finished)
 
     def _features(self, ranked: list[Ranked], query: Query) -> tuple[float, ...]:
         """The signals of bot.search.confidence.FEATURES, in that order."""
