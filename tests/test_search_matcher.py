@@ -515,6 +515,8 @@ def test_search_never_raises_and_always_decides(matcher: Matcher, text: str) -> 
         "làm giấy khai sinh cho con xong rồi, giờ đặt tên ở nhà sao cho dễ nuôi",
         "đăng ký kết hôn xong, giờ coi ngày cưới được không",
         "có căn cước gắn chip rồi mà app ngân hàng báo lỗi hoài là sao",
+        # After "xong" the procedure is finished, even if the chat names what it gave.
+        "vua dang ky xe xong, bien so tong 9 nut co hen ko ad, coi phong thuy dum",
     ],
 )
 def test_a_procedure_done_and_then_another_matter_is_declined(
@@ -540,6 +542,13 @@ def test_a_procedure_done_and_then_another_matter_is_declined(
         # Only the wedding was done; what follows asks for the procedure by its name.
         ("cưới rồi giờ mới đi đăng ký kết hôn, lấy trong ngày được không", "1.000894"),
         ("bán xe máy cho người ta rồi, giờ đăng ký sang tên xe thì cần giấy gì", "1.013076"),
+        # Something happened ("mất ... rồi"); what follows names the procedure's own words
+        # ("cấp lại") without naming the licence again.
+        (
+            "tui làm mất cái bằng lái xe hơi rồi, hồi đó thi ở Trà Vinh mà giờ tui ở Cần Thơ, "
+            "xin cấp lại ở bển được hông",
+            "3.000348",
+        ),
     ],
 )
 def test_a_procedure_done_and_then_a_procedure_question_is_answered(

@@ -253,6 +253,10 @@ class QueryReader:
     def _stray_question_word(self, word: str) -> bool:
         return word in self.question_words and word not in self.index.words
 
+    def corrected_words(self, pairs: list[Pair]) -> list[str]:
+        """The folded words with spelling slips repaired, as `analyse` reads them."""
+        return [word.folded for word in self._corrected(pairs)]
+
     def _corrected(self, run: list[Pair]) -> list[_Word]:
         corrected = self.corrector.correct([f for f, _ in run])
         return [
