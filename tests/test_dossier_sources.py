@@ -20,7 +20,7 @@ from bot.config import DossierConfig, DossierHttpConfig, DossierSqlConfig, load_
 from bot.dossiers import bundled
 from bot.dossiers.demo import DemoGenerator, write_demo
 from bot.dossiers.http_source import HttpDossierSource
-from bot.dossiers.model import DossierStatus
+from bot.dossiers.model import DossierStatus, StatusMapping
 from bot.dossiers.source import GuardedSource, SourceMisconfigured, SourceUnavailable
 from bot.dossiers.sql_source import SqlDossierSource, decode_cursor, encode_cursor
 from bot.dossiers.working_days import WorkingCalendar
@@ -608,3 +608,23 @@ async def test_http_outage_and_slowness_are_logged_once_until_recovery(
     assert len([m for m in messages if "is unavailable" in m]) == 2  # once per outage
     assert len([m for m in messages if "available again" in m]) == 1
     await guarded.close()
+
+
+def test_unmapped_status_labels_are_bounded_in_display_and_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broken export putting long text, or a new text each time, in the status column
+    costs one short log line per label, up to a limit, and the citizen sees a short label."""
+    mapping = StatusMapping({})
+    with caplog.at_level(logging.WARNING):
+        status, label = mapping.status_of("Đang xử lý " + "x" * 10_000)
+        assert status is None
+        assert len(label) <= 120 and label.endswith("…")
+        for number in range(1_000):
+            mapping.status_of(f"nhãn lạ {number}")
+    lines = [r.getMessage() for r in caplog.records if "is not mapped" in r.getMessage()]
+    assert len(lines) == 200
+    assert max(len(line) for line in lines) < 400
+    assert "no more until restart" in lines[-1]
+    # Mapped labels and numbers still work after the limit.
+    assert mapping.status_of(4)[0] is not None

@@ -140,6 +140,12 @@ def _label_key(label: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", label)).strip().casefold()
 
 
+_MAX_LABEL_CHARS = 120
+# Each distinct unmapped label is logged once; a source sending ever new ones (a broken
+# export putting other columns in the status) must not fill the memory or the log.
+_MAX_REPORTED_LABELS = 200
+
+
 class StatusMapping:
     """Turns a vendor's status value into a standard status.
 
@@ -177,11 +183,19 @@ class StatusMapping:
                 return DossierStatus(int(label)), label
             except ValueError:
                 pass
-        if label not in self._reported:
+        # A vendor's status is a short phrase; anything longer is not a label a citizen
+        # should read whole, nor a log line staff should scroll through.
+        if len(label) > _MAX_LABEL_CHARS:
+            label = label[: _MAX_LABEL_CHARS - 1].rstrip() + "…"
+        if label not in self._reported and len(self._reported) < _MAX_REPORTED_LABELS:
             self._reported.add(label)
             log.warning(
                 "dossier status label %r is not mapped to a standard status; add it to "
-                "dossiers.status_labels",
+                "dossiers.status_labels%s",
                 label,
+                ""
+                if len(self._reported) < _MAX_REPORTED_LABELS
+                else f" (the first {_MAX_REPORTED_LABELS} unmapped labels are logged; "
+                "no more until restart)",
             )
         return None, label
