@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -262,6 +263,35 @@ async def test_zalo_citizen_gets_the_staff_answer(config: Config) -> None:
                 return any("0,5% giá tính" in m.text for m in zalo.messages_to("zu-42"))
 
             await zalo.wait_until(answered)
+
+
+async def test_a_number_typed_to_staff_is_text_not_the_end_button(config: Config) -> None:
+    """Zalo's buttons are numbered choices; the hand-off's "N. Kết thúc ..." holds for the
+    next message only, so a citizen answering the staff member with that number is heard,
+    not cut off."""
+    async with FakeTelegramBotApi() as api, FakeZaloApi() as zalo:
+        api.wait_limit = 20.0
+        zalo.wait_limit = 20.0
+        config = dataclasses.replace(with_staff_group(config, api), zalo=zalo_config_for(zalo))
+        async with bot_at(config, MONDAY_MORNING, api) as running:
+            staff = StaffGroup(api)
+            citizen = ZaloCitizen(zalo, running.web_url + config.zalo.webhook_path, "zu-7")
+            await citizen.say("gặp cán bộ", OPEN)
+            offered = re.search(
+                rf"(\d+)\. {re.escape(texts.BUTTON_END_HANDOFF)}",
+                zalo.messages_to("zu-7")[-1].text,
+            )
+            assert offered is not None
+            number = offered.group(1)
+            event = zalo.user_text("zu-7", "Cho hỏi nộp bản sao mấy bộ")
+            assert await zalo.deliver(citizen.webhook_url, event) == 200
+            await staff.receives("nộp bản sao mấy bộ")
+            assert await zalo.deliver(citizen.webhook_url, zalo.user_text("zu-7", number)) == 200
+            forwarded = await staff.receives(number)
+            assert forwarded.plain_text.startswith("💬 #1 · Zalo")
+            assert not any(
+                texts.HANDOFF_ENDED_BY_CITIZEN[:30] in m.text for m in zalo.messages_to("zu-7")
+            )
 
 
 @pytest.mark.parametrize(

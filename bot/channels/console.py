@@ -84,4 +84,7 @@ async def run_console(
         if choice is not None:
             await turn(Incoming(chat, user_id, choice.label, action=choice.action))
         else:
+            # A number picks a choice only as the next message after it was offered
+            # (see bot.channels.numbered_choices).
+            choices = ()
             await turn(Incoming(chat, user_id, text))

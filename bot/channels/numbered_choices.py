@@ -2,7 +2,9 @@
 
 A conversation turn may return several replies; their buttons are numbered on from one
 reply to the next, so that every number the citizen sees in one turn means one thing.
-A reply of just that number then counts as pressing the button.
+A reply of just that number then counts as pressing the button, when it is the citizen's
+next message: once they have written something else (a question to the staff member of a
+hand-off, which the bot does not answer itself), a "1" is an answer, not the first button.
 """
 
 from __future__ import annotations

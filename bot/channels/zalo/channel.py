@@ -10,6 +10,7 @@ retries them) and waits for those already acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -181,6 +182,11 @@ class ZaloChannel:
         task.add_done_callback(self._tasks.discard)
         return web.Response(status=200)
 
+    async def _forget_choices(self, chat_id: str) -> None:
+        # An outage is logged once where it was raised; a stale "1" is all it costs.
+        with contextlib.suppress(StorageUnavailable):
+            await self._choices.remember(chat_id, ())
+
     async def _process(self, event: dict[str, Any]) -> None:
         incoming = incoming_from_event(event)
         if incoming is None:
@@ -209,6 +215,10 @@ class ZaloChannel:
                             action=choice.action,
                             received_at=incoming.received_at,
                         )
+                    elif offered:
+                        # Offered choices hold for the next message only (a turn without
+                        # a reply, like a message relayed in a hand-off, keeps them).
+                        await self._forget_choices(chat_id)
                 replies = await self._handler.handle(incoming)
                 if incoming.action == EVENT_UNFOLLOW:
                     return  # the citizen left: Zalo would refuse any message
