@@ -1,6 +1,7 @@
 """The web chat as a sender: replies that answer no turn of the page (a staff member's
-answer during a hand-off) reach every open connection of the chat, or wait in memory for
-the page's next connection with the same chat id (a reload)."""
+answer during a hand-off) reach every open connection of the chat, or are kept (in the
+chat's stored history, else in memory) for the page's next connection with the same chat id
+(a reload)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from fakes import ScriptedDialogue
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.server import create_web_app
 from bot.channels.web import MAX_WAITING_REPLIES, WebChat, chat_ref
+from bot.channels.web_history import WebHistory
 from bot.config import WebConfig
 from bot.messages import Channel, RecipientBlocked, Reply
 
@@ -82,3 +85,32 @@ async def test_waiting_replies_are_bounded_in_chats(monkeypatch: pytest.MonkeyPa
         await web_chat.send(f"closed-chat-{number:02d}-xxxxxxxx", Reply.text("x"))
     with pytest.raises(RecipientBlocked):
         await web_chat.send("closed-chat-99-xxxxxxxx", Reply.text("x"))
+
+
+async def test_a_reply_to_a_closed_page_is_kept_in_its_history_for_any_process(
+    aiohttp_client: ClientMaker, engine: AsyncEngine
+) -> None:
+    """With the history on, a staff answer sent while the page is closed is stored: the
+    page's next load shows it, even when another bot process (or the same one, restarted)
+    serves that load."""
+    sending = WebChat(ScriptedDialogue(), WebConfig(), history=WebHistory(engine, exchanges=5))
+    await sending.send(CHAT_REF, Reply.text("Cán bộ trả lời: hồ sơ cần 2 bản sao"))
+
+    serving = WebChat(ScriptedDialogue(), WebConfig(), history=WebHistory(engine, exchanges=5))
+    client = await aiohttp_client(create_web_app(web_chat=serving, health=lambda: {}))
+    async with client.ws_connect("/ws") as socket:
+        await socket.send_json({"type": "hello", "chat_id": CHAT, "resume": False})
+        assert (await socket.receive_json(timeout=5))["type"] == "session"
+        history = await socket.receive_json(timeout=5)
+        assert history["type"] == "history"
+        shown = [
+            line
+            for exchange in history["exchanges"]
+            for message in exchange
+            for section in message.get("sections", ())
+            for line in section["lines"]
+        ]
+        assert shown == ["Cán bộ trả lời: hồ sơ cần 2 bản sao"]
+        # Shown from the history: not sent a second time as a waiting reply.
+        with pytest.raises(TimeoutError):
+            await socket.receive_json(timeout=0.3)

@@ -24,8 +24,10 @@ such replies are kept without their link buttons.
 
 Messages that do not answer the page's own turn (a staff member's answer during a hand-off,
 bot.dialogue.handoff_flow) come as "reply" frames on every open connection of that chat
-(`send`); when none is open, they wait in memory and come right after the next "session"
-of that chat (a reload), after its history, at most `MAX_WAITING_REPLIES` per chat.
+(`send`); when none is open, they are stored with the chat's history, which the next load
+of that page shows (whichever bot process serves it, after a restart too), and wait in
+memory for a page that only lost its connection (`"resume": true` shows no history): they
+come right after its next "session", at most `MAX_WAITING_REPLIES` per chat.
 
 A photo of the receipt slip (the page's camera button) goes over HTTP, not the WebSocket
 (whose frames stay small): `POST /photo` with the chat id in `X-Chat-Id` and the picture as
@@ -141,7 +143,9 @@ class WebChat:
         self._by_chat: dict[str, set[web.WebSocketResponse]] = {}
         # A greeting not kept yet, per chat with an open page (see _turn).
         self._greetings: dict[str, tuple[list[Reply], dt.datetime]] = {}
-        self._waiting: dict[str, deque[Reply]] = {}
+        # Replies sent while no page of the chat was open, each with whether it was also
+        # stored with the chat's history.
+        self._waiting: dict[str, deque[tuple[Reply, bool]]] = {}
 
     @property
     def channel(self) -> Channel:
@@ -161,20 +165,40 @@ class WebChat:
         if sent:
             await self._remember(chat_id, None, [reply], dt.datetime.now(dt.UTC))
             return
+        # No page open: kept with the chat's history, which the next load shows (from any
+        # bot process, after a restart too), and in memory for a page that only lost its
+        # connection for a moment (it reconnects without reloading the history).
+        stored = await self._keep_unseen(chat_id, reply)
         if chat_id not in self._waiting and len(self._waiting) >= MAX_WAITING_CHATS:
+            if stored:
+                return
             raise RecipientBlocked("too many closed web chats with replies waiting")
-        self._waiting.setdefault(chat_id, deque(maxlen=MAX_WAITING_REPLIES)).append(reply)
+        self._waiting.setdefault(chat_id, deque(maxlen=MAX_WAITING_REPLIES)).append(
+            (reply, stored)
+        )
 
     async def _join(
-        self, socket: web.WebSocketResponse, chat: ChatRef, joined: list[ChatRef]
+        self,
+        socket: web.WebSocketResponse,
+        chat: ChatRef,
+        joined: list[ChatRef],
+        *,
+        history_shown: bool = False,
     ) -> None:
+        """Join the chat's connections; replies that waited for it are sent, except those
+        the history just shown already held."""
         joined.append(chat)
         self._by_chat.setdefault(chat.chat_id, set()).add(socket)
-        waiting = list(self._waiting.pop(chat.chat_id, ()))
-        for reply in waiting:
+        waiting = [
+            (reply, stored)
+            for reply, stored in self._waiting.pop(chat.chat_id, ())
+            if not (history_shown and stored)
+        ]
+        for reply, _stored in waiting:
             await socket.send_json(reply_as_json(reply))
         # Shown now, so kept for the next reload like the page's own exchanges.
-        await self._remember(chat.chat_id, None, waiting, dt.datetime.now(dt.UTC))
+        unstored = [reply for reply, stored in waiting if not stored]
+        await self._remember(chat.chat_id, None, unstored, dt.datetime.now(dt.UTC))
 
     def _leave(self, socket: web.WebSocketResponse, chat: ChatRef) -> None:
         sockets = self._by_chat.get(chat.chat_id)
@@ -349,7 +373,7 @@ class WebChat:
                     if exchanges:
                         await socket.send_json({"type": "history", "exchanges": exchanges})
                     # Replies that waited for this chat come after its history.
-                    await self._join(socket, chat, joined)
+                    await self._join(socket, chat, joined, history_shown=bool(exchanges))
                     if not exchanges:
                         await self._turn(
                             socket,
@@ -407,6 +431,20 @@ class WebChat:
             # Without its history the page still works: it greets instead.
             log.exception("web chat: history of %s not read", chat)
             return []
+
+    async def _keep_unseen(self, chat_id: str, reply: Reply) -> bool:
+        """Store a reply no page was open for in the chat's history; False when the
+        history is off or cannot be written now."""
+        if self._history is None or not self._history.enabled:
+            return False
+        try:
+            await self._history.record(chat_id, [kept_reply(reply)], dt.datetime.now(dt.UTC))
+        except StorageUnavailable:
+            return False  # the outage is logged once where it was raised
+        except Exception:
+            log.exception("web chat: a reply to closed web:%s not kept", chat_id)
+            return False
+        return True
 
     async def _remember(
         self, chat_id: str, shown: str | None, replies: list[Reply], at: dt.datetime
