@@ -251,54 +251,61 @@ async def test_telegram_citizen_and_staff_ending_with_xong(config: Config) -> No
     assert (second.chat_id, second.closed_by) == ("501", "citizen")
 
 
-async def test_zalo_citizen_gets_the_staff_answer(config: Config) -> None:
+@asynccontextmanager
+async def zalo_handoff(
+    config: Config, user_id: str
+) -> AsyncIterator[tuple[FakeZaloApi, StaffGroup, ZaloCitizen]]:
+    """A running bot with a staff group and Zalo; the follower `user_id` has asked for a
+    person and the hand-off is open."""
     async with FakeTelegramBotApi() as api, FakeZaloApi() as zalo:
         api.wait_limit = 20.0
         zalo.wait_limit = 20.0
         config = dataclasses.replace(with_staff_group(config, api), zalo=zalo_config_for(zalo))
         async with bot_at(config, MONDAY_MORNING, api) as running:
-            staff = StaffGroup(api)
-            citizen = ZaloCitizen(zalo, running.web_url + config.zalo.webhook_path, "zu-42")
+            citizen = ZaloCitizen(zalo, running.web_url + config.zalo.webhook_path, user_id)
             await citizen.say("gặp cán bộ", OPEN)
-            event = zalo.user_text("zu-42", "Tôi muốn hỏi về lệ phí trước bạ")
-            assert await zalo.deliver(citizen.webhook_url, event) == 200
-            forwarded = await staff.receives("lệ phí trước bạ")
-            assert forwarded.plain_text.startswith("💬 #1 · Zalo")
-            staff.reply(forwarded, "Lệ phí trước bạ nhà đất là 0,5% giá tính.")
+            yield zalo, StaffGroup(api), citizen
 
-            def answered() -> bool:
-                return any("0,5% giá tính" in m.text for m in zalo.messages_to("zu-42"))
 
-            await zalo.wait_until(answered)
+async def test_zalo_citizen_gets_the_staff_answer(config: Config) -> None:
+    async with zalo_handoff(config, "zu-42") as (zalo, staff, citizen):
+        event = zalo.user_text("zu-42", "Tôi muốn hỏi về lệ phí trước bạ")
+        assert await zalo.deliver(citizen.webhook_url, event) == 200
+        forwarded = await staff.receives("lệ phí trước bạ")
+        assert forwarded.plain_text.startswith("💬 #1 · Zalo")
+        staff.reply(forwarded, "Lệ phí trước bạ nhà đất là 0,5% giá tính.")
+
+        def answered() -> bool:
+            return any("0,5% giá tính" in m.text for m in zalo.messages_to("zu-42"))
+
+        await zalo.wait_until(answered)
 
 
 async def test_a_number_typed_to_staff_is_text_not_the_end_button(config: Config) -> None:
     """Zalo's buttons are numbered choices; the hand-off's "N. Kết thúc ..." holds for the
     next message only, so a citizen answering the staff member with that number is heard,
     not cut off."""
-    async with FakeTelegramBotApi() as api, FakeZaloApi() as zalo:
-        api.wait_limit = 20.0
-        zalo.wait_limit = 20.0
-        config = dataclasses.replace(with_staff_group(config, api), zalo=zalo_config_for(zalo))
-        async with bot_at(config, MONDAY_MORNING, api) as running:
-            staff = StaffGroup(api)
-            citizen = ZaloCitizen(zalo, running.web_url + config.zalo.webhook_path, "zu-7")
-            await citizen.say("gặp cán bộ", OPEN)
-            offered = re.search(
-                rf"(\d+)\. {re.escape(texts.BUTTON_END_HANDOFF)}",
-                zalo.messages_to("zu-7")[-1].text,
+    async with zalo_handoff(config, "zu-7") as (zalo, staff, citizen):
+        offered = re.search(
+            rf"(\d+)\. {re.escape(texts.BUTTON_END_HANDOFF)}", zalo.messages_to("zu-7")[-1].text
+        )
+        assert offered is not None
+        number = offered.group(1)
+        event = zalo.user_text("zu-7", "Cho hỏi nộp bản sao mấy bộ")
+        assert await zalo.deliver(citizen.webhook_url, event) == 200
+        await staff.receives("nộp bản sao mấy bộ")
+        assert await zalo.deliver(citizen.webhook_url, zalo.user_text("zu-7", number)) == 200
+
+        def relayed_number() -> bool:
+            return any(
+                m.plain_text.startswith("💬 #1 · Zalo") and m.plain_text.splitlines()[-1] == number
+                for m in staff.api.messages_to(GROUP)
             )
-            assert offered is not None
-            number = offered.group(1)
-            event = zalo.user_text("zu-7", "Cho hỏi nộp bản sao mấy bộ")
-            assert await zalo.deliver(citizen.webhook_url, event) == 200
-            await staff.receives("nộp bản sao mấy bộ")
-            assert await zalo.deliver(citizen.webhook_url, zalo.user_text("zu-7", number)) == 200
-            forwarded = await staff.receives(number)
-            assert forwarded.plain_text.startswith("💬 #1 · Zalo")
-            assert not any(
-                texts.HANDOFF_ENDED_BY_CITIZEN[:30] in m.text for m in zalo.messages_to("zu-7")
-            )
+
+        await staff.api.wait_until(relayed_number)
+        assert not any(
+            texts.HANDOFF_ENDED_BY_CITIZEN[:30] in m.text for m in zalo.messages_to("zu-7")
+        )
 
 
 @pytest.mark.parametrize(
