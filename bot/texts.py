@@ -279,6 +279,12 @@ HANDOFF_STARTED = (
     "hoặc bấm nút bên dưới."
 )
 BUTTON_END_HANDOFF = "Kết thúc trò chuyện với cán bộ"
+BUTTON_ASK_STAFF = "Hỏi cán bộ"
+# After a question the bot could not match, in office hours with staff on the hand-off.
+DECLINE_NO_MATCH_ASK_STAFF = (
+    "Cán bộ của Trung tâm đang trực: bấm “Hỏi cán bộ” để chuyển câu hỏi này cho cán bộ "
+    "trả lời ngay tại đây."
+)
 HANDOFF_STAFF_ANSWER = "Cán bộ trả lời:"
 HANDOFF_ENDED_BY_CITIZEN = (
     "Đã kết thúc trò chuyện với cán bộ. Tôi (trợ lý tự động) tiếp tục trả lời câu hỏi "
@@ -310,6 +316,7 @@ STAFF_HANDOFF_OPENED = (
     "trả lời bằng /xong để kết thúc."
 )
 STAFF_HANDOFF_MESSAGE = "💬 #{number} · {channel}"
+STAFF_HANDOFF_UNANSWERED = "(câu hỏi trợ lý tự động chưa trả lời được)"
 STAFF_HANDOFF_PHOTO = "(người dân gửi một ảnh; ảnh không được chuyển)"
 STAFF_HANDOFF_CLOSED_BY_CITIZEN = "✅ #{number} · {channel}: người dân đã kết thúc trò chuyện."
 STAFF_HANDOFF_CLOSED_BY_STAFF = "✅ #{number} · {channel}: đã kết thúc ({name})."

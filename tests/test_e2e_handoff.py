@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ import aiohttp
 import pytest
 from e2e_support import TelegramCitizen, ZaloCitizen, base_config, zalo_config_for
 from fakes import FakeTelegramBotApi, FakeZaloApi, Fault, SentMessage
+from playwright.async_api import Page, ViewportSize, async_playwright, expect
 from sqlalchemy import select
 
 from bot import texts
@@ -249,6 +251,96 @@ async def test_telegram_citizen_and_staff_ending_with_xong(config: Config) -> No
     first, second = await stored_handoffs(config)
     assert (first.channel, first.chat_id, first.closed_by) == ("telegram", "501", "staff")
     assert (second.chat_id, second.closed_by) == ("501", "citizen")
+
+
+async def test_a_question_the_bot_cannot_answer_goes_to_staff_with_one_tap(
+    config: Config,
+) -> None:
+    """A declined question is not a dead end: in office hours its reply offers "Hỏi cán
+    bộ", which opens a hand-off and passes that question to staff as asked."""
+    question = "tui muốn xin phép mở lò ấp vịt con bán cho bà con"
+    async with FakeTelegramBotApi() as api:
+        api.wait_limit = 20.0
+        config = with_staff_group(config, api)
+        async with bot_at(config, MONDAY_MORNING, api):
+            staff = StaffGroup(api)
+            citizen = TelegramCitizen(api, 502)
+            declined = await citizen.say(question, texts.DECLINE_NO_MATCH_ASK_STAFF[:30])
+            labels = [b["text"] for row in declined.buttons for b in row]
+            assert labels[0] == texts.BUTTON_ASK_STAFF
+            opened = await citizen.press(declined, texts.BUTTON_ASK_STAFF, OPEN)
+            assert "#1" in opened.plain_text
+            await staff.receives("#1 · Telegram: người dân muốn gặp cán bộ")
+            forwarded = await staff.receives(question)
+            assert forwarded.plain_text.startswith("💬 #1 · Telegram")
+            assert texts.STAFF_HANDOFF_UNANSWERED in forwarded.plain_text
+            staff.reply(forwarded, "Bạn cần giấy chứng nhận đủ điều kiện chăn nuôi.")
+            await citizen._answer(0, "đủ điều kiện chăn nuôi")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+async def test_the_web_page_hands_a_declined_question_to_staff(
+    config: Config, chromium_path: str, size: str
+) -> None:
+    """The web page in headless Chromium: the declined question's "Hỏi cán bộ" button
+    is shown and works at both sizes (screenshots with WEB_CHAT_SCREENSHOTS=folder)."""
+    question = "tui muốn xin phép mở lò ấp vịt con bán cho bà con"
+    viewport: ViewportSize = (
+        {"width": 390, "height": 844} if size == "phone" else {"width": 1366, "height": 900}
+    )
+    async with FakeTelegramBotApi() as api:
+        api.wait_limit = 20.0
+        config = with_staff_group(config, api)
+        async with bot_at(config, MONDAY_MORNING, api) as running, async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=chromium_path, args=["--headless", "--no-sandbox"]
+            )
+            try:
+                page = await (await browser.new_context(viewport=viewport)).new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(running.web_url + "/")
+                question_box = page.get_by_label("Câu hỏi của bạn")
+                await question_box.fill(question)
+                await question_box.press("Enter")
+                declined = page.locator(".msg.bot", has_text=texts.DECLINE_NO_MATCH_ASK_STAFF)
+                await expect(declined.last).to_be_visible()
+                ask_staff = declined.last.get_by_role("button", name=texts.BUTTON_ASK_STAFF)
+                await expect(ask_staff).to_be_visible()
+                await screenshot_if_asked(page, f"ask-staff-offered-{size}")
+                await ask_staff.click()
+                await expect(page.locator(".msg.bot", has_text=OPEN).last).to_be_visible()
+                await screenshot_if_asked(page, f"ask-staff-opened-{size}")
+                forwarded = await StaffGroup(api).receives(question)
+                assert forwarded.plain_text.startswith("💬 #1 · Web chat")
+                assert errors == []
+            finally:
+                await browser.close()
+
+
+async def screenshot_if_asked(page: Page, name: str) -> None:
+    folder = os.environ.get("WEB_CHAT_SCREENSHOTS", "")
+    if folder:
+        await page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
+
+
+async def test_outside_office_hours_a_declined_question_offers_no_staff(
+    config: Config,
+) -> None:
+    async with FakeTelegramBotApi() as api:
+        api.wait_limit = 20.0
+        config = with_staff_group(config, api)
+        saturday_evening = dt.datetime(2026, 9, 5, 19, 0, tzinfo=VN)
+        async with bot_at(config, saturday_evening, api):
+            citizen = TelegramCitizen(api, 503)
+            declined = await citizen.say(
+                "tui muốn xin phép mở lò ấp vịt con bán cho bà con",
+                texts.DECLINE_NO_MATCH.split("\n")[0],
+            )
+            labels = [b["text"] for row in declined.buttons for b in row]
+            assert texts.BUTTON_ASK_STAFF not in labels
+            assert texts.DECLINE_NO_MATCH_ASK_STAFF not in declined.plain_text
 
 
 @asynccontextmanager

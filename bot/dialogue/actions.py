@@ -95,3 +95,8 @@ def teach(row_id: int, code: str | None) -> str:
 def end_handoff() -> str:
     """The citizen ends the conversation with staff (bot.dialogue.handoff_flow)."""
     return Action("ho", ("end",)).encode()
+
+
+def ask_staff() -> str:
+    """The citizen hands the question the bot could not answer to staff."""
+    return Action("ho", ("ask",)).encode()

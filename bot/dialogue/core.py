@@ -238,6 +238,8 @@ class Dialogue:
             await self._s.notices.button(turn, action)
         elif kind in ("bc", "tq") and self._s.staff is not None:
             await self._s.staff.button(turn, action)
+        elif kind == "ho" and args == ("ask",) and self._s.handoff is not None:
+            await self._s.handoff.ask(turn)
         elif kind == "ho" and self._s.handoff is not None:
             await self._s.handoff.end(turn)
         else:
@@ -412,17 +414,19 @@ class Dialogue:
         elif not result.names_procedure and result.intent.value != Part.GENERAL.value:
             turn.say_text(texts.FOLLOWUP_NEEDS_PROCEDURE)
         else:
-            turn.say(
-                Reply.text(
-                    texts.DECLINE_NO_MATCH.format(hotline=center.hotline),
-                    [
-                        [
-                            Button(texts.MENU_DOSSIER, actions.menu(Menu.DOSSIER)),
-                            Button(texts.MENU_CONTACT, actions.menu(Menu.CONTACT)),
-                        ]
-                    ],
-                )
-            )
+            text = texts.DECLINE_NO_MATCH.format(hotline=center.hotline)
+            buttons = [
+                [
+                    Button(texts.MENU_DOSSIER, actions.menu(Menu.DOSSIER)),
+                    Button(texts.MENU_CONTACT, actions.menu(Menu.CONTACT)),
+                ]
+            ]
+            # Not a dead end: in office hours a person can take the question as asked.
+            handoff = self._s.handoff
+            if handoff is not None and handoff.offer_for(turn, turn.message.text):
+                text += "\n" + texts.DECLINE_NO_MATCH_ASK_STAFF
+                buttons.insert(0, [Button(texts.BUTTON_ASK_STAFF, actions.ask_staff())])
+            turn.say(Reply.text(text, buttons))
         turn.update(procedure_code=None, candidate_codes=(), rejected_codes=(), shown_codes=())
 
     def _show_part(self, turn: Turn, code: str, part_name: str) -> None:

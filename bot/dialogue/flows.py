@@ -66,8 +66,17 @@ class HandoffFlow(Protocol):
         """When the chat is handed to staff, pass the message on; False when it is not."""
         ...
 
-    async def request(self, turn: Turn) -> None:
-        """The citizen asked for a person."""
+    async def request(self, turn: Turn, question: str = "") -> None:
+        """The citizen asked for a person (`question`: what to pass on to them first)."""
+        ...
+
+    def offer_for(self, turn: Turn, question: str) -> bool:
+        """Keep a question the bot could not answer for the "Hỏi cán bộ" button; False
+        when no person could take it now."""
+        ...
+
+    async def ask(self, turn: Turn) -> None:
+        """The "Hỏi cán bộ" button: hand the kept question to a person."""
         ...
 
     async def end(self, turn: Turn) -> None:

@@ -47,6 +47,9 @@ STAFF_END_COMMANDS = frozenset({"xong", "done", "ketthuc"})
 # characters and a second part would lack the "#N" line staff reply to.
 MAX_FORWARD_CHARS = 3500
 _CONTEXT_KEY = "handoff"
+# The last question the bot could not answer, kept for the "Hỏi cán bộ" button.
+_UNANSWERED_KEY = "unanswered"
+MAX_UNANSWERED_CHARS = 1000
 
 
 class HandoffConversation:
@@ -76,10 +79,31 @@ class HandoffConversation:
 
     # --- the citizen -----------------------------------------------------------------
 
-    async def request(self, turn: Turn) -> None:
+    def available(self, now: dt.datetime) -> bool:
+        """Whether a hand-off opened now reaches staff (a group, in office hours)."""
+        return self._group is not None and self._hours.is_open(now)
+
+    def offer_for(self, turn: Turn, question: str) -> bool:
+        """Keep `question`, which the bot could not answer, for the "Hỏi cán bộ" button
+        (bot.dialogue.actions.ask_staff); False when no hand-off could take it now."""
+        if not self.available(turn.now) or not question.strip():
+            return False
+        kept = question.strip()[:MAX_UNANSWERED_CHARS]
+        turn.update(extra={**turn.context.extra, _UNANSWERED_KEY: kept})
+        return True
+
+    async def ask(self, turn: Turn) -> None:
+        """The "Hỏi cán bộ" button: a hand-off that starts with the question kept."""
+        question = turn.context.extra.get(_UNANSWERED_KEY, "")
+        if question:
+            extra = {k: v for k, v in turn.context.extra.items() if k != _UNANSWERED_KEY}
+            turn.update(extra=extra)
+        await self.request(turn, question)
+
+    async def request(self, turn: Turn, question: str = "") -> None:
         # In a hand-off already, "gặp cán bộ" never gets here: it goes to staff like any
         # message (citizen_message). The store hands back a chat's open hand-off anyway.
-        if self._group is None or not self._hours.is_open(turn.now):
+        if not self.available(turn.now):
             self._say_when_and_how(turn)
             return
         handoff = await self._store.open(turn.message.chat, turn.now)
@@ -95,6 +119,13 @@ class HandoffConversation:
             number=handoff.number, channel=_channel_name(handoff.chat)
         )
         self._to_staff(turn, Reply.text(opened))
+        if question:
+            # What the citizen asked the bot first: staff need not ask for it again.
+            heading = texts.STAFF_HANDOFF_MESSAGE.format(
+                number=handoff.number, channel=_channel_name(handoff.chat)
+            )
+            lines = (texts.STAFF_HANDOFF_UNANSWERED, *question.split("\n"))
+            self._to_staff(turn, Reply((Section(heading, lines),)))
 
     async def citizen_message(self, turn: Turn) -> bool:
         handoff = await self._current(turn)
