@@ -73,6 +73,17 @@ async def bot_at(
         yield running
 
 
+@asynccontextmanager
+async def staffed_bot(
+    config: Config, moment: dt.datetime = MONDAY_MORNING
+) -> AsyncIterator[tuple[FakeTelegramBotApi, StaffGroup, RunningBot]]:
+    """The running bot at `moment`, with a staff group on the fake Bot API."""
+    async with FakeTelegramBotApi() as api:
+        api.wait_limit = 20.0
+        async with bot_at(with_staff_group(config, api), moment, api) as running:
+            yield api, StaffGroup(api), running
+
+
 class StaffGroup:
     """Staff in the Telegram group: they read what the bot posts and reply to it."""
 
@@ -207,47 +218,43 @@ async def test_web_citizen_talks_to_staff_in_office_hours(config: Config) -> Non
 
 
 async def test_telegram_citizen_and_staff_ending_with_xong(config: Config) -> None:
-    async with FakeTelegramBotApi() as api:
-        api.wait_limit = 20.0
-        config = with_staff_group(config, api)
-        async with bot_at(config, MONDAY_MORNING, api):
-            staff = StaffGroup(api)
-            citizen = TelegramCitizen(api, 501)
-            await citizen.say("/start", texts.MENU_ASK)
-            started = await citizen.say("nói chuyện với người", OPEN)
-            assert texts.BUTTON_END_HANDOFF in [b["text"] for row in started.buttons for b in row]
-            await staff.receives("#1 · Telegram")
-            # "gặp cán bộ" again goes to staff like any message of the hand-off.
-            api.add_message(501, "gặp cán bộ", first_name="Lan")
-            await staff.receives("💬 #1 · Telegram")
+    async with staffed_bot(config) as (api, staff, _running):
+        citizen = TelegramCitizen(api, 501)
+        await citizen.say("/start", texts.MENU_ASK)
+        started = await citizen.say("nói chuyện với người", OPEN)
+        assert texts.BUTTON_END_HANDOFF in [b["text"] for row in started.buttons for b in row]
+        await staff.receives("#1 · Telegram")
+        # "gặp cán bộ" again goes to staff like any message of the hand-off.
+        api.add_message(501, "gặp cán bộ", first_name="Lan")
+        await staff.receives("💬 #1 · Telegram")
 
-            api.add_message(501, "Hồ sơ của tôi nộp hôm thứ Sáu", first_name="Lan")
-            forwarded = await staff.receives("Hồ sơ của tôi nộp hôm thứ Sáu")
-            assert "Lan" not in forwarded.plain_text and "501" not in forwarded.plain_text
-            staff.reply(forwarded, "Hồ sơ đang được thẩm định, bạn chờ thêm 2 ngày nhé.")
-            await citizen._answer(0, "Hồ sơ đang được thẩm định")
+        api.add_message(501, "Hồ sơ của tôi nộp hôm thứ Sáu", first_name="Lan")
+        forwarded = await staff.receives("Hồ sơ của tôi nộp hôm thứ Sáu")
+        assert "Lan" not in forwarded.plain_text and "501" not in forwarded.plain_text
+        staff.reply(forwarded, "Hồ sơ đang được thẩm định, bạn chờ thêm 2 ngày nhé.")
+        await citizen._answer(0, "Hồ sơ đang được thẩm định")
 
-            # A staff command that is not a reply to a hand-off: how to use it.
-            api.add_message(GROUP, "/xong", user_id=STAFF, chat_type="supergroup")
-            await staff.receives(texts.STAFF_HANDOFF_REPLY_HOW[:30])
-            # Chatter in the group is not answered; /xong in reply ends the hand-off.
-            before = len(api.messages_to(GROUP))
-            api.add_message(GROUP, "Ai trực chiều nay?", user_id=STAFF, chat_type="supergroup")
-            staff.reply(forwarded, "/xong")
-            await staff.receives("✅ #1 · Telegram: đã kết thúc (Hoa)")
-            await citizen._answer(0, texts.HANDOFF_ENDED_BY_STAFF[:40])
-            assert len(api.messages_to(GROUP)) == before + 1
-            # The next message goes to the bot again, not to staff.
-            before = len(api.messages_to(GROUP))
-            await citizen.say("làm hộ chiếu", "hộ chiếu")
-            assert len(api.messages_to(GROUP)) == before
+        # A staff command that is not a reply to a hand-off: how to use it.
+        api.add_message(GROUP, "/xong", user_id=STAFF, chat_type="supergroup")
+        await staff.receives(texts.STAFF_HANDOFF_REPLY_HOW[:30])
+        # Chatter in the group is not answered; /xong in reply ends the hand-off.
+        before = len(api.messages_to(GROUP))
+        api.add_message(GROUP, "Ai trực chiều nay?", user_id=STAFF, chat_type="supergroup")
+        staff.reply(forwarded, "/xong")
+        await staff.receives("✅ #1 · Telegram: đã kết thúc (Hoa)")
+        await citizen._answer(0, texts.HANDOFF_ENDED_BY_STAFF[:40])
+        assert len(api.messages_to(GROUP)) == before + 1
+        # The next message goes to the bot again, not to staff.
+        before = len(api.messages_to(GROUP))
+        await citizen.say("làm hộ chiếu", "hộ chiếu")
+        assert len(api.messages_to(GROUP)) == before
 
-            # A second hand-off, ended by the citizen's button.
-            again = await citizen.say("gặp cán bộ", OPEN)
-            assert "#2" in again.plain_text
-            await citizen.press(again, texts.BUTTON_END_HANDOFF, texts.HANDOFF_ENDED_BY_CITIZEN)
-            await staff.receives("✅ #2 · Telegram: người dân đã kết thúc")
-            await citizen.say("/ketthuc", texts.NOT_IN_HANDOFF)
+        # A second hand-off, ended by the citizen's button.
+        again = await citizen.say("gặp cán bộ", OPEN)
+        assert "#2" in again.plain_text
+        await citizen.press(again, texts.BUTTON_END_HANDOFF, texts.HANDOFF_ENDED_BY_CITIZEN)
+        await staff.receives("✅ #2 · Telegram: người dân đã kết thúc")
+        await citizen.say("/ketthuc", texts.NOT_IN_HANDOFF)
     first, second = await stored_handoffs(config)
     assert (first.channel, first.chat_id, first.closed_by) == ("telegram", "501", "staff")
     assert (second.chat_id, second.closed_by) == ("501", "citizen")
@@ -259,23 +266,19 @@ async def test_a_question_the_bot_cannot_answer_goes_to_staff_with_one_tap(
     """A declined question is not a dead end: in office hours its reply offers "Hỏi cán
     bộ", which opens a hand-off and passes that question to staff as asked."""
     question = "tui muốn xin phép mở lò ấp vịt con bán cho bà con"
-    async with FakeTelegramBotApi() as api:
-        api.wait_limit = 20.0
-        config = with_staff_group(config, api)
-        async with bot_at(config, MONDAY_MORNING, api):
-            staff = StaffGroup(api)
-            citizen = TelegramCitizen(api, 502)
-            declined = await citizen.say(question, texts.DECLINE_NO_MATCH_ASK_STAFF[:30])
-            labels = [b["text"] for row in declined.buttons for b in row]
-            assert labels[0] == texts.BUTTON_ASK_STAFF
-            opened = await citizen.press(declined, texts.BUTTON_ASK_STAFF, OPEN)
-            assert "#1" in opened.plain_text
-            await staff.receives("#1 · Telegram: người dân muốn gặp cán bộ")
-            forwarded = await staff.receives(question)
-            assert forwarded.plain_text.startswith("💬 #1 · Telegram")
-            assert texts.STAFF_HANDOFF_UNANSWERED in forwarded.plain_text
-            staff.reply(forwarded, "Bạn cần giấy chứng nhận đủ điều kiện chăn nuôi.")
-            await citizen._answer(0, "đủ điều kiện chăn nuôi")
+    async with staffed_bot(config) as (api, staff, _running):
+        citizen = TelegramCitizen(api, 502)
+        declined = await citizen.say(question, texts.DECLINE_NO_MATCH_ASK_STAFF[:30])
+        labels = [b["text"] for row in declined.buttons for b in row]
+        assert labels[0] == texts.BUTTON_ASK_STAFF
+        opened = await citizen.press(declined, texts.BUTTON_ASK_STAFF, OPEN)
+        assert "#1" in opened.plain_text
+        await staff.receives("#1 · Telegram: người dân muốn gặp cán bộ")
+        forwarded = await staff.receives(question)
+        assert forwarded.plain_text.startswith("💬 #1 · Telegram")
+        assert texts.STAFF_HANDOFF_UNANSWERED in forwarded.plain_text
+        staff.reply(forwarded, "Bạn cần giấy chứng nhận đủ điều kiện chăn nuôi.")
+        await citizen._answer(0, "đủ điều kiện chăn nuôi")
 
 
 @pytest.mark.browser
@@ -289,34 +292,31 @@ async def test_the_web_page_hands_a_declined_question_to_staff(
     viewport: ViewportSize = (
         {"width": 390, "height": 844} if size == "phone" else {"width": 1366, "height": 900}
     )
-    async with FakeTelegramBotApi() as api:
-        api.wait_limit = 20.0
-        config = with_staff_group(config, api)
-        async with bot_at(config, MONDAY_MORNING, api) as running, async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=chromium_path, args=["--headless", "--no-sandbox"]
-            )
-            try:
-                page = await (await browser.new_context(viewport=viewport)).new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                await page.goto(running.web_url + "/")
-                question_box = page.get_by_label("Câu hỏi của bạn")
-                await question_box.fill(question)
-                await question_box.press("Enter")
-                declined = page.locator(".msg.bot", has_text=texts.DECLINE_NO_MATCH_ASK_STAFF)
-                await expect(declined.last).to_be_visible()
-                ask_staff = declined.last.get_by_role("button", name=texts.BUTTON_ASK_STAFF)
-                await expect(ask_staff).to_be_visible()
-                await screenshot_if_asked(page, f"ask-staff-offered-{size}")
-                await ask_staff.click()
-                await expect(page.locator(".msg.bot", has_text=OPEN).last).to_be_visible()
-                await screenshot_if_asked(page, f"ask-staff-opened-{size}")
-                forwarded = await StaffGroup(api).receives(question)
-                assert forwarded.plain_text.startswith("💬 #1 · Web chat")
-                assert errors == []
-            finally:
-                await browser.close()
+    async with staffed_bot(config) as (_api, staff, running), async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=chromium_path, args=["--headless", "--no-sandbox"]
+        )
+        try:
+            page = await (await browser.new_context(viewport=viewport)).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(running.web_url + "/")
+            question_box = page.get_by_label("Câu hỏi của bạn")
+            await question_box.fill(question)
+            await question_box.press("Enter")
+            declined = page.locator(".msg.bot", has_text=texts.DECLINE_NO_MATCH_ASK_STAFF)
+            await expect(declined.last).to_be_visible()
+            ask_staff = declined.last.get_by_role("button", name=texts.BUTTON_ASK_STAFF)
+            await expect(ask_staff).to_be_visible()
+            await screenshot_if_asked(page, f"ask-staff-offered-{size}")
+            await ask_staff.click()
+            await expect(page.locator(".msg.bot", has_text=OPEN).last).to_be_visible()
+            await screenshot_if_asked(page, f"ask-staff-opened-{size}")
+            forwarded = await staff.receives(question)
+            assert forwarded.plain_text.startswith("💬 #1 · Web chat")
+            assert errors == []
+        finally:
+            await browser.close()
 
 
 async def screenshot_if_asked(page: Page, name: str) -> None:
@@ -328,19 +328,16 @@ async def screenshot_if_asked(page: Page, name: str) -> None:
 async def test_outside_office_hours_a_declined_question_offers_no_staff(
     config: Config,
 ) -> None:
-    async with FakeTelegramBotApi() as api:
-        api.wait_limit = 20.0
-        config = with_staff_group(config, api)
-        saturday_evening = dt.datetime(2026, 9, 5, 19, 0, tzinfo=VN)
-        async with bot_at(config, saturday_evening, api):
-            citizen = TelegramCitizen(api, 503)
-            declined = await citizen.say(
-                "tui muốn xin phép mở lò ấp vịt con bán cho bà con",
-                texts.DECLINE_NO_MATCH.split("\n")[0],
-            )
-            labels = [b["text"] for row in declined.buttons for b in row]
-            assert texts.BUTTON_ASK_STAFF not in labels
-            assert texts.DECLINE_NO_MATCH_ASK_STAFF not in declined.plain_text
+    saturday_evening = dt.datetime(2026, 9, 5, 19, 0, tzinfo=VN)
+    async with staffed_bot(config, saturday_evening) as (api, _staff, _running):
+        citizen = TelegramCitizen(api, 503)
+        declined = await citizen.say(
+            "tui muốn xin phép mở lò ấp vịt con bán cho bà con",
+            texts.DECLINE_NO_MATCH.split("\n")[0],
+        )
+        labels = [b["text"] for row in declined.buttons for b in row]
+        assert texts.BUTTON_ASK_STAFF not in labels
+        assert texts.DECLINE_NO_MATCH_ASK_STAFF not in declined.plain_text
 
 
 @asynccontextmanager
