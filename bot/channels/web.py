@@ -435,14 +435,18 @@ class WebChat:
     async def _keep_unseen(self, chat_id: str, reply: Reply) -> bool:
         """Store a reply no page was open for in the chat's history; False when the
         history is off or cannot be written now."""
+        return await self._record(chat_id, [kept_reply(reply)], dt.datetime.now(dt.UTC))
+
+    async def _record(self, chat_id: str, messages: list[PageMessage], at: dt.datetime) -> bool:
+        """Add messages to the chat's stored history; False when it is off or failed."""
         if self._history is None or not self._history.enabled:
             return False
         try:
-            await self._history.record(chat_id, [kept_reply(reply)], dt.datetime.now(dt.UTC))
+            await self._history.record(chat_id, messages, at)
         except StorageUnavailable:
-            return False  # the outage is logged once where it was raised
+            return False  # the outage is logged once where it was raised (bot.storage.outage)
         except Exception:
-            log.exception("web chat: a reply to closed web:%s not kept", chat_id)
+            log.exception("web chat: exchange of web:%s not kept", chat_id)
             return False
         return True
 
@@ -458,12 +462,7 @@ class WebChat:
             await self._remember(chat_id, None, *greeting)
         messages = [] if shown is None else [user_message(shown, replies)]
         messages += [kept_reply(reply) for reply in replies]
-        try:
-            await self._history.record(chat_id, messages, at)
-        except StorageUnavailable:
-            pass  # the outage is logged once where it was raised (bot.storage.outage)
-        except Exception:
-            log.exception("web chat: exchange of web:%s not kept", chat_id)
+        await self._record(chat_id, messages, at)
 
     @staticmethod
     def _incoming(

@@ -121,11 +121,7 @@ class HandoffConversation:
         self._to_staff(turn, Reply.text(opened))
         if question:
             # What the citizen asked the bot first: staff need not ask for it again.
-            heading = texts.STAFF_HANDOFF_MESSAGE.format(
-                number=handoff.number, channel=_channel_name(handoff.chat)
-            )
-            lines = (texts.STAFF_HANDOFF_UNANSWERED, *question.split("\n"))
-            self._to_staff(turn, Reply((Section(heading, lines),)))
+            self._forward(turn, handoff, [texts.STAFF_HANDOFF_UNANSWERED, *question.split("\n")])
 
     async def citizen_message(self, turn: Turn) -> bool:
         handoff = await self._current(turn)
@@ -157,11 +153,15 @@ class HandoffConversation:
             turn.say_text(texts.EMPTY_MESSAGE)
             return True
         await self._store.touch(handoff.number, turn.now, by_staff=False)
+        self._forward(turn, handoff, lines)
+        return True
+
+    def _forward(self, turn: Turn, handoff: Handoff, lines: list[str]) -> None:
+        """The citizen's words to the staff group, under the hand-off's "💬 #N" line."""
         heading = texts.STAFF_HANDOFF_MESSAGE.format(
             number=handoff.number, channel=_channel_name(handoff.chat)
         )
         self._to_staff(turn, Reply((Section(heading, tuple(lines)),)))
-        return True
 
     async def end(self, turn: Turn) -> None:
         handoff = await self._current(turn)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import logging
 import math
 import re
@@ -103,7 +102,7 @@ class _AfterDone:
     words: list[Pair]
     events: list[EventHit]
     finished: bool  # "xong", "làm rồi": the procedure itself was finished
-    done_named: bool  # what is said to be done names the procedure ("làm khai tử rồi")
+    done_words: list[Pair]  # the clause that says what was done ("làm khai tử cho ba")
 
 
 class Matcher:
@@ -352,7 +351,9 @@ class Matcher:
                     # procedure itself was done ("đăng ký kết hôn xong, giờ coi ngày cưới",
                     # "làm khai tử rồi, đám tang ...").
                     clearly = next_ranked[0].score >= _ANSWER_AT and not after.finished
-                    if names_found or (clearly and not after.done_named):
+                    if names_found or (
+                        clearly and not self._names(after.done_words, ranked[0].doc)
+                    ):
                         return result
                     # Still about the procedure done ("... xong, giờ coi ngày cưới"): only a
                     # procedure of another field fitting nearly as well is asked about
@@ -459,23 +460,18 @@ class Matcher:
         # "xong", "làm rồi", "cấp rồi" that a procedure was finished.
         finished = pairs[start][0] != "roi"
         return _AfterDone(
-            rest,
-            self._events_in(rest) if events is None else events,
-            finished,
-            self._names(done_words, answer_doc),
+            rest, self._events_in(rest) if events is None else events, finished, done_words
         )
 
     def _names(self, pairs: list[Pair], doc: int) -> bool:
         """Whether the words (spelling slips repaired) hold a telling word pair of the
         procedure's own name: "kết hôn", "sang tên", "cấp lại"; not "đăng ký", "giấy
         phép" or "chứng nhận", which a large share of all names have."""
-        said = self.reader.corrected_words(pairs)
-        name = self.index.base_names[doc].split()
-        pairs_said = {f"{a} {b}" for a, b in itertools.pairwise(said)}
+        said = set(terms_of(self.reader.corrected_words(pairs)))
         most = _TELLING_PAIR_SHARE * self.index.size
         return any(
-            pair in pairs_said and 0 < self.index.frequency.get(pair, 0.0) <= most
-            for pair in (f"{a} {b}" for a, b in itertools.pairwise(name))
+            " " in term and term in said and 0 < self.index.frequency.get(term, 0.0) <= most
+            for term in terms_of(self.index.base_names[doc].split())
         )
 
     def _features(self, ranked: list[Ranked], query: Query) -> tuple[float, ...]:

@@ -103,16 +103,11 @@ class Ranker:
         for choice in query.choices:
             for terms, _mass in choice.alternatives:
                 asked.update(terms)
-        # Summed by one bincount, as in _accumulate.
-        segments = [index.postings[term].segment_ids for term in asked]
-        matched: FloatArray = np.bincount(
-            np.concatenate(segments) if segments else np.zeros(0, dtype=np.int32),
-            weights=np.repeat(
-                np.array([index.idf[term] for term in asked], dtype=np.float64),
-                [ids.size for ids in segments],
-            ),
-            minlength=index.segment_count,
-        ).astype(np.float32)
+        matched = _sums_per_id(
+            index.segment_count,
+            [index.postings[term].segment_ids for term in asked],
+            [index.idf[term] for term in asked],
+        )
         segment_precision = np.minimum(matched / index.segment_mass, 1.0)
         precision = np.maximum.reduceat(segment_precision, index.segment_starts)
         score = recall * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
@@ -224,8 +219,7 @@ class Ranker:
         """Recall mass per procedure for `terms`.
 
         A term counts once per procedure (its postings hold each procedure once); the
-        terms' ids and credits are gathered and summed by one `bincount`, which costs
-        less than adding term by term into the array (the search's hottest loop)."""
+        terms' ids and credits are gathered and summed at once (_sums_per_id)."""
         index = self.index
         idf = index.idf
         # Names credit each of their procedures alike: one value per posting, spread by
@@ -250,17 +244,7 @@ class Ranker:
             if posting.other_ids.size:
                 other_ids.append(posting.other_ids)
                 other_credits.append(value * posting.other_weights)
-        if not name_ids and not other_ids:
-            return np.zeros(index.size, dtype=np.float32)
-        spread = np.repeat(
-            np.array(name_credits, dtype=np.float64), [ids.size for ids in name_ids]
-        )
-        recall: FloatArray = np.bincount(
-            np.concatenate(name_ids + other_ids),
-            weights=np.concatenate([spread, *other_credits]),
-            minlength=index.size,
-        ).astype(np.float32)
-        return recall
+        return _sums_per_id(index.size, name_ids, name_credits, other_ids, other_credits)
 
     def event_of(self, doc: int, query: Query) -> LifeEvent | None:
         """The first event described in the message whose procedures include `doc`."""
@@ -269,6 +253,26 @@ class Ranker:
             if docs is not None and doc in docs[0]:
                 return hit.event
         return None
+
+
+def _sums_per_id(
+    size: int,
+    groups: list[IdArray],
+    values: list[float],
+    weighted_groups: Sequence[IdArray] = (),
+    weights: Sequence[FloatArray] = (),
+) -> FloatArray:
+    """Per id below `size`, the sum of `values[i]` over the groups holding it and of the
+    weights of `weighted_groups` (id by id): one `bincount` over all of them, which costs
+    less than adding group by group into an array (the search's hottest loop)."""
+    ids = [*groups, *weighted_groups]
+    if not ids:
+        return np.zeros(size, dtype=np.float32)
+    spread = np.repeat(np.array(values, dtype=np.float64), [group.size for group in groups])
+    sums: FloatArray = np.bincount(
+        np.concatenate(ids), weights=np.concatenate([spread, *weights]), minlength=size
+    ).astype(np.float32)
+    return sums
 
 
 def _event_docs(
