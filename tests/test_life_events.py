@@ -23,8 +23,9 @@ from bot.search.events import (
     load_life_events,
     parse_phrase,
     read_life_events,
+    written_slots,
 )
-from bot.search.normalize import tokens
+from bot.search.normalize import tokens, typed_marks, words
 from bot.search.vocabulary import check_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,9 @@ refer = "Việc ly hôn do Tòa án nhân dân khu vực nơi bạn cư trú gi�
 
 
 def event(text: str, *phrases: str, codes: tuple[str, ...] = ("1.001193",)) -> LifeEvent:
-    parsed = tuple(EventPhrase(p, slots) for p in phrases if (slots := parse_phrase(p)))
+    parsed = tuple(
+        EventPhrase(p, slots, written_slots(p)) for p in phrases if (slots := parse_phrase(p))
+    )
     return LifeEvent(text, text, parsed, codes)
 
 
@@ -83,6 +86,29 @@ def test_an_optional_word_may_be_there_or_not() -> None:
     assert finder.find(tokens("rừng bị cháy rồi"))
     assert finder.find(tokens("rừng trồng nhà tui bị cháy"))
     assert not finder.find(tokens("rừng trồng nhà tui ở xa bị cháy"))
+
+
+def test_a_word_typed_with_other_marks_is_another_word() -> None:
+    finder = EventFinder(
+        [
+            event("rent-tax", "(thuế|đóng thuế) (phòng trọ|nhà trọ)"),
+            event("copy", "chứng thực bản sao"),
+        ]
+    )
+    spellings = {"thuế", "thuê", "đóng", "phòng", "trọ", "chứng", "thực", "bản", "sao", "tui"}
+
+    def found(text: str) -> list[str]:
+        pairs = words(text)
+        marks = typed_marks(pairs, spellings)
+        return [hit.event.id for hit in finder.find([f for f, _ in pairs], marks)]
+
+    assert found("đóng thuế phòng trọ bao nhiêu") == ["rent-tax"]
+    assert found("tui thuê phòng trọ gần trường") == []  # rent, not tax
+    assert found("tui thue phong tro gan truong") == ["rent-tax"]  # no marks: may be either
+    # Marks no known word has are a slip: "thục" is "thực".
+    assert found("chứng thục bản sao ở đâu") == ["copy"]
+    # Without the marks typed (the matcher's default), the folded words decide.
+    assert finder.find(tokens("tui thuê phòng trọ"))
 
 
 def test_the_longest_phrase_of_an_event_is_its_hit() -> None:

@@ -20,6 +20,7 @@ from bot.search import (
     SearchResult,
     load_vocabulary,
 )
+from bot.search.events import EventPhrase, LifeEvent, parse_phrase
 from bot.search.vocabulary import Term, Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,6 +229,14 @@ def test_a_country_name_inside_a_word_of_a_name_is_not_the_country(matcher: Matc
     assert result.candidates[1].score < result.candidates[0].score / 2
     # Said on its own, it is the country.
     assert codes(matcher.search("lấy chồng người Lào đăng ký kết hôn ở đâu"))[0] == "2.000806"
+
+
+def test_a_bare_word_in_a_message_typed_with_marks_is_that_word(matcher: Matcher) -> None:
+    # "cù lao" (a river island) is not Laos ("lào"): the message has its marks.
+    island = matcher.search("ba tui mất ở nhà trên cù lao, làm khai tử ở đâu")
+    assert codes(island)[0] == "1.000656"
+    assert island.decision is not Decision.ANSWER or codes(island) == ["1.000656"]
+    assert codes(matcher.search("ba tui mất bên Lào, làm khai tử ở đâu"))[0] == "1.001766"
 
 
 def test_a_slip_next_to_a_question_phrase_is_not_the_subject(matcher: Matcher) -> None:
@@ -557,3 +566,53 @@ def test_a_procedure_done_and_then_a_procedure_question_is_answered(
     result = matcher.search(question)
     assert result.decision is not Decision.DECLINE
     assert codes(result)[0] == code
+
+
+def test_the_special_case_the_question_names_wins_over_the_events_plain_procedure() -> None:
+    """An event lists the usual procedure; a variant of it the question names by a word pair
+    of the variant's own ("chấm dứt giám hộ", "đăng ký lại") comes first, as one of the
+    event's choices. A word of the variant said in passing ("đi làm lại") does not count."""
+
+    def procedure(code: str, name: str) -> Procedure:
+        return Procedure(code=code, name=name, field="Hộ tịch", levels=(Level.COMMUNE,))
+
+    catalogue = Catalogue(
+        (
+            procedure("1.000010", "Đăng ký giám hộ"),
+            procedure("1.000011", "Đăng ký chấm dứt giám hộ"),
+            procedure("1.000012", "Đăng ký khai sinh"),
+            procedure("1.000013", "Đăng ký lại khai sinh"),
+            procedure("1.000014", "Đăng ký thường trú"),
+        )
+    )
+    orphan = LifeEvent(
+        "test.orphan",
+        "Nuôi cháu mồ côi",
+        (
+            EventPhrase(
+                "(nuôi|chăm) (cháu|con) mồ côi", parse_phrase("(nuôi|chăm) (cháu|con) mồ côi")
+            ),
+        ),
+        ("1.000010",),
+    )
+    birth = LifeEvent(
+        "test.birth",
+        "Có con mới sinh",
+        (EventPhrase("vợ (sinh|sanh)", parse_phrase("vợ (sinh|sanh)")),),
+        ("1.000012",),
+    )
+    matcher = Matcher.build(catalogue, Vocabulary(events=(orphan, birth)))
+
+    ended = matcher.search(
+        "tui nuôi cháu mồ côi từ nhỏ, nay cháu đủ 18 tuổi, giờ chấm dứt giám hộ thì làm sao"
+    )
+    assert codes(ended)[0] == "1.000011"
+    if ended.decision is Decision.CLARIFY:
+        assert ended.event is not None and ended.event.id == "test.orphan"
+    assert codes(matcher.search("tui nuôi cháu mồ côi từ nhỏ, giờ đứng ra giám hộ cho nó"))[0] == (
+        "1.000010"
+    )
+    again = "vợ tui sanh bé hồi 2010, giấy tờ mất hết, giờ đăng ký lại khai sinh"
+    assert codes(matcher.search(again))[0] == "1.000013"
+    back_at_work = "vợ tui mới sanh, tui cũng đi làm lại được một tuần, giờ làm khai sinh cho bé"
+    assert codes(matcher.search(back_at_work))[0] == "1.000012"

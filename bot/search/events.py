@@ -36,6 +36,7 @@ import numpy as np
 from bot.catalogue.files import Problem, Severity
 from bot.catalogue.model import Catalogue, SourceLocation, code_shape
 from bot.search.normalize import tokens
+from bot.search.normalize import words as written_words
 
 # Other words allowed between two consecutive words of a phrase: "vợ tui mới sanh" fits
 # "vợ sanh", while words of different sentences rarely stand this close.
@@ -46,12 +47,17 @@ MAX_EVENT_PROCEDURES = 8
 T = TypeVar("T")
 Alternative = tuple[str, ...]  # folded words that follow each other
 Slot = tuple[Alternative, ...]  # any one of these
+# Per slot, per alternative, its spellings as written (see written_slots).
+Spellings = tuple[tuple[tuple[Alternative, ...], ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class EventPhrase:
     text: str
     slots: tuple[Slot, ...]
+    # Per slot, per alternative, its spellings as written with their marks ("thuế", not
+    # "thuê"); () when marks are not checked.
+    written: Spellings = ()
 
     @property
     def words(self) -> int:
@@ -115,6 +121,25 @@ def parse_phrase(text: str) -> tuple[Slot, ...] | None:
         else:
             slots.extend(((w,),) for w in tokens(word))
     return tuple(slots) or None
+
+
+def written_slots(text: str) -> Spellings:
+    """For a well-formed phrase (see parse_phrase), each alternative of each slot as
+    written, with its marks: "thuế" (tax) is not "thuê" (rent), "lào" not "cù lao".
+    Spellings that fold alike ("(thuế|thuê)") share their alternative."""
+    slots: list[tuple[tuple[Alternative, ...], ...]] = []
+    for match in _GROUP.finditer(text):
+        group, word = match.group(1), match.group(2)
+        if group is not None:
+            spellings: dict[Alternative, list[Alternative]] = {}
+            for raw in group.split("|"):
+                pairs = written_words(raw, written=True)
+                folded = tuple(f for f, _ in pairs)
+                spellings.setdefault(folded, []).append(tuple(a or f for f, a in pairs))
+            slots.append(tuple(tuple(found) for found in spellings.values()))
+        else:
+            slots.extend(((((a or f),),),) for f, a in written_words(word, written=True))
+    return tuple(slots)
 
 
 def read_life_events(folder: Path) -> tuple[tuple[LifeEvent, ...], list[Problem]]:
@@ -210,7 +235,7 @@ def _event(table: Any, location: SourceLocation, problems: list[Problem]) -> Lif
         if slots is None:
             problem(f"event '{event_id}': phrase {text!r} is malformed (check the brackets)")
             continue
-        phrases.append(EventPhrase(text, slots))
+        phrases.append(EventPhrase(text, slots, written_slots(text)))
     codes = _strings(table.get("procedures")) or []
     bad = [code for code in codes if code_shape(code) == "malformed"]
     if bad:
@@ -265,14 +290,14 @@ class _PhraseIndex(Generic[T]):
     is filled are matched word by word, in order. In numpy: a few array operations per
     message instead of a loop over phrases."""
 
-    def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...]]]) -> None:
+    def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...], Spellings]]) -> None:
         entries = list(phrases)
         alternatives_by_word: dict[str, list[int]] = defaultdict(list)
         alternative_words: list[int] = []  # distinct words of each alternative
         slot_of_alternative: list[int] = []
         phrase_of_slot: list[int] = []
         required_count: list[int] = []
-        for number, (_payload, slots) in enumerate(entries):
+        for number, (_payload, slots, _spellings) in enumerate(entries):
             required = [slot for slot in slots if () not in slot]
             for slot in required:
                 slot_id = len(phrase_of_slot)
@@ -299,8 +324,11 @@ class _PhraseIndex(Generic[T]):
     def __bool__(self) -> bool:
         return bool(self._entries)
 
-    def matches(self, words: Sequence[str]) -> Iterable[tuple[T, tuple[Slot, ...], int, int]]:
-        """(payload, slots, start, end) of every phrase found in `words`."""
+    def matches(
+        self, words: Sequence[str], accents: Sequence[str] = ()
+    ) -> Iterable[tuple[T, tuple[Slot, ...], int, int]]:
+        """(payload, slots, start, end) of every phrase found in `words` (folded), with
+        the marks typed on them (`accents`, see _first_span) where known."""
         held = [
             ids
             for word in frozenset(words)
@@ -326,8 +354,8 @@ class _PhraseIndex(Generic[T]):
         for position, word in enumerate(words):
             starts[word].append(position)
         for number in complete.tolist():
-            payload, slots = self._entries[number]
-            span = _first_span(slots, words, starts)
+            payload, slots, spellings = self._entries[number]
+            span = _first_span(slots, words, starts, spellings, accents)
             if span is not None:
                 yield payload, slots, span[0], span[1]
 
@@ -338,16 +366,19 @@ class EventFinder:
     def __init__(self, events: Iterable[LifeEvent]) -> None:
         self.events = tuple(events)
         self._phrases: _PhraseIndex[tuple[LifeEvent, EventPhrase]] = _PhraseIndex(
-            ((event, phrase), phrase.slots) for event in self.events for phrase in event.phrases
+            ((event, phrase), phrase.slots, phrase.written)
+            for event in self.events
+            for phrase in event.phrases
         )
 
     def __bool__(self) -> bool:
         return bool(self.events)
 
-    def find(self, words: Sequence[str]) -> list[EventHit]:
-        """The best hit of each event described in `words` (folded), longest phrase first."""
+    def find(self, words: Sequence[str], accents: Sequence[str] = ()) -> list[EventHit]:
+        """The best hit of each event described in `words` (folded; `accents`: the marks
+        typed on them, "" where unknown), longest phrase first."""
         best: dict[str, EventHit] = {}
-        for (event, phrase), _slots, start, end in self._phrases.matches(words):
+        for (event, phrase), _slots, start, end in self._phrases.matches(words, accents):
             hit = EventHit(event, phrase, start, end)
             known = best.get(event.id)
             if known is None or (phrase.words, -hit.span) > (known.phrase.words, -known.span):
@@ -356,34 +387,60 @@ class EventFinder:
 
 
 def _first_span(
-    slots: Sequence[Slot], words: Sequence[str], starts: Mapping[str, Sequence[int]]
+    slots: Sequence[Slot],
+    words: Sequence[str],
+    starts: Mapping[str, Sequence[int]],
+    spellings: Spellings = (),
+    accents: Sequence[str] = (),
 ) -> tuple[int, int] | None:
     """(start, end) of the earliest match of the phrase in `words`, the shortest there;
     None if it does not match. Every start is followed at once, slot by slot, through the
     positions where each alternative occurs (`starts`: word -> its positions); a partial
     match keeps each end it can have (an optional word taken or left out leads on
-    differently)."""
+    differently). With the phrase's `spellings` and the marks the citizen typed
+    (`accents`, "" where none), a word typed with other marks than the phrase's is another
+    word ("thuê phòng trọ" is not "thuế phòng trọ")."""
+
+    check = bool(spellings) and bool(accents)
     states: set[tuple[int, int]] = set()  # (start of the match, end so far)
-    for alternative in slots[0]:
+    for number, alternative in enumerate(slots[0]):
         for at in starts.get(alternative[0], ()) if alternative else ():
             end = at + len(alternative)
-            if tuple(words[at:end]) == alternative:
+            if tuple(words[at:end]) == alternative and (
+                not check or _marks_agree(accents[at:end], spellings[0][number])
+            ):
                 states.add((at, end))
-    for slot in slots[1:]:
+    for slot_number in range(1, len(slots)):
+        slot = slots[slot_number]
         following = set(states) if () in slot else set()
         for start, previous in states:
-            for alternative in slot:
+            for number, alternative in enumerate(slot):
                 if not alternative:
                     continue
                 for at in starts.get(alternative[0], ()):
                     if previous <= at <= previous + MAX_GAP:
                         end = at + len(alternative)
-                        if tuple(words[at:end]) == alternative:
+                        if tuple(words[at:end]) == alternative and (
+                            not check
+                            or _marks_agree(accents[at:end], spellings[slot_number][number])
+                        ):
                             following.add((start, end))
         if not following:
             return None
         states = following
     return min(states) if states else None
+
+
+def _marks_agree(typed: Sequence[str], spellings: Sequence[Alternative]) -> bool:
+    """Whether the words typed (their marks, "" where none) may be one of the spellings:
+    a word typed with marks must have the spelling's marks; one typed without may be any."""
+    return any(
+        all(
+            not accented or accented == written
+            for accented, written in zip(typed, spelling, strict=True)
+        )
+        for spelling in spellings
+    )
 
 
 class PhraseFinder:
@@ -393,7 +450,7 @@ class PhraseFinder:
 
     def __init__(self, phrases_by_kind: Mapping[str, Sequence[str]]) -> None:
         self._phrases: _PhraseIndex[str] = _PhraseIndex(
-            (kind, slots)
+            (kind, slots, ())
             for kind, phrases in phrases_by_kind.items()
             for text in phrases
             if (slots := parse_phrase(text)) is not None

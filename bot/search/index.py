@@ -194,6 +194,9 @@ class SearchIndex:
         self.accented_postings: dict[str, IdArray] = {
             term: _ids(ids) for term, ids in accented_postings.items()
         }
+        # Words as the names spell them: a citizen's word typed so is that word ("thuê",
+        # "lao"), while marks no name has ("chứng thục") are more likely a slip.
+        self.spellings: frozenset[str] = frozenset(t for t in accented_postings if " " not in t)
         # Segments of one procedure are contiguous: `segment_starts` feeds reduceat.
         self.segment_count = len(segment_terms)
         self.segment_starts: IdArray = _ids(

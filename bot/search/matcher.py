@@ -40,7 +40,7 @@ from bot.search.lessons import Lesson, LessonKind, Lessons
 from bot.search.names import (
     NameFeatures,
 )
-from bot.search.normalize import clauses, tokens
+from bot.search.normalize import clauses, tokens, typed_marks
 from bot.search.phrases import Pair
 from bot.search.query import FINAL_PARTICLES, WEAK_WORDS, IndexText, Query, QueryReader
 from bot.search.ranking import Ranked, Ranker
@@ -234,9 +234,11 @@ class Matcher:
 
     def _events_in(self, pairs: list[Pair]) -> list[EventHit]:
         """The events the words describe that this catalogue can offer or refer."""
+        # Marks are compared only where some are known ("" everywhere: none typed).
+        marks = typed_marks(pairs, self.index.spellings)
         return [
             hit
-            for hit in self._events.find([f for f, _ in pairs])
+            for hit in self._events.find([f for f, _ in pairs], marks if any(marks) else ())
             if hit.event.id in self.ranker.event_docs or hit.event.refer
         ][:_MAX_EVENTS]
 
@@ -529,7 +531,7 @@ class Matcher:
         event = self.ranker.event_of(ranked[0].doc, query) if ranked else None
         if event is not None:
             # The situation the message describes: its procedures are the choices.
-            docs = set(self.ranker.event_docs[event.id][0].tolist())
+            docs = self.ranker.event_members(event.id)
             leading = next(
                 (i for i, item in enumerate(ranked) if item.doc not in docs), len(ranked)
             )
@@ -577,7 +579,7 @@ class Matcher:
             return decided(Decision.ANSWER)
         event = self.ranker.event_of(ranked[0].doc, query)
         if event is not None:
-            docs = set(self.ranker.event_docs[event.id][0].tolist())
+            docs = self.ranker.event_members(event.id)
             leading = next(
                 (i for i, item in enumerate(ranked) if item.doc not in docs), len(ranked)
             )

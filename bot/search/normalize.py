@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 
 from bot.catalogue.slug import fold_diacritics
@@ -278,3 +279,24 @@ def sound_alike(token: str) -> list[str]:
         if token.endswith(old) and not (old == "n" and token.endswith("nh")):
             variants.append(token[: -len(old)] + new)
     return [v for v in dict.fromkeys(variants) if v != token]
+
+
+# A message with marks on at least this share of its words is typed with marks: a word
+# left bare there is meant bare ("cù lao" is not "Lào"); in a message typed mostly
+# without them a bare word may be any ("lam cccd ở đâu").
+_MARKED_SHARE = 0.4
+
+
+def typed_marks(pairs: Sequence[tuple[str, str]], spellings: Collection[str]) -> list[str]:
+    """Per word, the word the citizen meant, with its marks, or "" where that is unsure:
+    a word typed as one of the known `spellings` ("thuê", not "thuế"; "lao", not "lào"),
+    with marks or bare in a message typed with marks. Marks no known word has ("chứng
+    thục", "căn cươc") are a slip; a bare word in a message without marks may be any."""
+    marked = sum(1 for folded, accented in pairs if accented and accented != folded)
+    with_marks = bool(pairs) and marked >= _MARKED_SHARE * len(pairs)
+    return [
+        accented
+        if accented and (accented != folded or with_marks) and accented in spellings
+        else ""
+        for folded, accented in pairs
+    ]

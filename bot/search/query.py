@@ -23,7 +23,7 @@ from bot.search.events import EventHit
 from bot.search.index import SearchIndex
 from bot.search.intent import Intent, question_cue_spans, question_word_pairs, question_words
 from bot.search.names import question_ages
-from bot.search.normalize import tokens, words
+from bot.search.normalize import tokens, typed_marks, words
 from bot.search.phrases import Pair, PhraseSet, same_word
 from bot.search.result import DeclineReason
 from bot.search.spelling import SpellingCorrector
@@ -270,9 +270,10 @@ class QueryReader:
         """Vocabulary phrases replaced by their meanings, fillers dropped."""
         slots: list[_Slot] = []
         pairs = [(w.folded, w.accented) for w in run]
+        marks = typed_marks(pairs, self.index.spellings)
         i = 0
         while i < len(run):
-            phrase = self._phrase_at(run, i)
+            phrase = self._phrase_at(run, i, marks)
             if phrase is not None and not phrase.meanings:
                 i += len(phrase.words)
                 continue
@@ -323,11 +324,11 @@ class QueryReader:
         after = cohesion.get(f"{word} {run[i + 1].folded}", 0.0) if i + 1 < len(run) else 0.0
         return max(before, after) >= _PAIRED_COHESION
 
-    def _phrase_at(self, run: list[_Word], start: int) -> _Phrase | None:
+    def _phrase_at(self, run: list[_Word], start: int, marks: list[str]) -> _Phrase | None:
         """The longest vocabulary phrase at `start`, unless a longer one starts inside it
         and reaches further, or it is one word that is part of a name's own phrase with
         its neighbour ("pháp" is France, but not in "tư pháp" or "pháp lý")."""
-        phrase = self._longest_phrase(run, start)
+        phrase = self._longest_phrase(run, start, marks)
         if phrase is None:
             return None
         one_syllable = len(phrase.words) == 1 and _SYLLABLE.fullmatch(phrase.words[0])
@@ -335,7 +336,7 @@ class QueryReader:
             return None
         end = start + len(phrase.words)
         for inner in range(start + 1, end):
-            other = self._longest_phrase(run, inner)
+            other = self._longest_phrase(run, inner, marks)
             if (
                 other is not None
                 and inner + len(other.words) > end
@@ -344,15 +345,16 @@ class QueryReader:
                 return None
         return phrase
 
-    def _longest_phrase(self, run: list[_Word], start: int) -> _Phrase | None:
+    def _longest_phrase(self, run: list[_Word], start: int, marks: list[str]) -> _Phrase | None:
         """The longest phrase at `start`. A one-word phrase also needs the diacritics the
-        citizen typed on that word, if any ("lào" is Laos, "lao" is not); in a longer
-        phrase the words around a slip ("giây phép xây dựng") say what it is."""
+        citizen meant on that word (`marks`, see typed_marks): "lào" is Laos, "lao" in a
+        message typed with marks ("nhà trên cù lao") is not; in a longer phrase the words
+        around a slip ("giây phép xây dựng") say what it is."""
         for phrase in self.phrases.get(run[start].folded, ()):
             typed = run[start : start + len(phrase.words)]
             if tuple(word.folded for word in typed) != phrase.words:
                 continue
-            marked = len(typed) == 1 and typed[0].accented != typed[0].folded
+            marked = len(typed) == 1 and bool(marks[start])
             if marked and not same_word(phrase.written[0], (typed[0].folded, typed[0].accented)):
                 continue
             return phrase

@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.catalogue.model import code_shape
 from bot.search.events import LifeEvent
-from bot.search.index import FloatArray, IdArray, SearchIndex
+from bot.search.index import FloatArray, IdArray, SearchIndex, terms_of
 from bot.search.names import MAIN_VERB_WORDS, SITUATION_WORDS, NameFeatures, ages_fit, quote
 from bot.search.query import Query, Terms
 
@@ -59,6 +59,18 @@ _QUOTED = 0.85
 _QUOTE_POOL = 12
 _QUOTE_TIE = 0.02
 _QUOTE_SCORE = 0.9
+# Words of most names that tell no procedure from another ("Thủ tục đăng ký khai tử").
+_NOT_TELLING = frozenset({"thu", "tuc"})
+
+
+class Variant(NamedTuple):
+    """A procedure whose name is one of an event's procedures' names and more ("đăng ký
+    chấm dứt giám hộ" of "đăng ký giám hộ", "... kết hôn có yếu tố nước ngoài" of "...
+    kết hôn"), though the event does not list it."""
+
+    doc: int
+    place: int  # the listed procedure's place in the event's list
+    asked: frozenset[str]  # the word pairs its name has and the listed one's has not
 
 
 class Ranked(NamedTuple):
@@ -80,6 +92,12 @@ class Ranker:
         self.index = index
         self.names = names
         self.event_docs = _event_docs(events, index)
+        self.event_variants = _event_variants(self.event_docs, index)
+        self._event_members = {
+            event_id: frozenset(ids.tolist())
+            | {v.doc for v in self.event_variants.get(event_id, ())}
+            for event_id, (ids, _order) in self.event_docs.items()
+        }
         # Names' words as looked up in Query.mentioned (" a b "), padded once here.
         self._qualifiers = [tuple(f" {q} " for q in found) for found in names.qualifiers]
         self._case_actions = [tuple(f" {a} " for a in found) for found in names.case_actions]
@@ -112,6 +130,7 @@ class Ranker:
         precision = np.maximum.reduceat(segment_precision, index.segment_starts)
         score = recall * (_PRECISION_FLOOR + (1.0 - _PRECISION_FLOOR) * precision)
         score *= 1.0 - _LEVEL_STEP * index.level_rank
+        words_score = score.copy() if query.events else score
         for hit in query.events:
             docs = self.event_docs.get(hit.event.id)
             if docs is None:
@@ -121,6 +140,17 @@ class Ranker:
             boosted = weight * _EVENT_BASE * (1.0 - _EVENT_ORDER_STEP * order)
             boosted *= 1.0 - _LEVEL_STEP * index.level_rank[ids]
             score[ids] = np.maximum(score[ids], boosted + _EVENT_KEEP * score[ids])
+            # The event's procedure in the special case the question names ("giờ muốn
+            # chấm dứt việc giám hộ", "đăng ký lại" a marriage with a foreigner) is the
+            # one the situation leads to: lifted as the listed one is, when the
+            # question has a word pair of the case and fits its name better.
+            for variant in self.event_variants.get(hit.event.id, ()):
+                if variant.asked.isdisjoint(query.terms):
+                    continue
+                own = words_score[variant.doc]
+                if own > words_score[ids[variant.place]]:
+                    lifted = boosted[variant.place] + _EVENT_KEEP * own
+                    score[variant.doc] = max(score[variant.doc], lifted)
         pool = min(_POOL, index.size)
         if pool == 0:
             return []
@@ -246,11 +276,15 @@ class Ranker:
                 other_credits.append(value * posting.other_weights)
         return _sums_per_id(index.size, name_ids, name_credits, other_ids, other_credits)
 
+    def event_members(self, event_id: str) -> frozenset[int]:
+        """The documents an event offers: its procedures and their variants."""
+        return self._event_members.get(event_id, frozenset())
+
     def event_of(self, doc: int, query: Query) -> LifeEvent | None:
-        """The first event described in the message whose procedures include `doc`."""
+        """The first event described in the message whose procedures (or their variants)
+        include `doc`."""
         for hit in query.events:
-            docs = self.event_docs.get(hit.event.id)
-            if docs is not None and doc in docs[0]:
+            if doc in self.event_members(hit.event.id):
                 return hit.event
         return None
 
@@ -297,3 +331,35 @@ def _event_docs(
                 np.fromiter(docs.values(), dtype=np.float32),
             )
     return found
+
+
+def _event_variants(
+    event_docs: dict[str, tuple[IdArray, FloatArray]], index: SearchIndex
+) -> dict[str, tuple[Variant, ...]]:
+    """Per event, the variants of its procedures that it does not list: names holding
+    every word of a listed name and more (see Variant)."""
+    words = [frozenset(name.split()) - _NOT_TELLING for name in index.base_names]
+    docs_with: dict[str, set[int]] = {}
+    for doc, found in enumerate(words):
+        for word in found:
+            docs_with.setdefault(word, set()).add(doc)
+    variants: dict[str, tuple[Variant, ...]] = {}
+    for event_id, (ids, _order) in event_docs.items():
+        listed = set(ids.tolist())
+        found: list[Variant] = []
+        for place, doc in enumerate(ids.tolist()):
+            if not words[doc]:
+                continue
+            own = set(terms_of(index.base_names[doc].split()))
+            wider = set.intersection(*(docs_with[word] for word in words[doc]))
+            for other in sorted(wider - listed):
+                if len(words[other]) > len(words[doc]):
+                    pairs = {
+                        term
+                        for term in terms_of(index.base_names[other].split())
+                        if " " in term and term not in own
+                    }
+                    found.append(Variant(other, place, frozenset(pairs)))
+        if found:
+            variants[event_id] = tuple(found)
+    return variants
