@@ -263,6 +263,19 @@ def test_regional_words_for_fillers_cost_nothing(matcher: Matcher) -> None:
     assert regional.candidates[0].score == plain.candidates[0].score
 
 
+def test_southern_and_chat_words_for_when_and_so_cost_nothing(matcher: Matcher) -> None:
+    # "hôm bữa" (the other day) is when, "dợ" and "z" are "vậy":
+    # none of them is what is asked about, none makes the question less sure.
+    plain = matcher.search("làm giấy khai sinh cho cháu mới đẻ cần giấy tờ gì")
+    for regional in (
+        "làm giấy khai sinh cho cháu mới đẻ hôm bữa cần giấy tờ gì dợ",
+        "làm giấy khai sinh cho cháu mới đẻ cần giấy tờ gì z",
+    ):
+        result = matcher.search(regional)
+        assert codes(result)[:1] == codes(plain)[:1] == ["1.001193"]
+        assert result.candidates[0].score == plain.candidates[0].score
+
+
 def test_context_words_no_name_has_are_not_the_subject(matcher: Matcher) -> None:
     # "hôm qua" is when, not what: the question is clearly about a death registration.
     result = matcher.search("ông em mất hôm qua, gia đình đi khai tử thì mang theo gì")
