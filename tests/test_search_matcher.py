@@ -598,20 +598,22 @@ def test_the_special_case_the_question_names_wins_over_the_events_plain_procedur
             procedure("1.000014", "Đăng ký thường trú"),
         )
     )
+
+    def phrase(text: str) -> EventPhrase:
+        slots = parse_phrase(text)
+        assert slots is not None
+        return EventPhrase(text, slots)
+
     orphan = LifeEvent(
         "test.orphan",
         "Nuôi cháu mồ côi",
-        (
-            EventPhrase(
-                "(nuôi|chăm) (cháu|con) mồ côi", parse_phrase("(nuôi|chăm) (cháu|con) mồ côi")
-            ),
-        ),
+        (phrase("(nuôi|chăm) (cháu|con) mồ côi"),),
         ("1.000010",),
     )
     birth = LifeEvent(
         "test.birth",
         "Có con mới sinh",
-        (EventPhrase("vợ (sinh|sanh)", parse_phrase("vợ (sinh|sanh)")),),
+        (phrase("vợ (sinh|sanh)"),),
         ("1.000012",),
     )
     matcher = Matcher.build(catalogue, Vocabulary(events=(orphan, birth)))

@@ -27,7 +27,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bot.catalogue.model import Catalogue, Procedure, code_shape
-from bot.search.events import EventFinder, EventHit, PhraseFinder
+from bot.search.events import EventFinder, EventHit, LifeEvent, PhraseFinder
 from bot.search.index import SearchIndex, terms_of
 from bot.search.intent import (
     Intent,
@@ -526,6 +526,11 @@ class Matcher:
             and second <= best * _STANDOUT_RATIO
             and ranked[0].precision >= _STANDOUT_PRECISION
         )
+        referred = self._referred(ranked, query) if ranked else None
+        if referred is not None:
+            return SearchResult(
+                Decision.DECLINE, intent, candidates, True, DeclineReason.REFER, event=referred
+            )
         if best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN:
             return SearchResult(Decision.ANSWER, intent, candidates, True)
         event = self.ranker.event_of(ranked[0].doc, query) if ranked else None
@@ -554,6 +559,19 @@ class Matcher:
         count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
         return SearchResult(Decision.CLARIFY, intent, candidates, True, clarify_count=count)
 
+    def _referred(self, ranked: list[Ranked], query: Query) -> LifeEvent | None:
+        """A matter another body handles that the message describes ("vợ chồng tôi muốn ly
+        hôn": the court), unless the best name is about those very words ("Văn phòng thừa
+        phát lại" for a question on "thừa phát lại") or is one of an event's: then no
+        procedure here is what is asked, however well another name shares its words
+        ("... thỏa thuận vợ chồng ... theo bản án")."""
+        hit = next((hit for hit in query.events if hit.event.refer), None)
+        if hit is None or self.ranker.event_of(ranked[0].doc, query) is not None:
+            return None
+        said = set(query.words[hit.start : hit.end])
+        named = said & set(self.index.base_names[ranked[0].doc].split())
+        return hit.event if len(named) * 2 < len(said) else None
+
     def _decide_by_confidence(
         self, ranked: list[Ranked], query: Query, candidates: tuple[Candidate, ...]
     ) -> SearchResult:
@@ -575,6 +593,9 @@ class Matcher:
         # An answer needs both the model's confidence and a clear lead over the next name:
         # a wrong answer costs a citizen more than one more tap on a choice.
         clear = best >= _ANSWER_AT and best - second >= _ANSWER_MARGIN
+        referred = self._referred(ranked, query)
+        if referred is not None:
+            return decided(Decision.DECLINE, decline_reason=DeclineReason.REFER, event=referred)
         if (p_answer >= self.confidence.answer_at and clear) or len(candidates) == 1:
             return decided(Decision.ANSWER)
         event = self.ranker.event_of(ranked[0].doc, query)

@@ -340,8 +340,8 @@ def _event_variants(
     every word of a listed name and more (see Variant)."""
     words = [frozenset(name.split()) - _NOT_TELLING for name in index.base_names]
     docs_with: dict[str, set[int]] = {}
-    for doc, found in enumerate(words):
-        for word in found:
+    for doc, name_words in enumerate(words):
+        for word in name_words:
             docs_with.setdefault(word, set()).add(doc)
     variants: dict[str, tuple[Variant, ...]] = {}
     for event_id, (ids, _order) in event_docs.items():
