@@ -21,6 +21,7 @@ from bot.search import (
     load_vocabulary,
 )
 from bot.search.events import EventPhrase, LifeEvent, parse_phrase
+from bot.search.normalize import words
 from bot.search.vocabulary import Term, Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,6 +238,18 @@ def test_a_bare_word_in_a_message_typed_with_marks_is_that_word(matcher: Matcher
     assert codes(island)[0] == "1.000656"
     assert island.decision is not Decision.ANSWER or codes(island) == ["1.000656"]
     assert codes(matcher.search("ba tui mất bên Lào, làm khai tử ở đâu"))[0] == "1.001766"
+
+    # A word typed with marks is that word: "cười" (laugh) is not "cưới" (marry); typed
+    # without marks it may be either.
+    def terms(text: str) -> set[str]:
+        pairs = matcher.reader.question_word_slips(words(text))
+        return set(matcher.reader.analyse(pairs, Intent.GENERAL).terms)
+
+    assert "ket hon" not in terms("kể chuyện cười")
+    assert "ket hon" in terms("kể chuyện cưới")
+    assert "ket hon" in terms("ke chuyen cuoi")
+    assert "nuoc ngoai" not in terms("nhà trên cù lao")
+    assert "nuoc ngoai" in terms("nha tren cu lao")
 
 
 def test_a_slip_next_to_a_question_phrase_is_not_the_subject(matcher: Matcher) -> None:

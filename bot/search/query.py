@@ -347,14 +347,17 @@ class QueryReader:
 
     def _longest_phrase(self, run: list[_Word], start: int, marks: list[str]) -> _Phrase | None:
         """The longest phrase at `start`. A one-word phrase also needs the diacritics the
-        citizen meant on that word (`marks`, see typed_marks): "lào" is Laos, "lao" in a
-        message typed with marks ("nhà trên cù lao") is not; in a longer phrase the words
-        around a slip ("giây phép xây dựng") say what it is."""
+        citizen typed on that word, if any ("cười" is not "cưới"), or meant by typing it
+        bare in a message with marks (`marks`, see typed_marks: "lào" is Laos, "lao" in
+        "nhà trên cù lao" is not); in a longer phrase the words around a slip ("giây phép
+        xây dựng") say what it is."""
         for phrase in self.phrases.get(run[start].folded, ()):
             typed = run[start : start + len(phrase.words)]
             if tuple(word.folded for word in typed) != phrase.words:
                 continue
-            marked = len(typed) == 1 and bool(marks[start])
+            marked = len(typed) == 1 and (
+                typed[0].accented != typed[0].folded or bool(marks[start])
+            )
             if marked and not same_word(phrase.written[0], (typed[0].folded, typed[0].accented)):
                 continue
             return phrase
