@@ -39,8 +39,11 @@ from bot.search.normalize import tokens
 from bot.search.normalize import words as written_words
 
 # Other words allowed between two consecutive words of a phrase: "vợ tui mới sanh" fits
-# "vợ sanh", while words of different sentences rarely stand this close.
-MAX_GAP = 2
+# "vợ sanh", "thuê phòng trọ gần trường để đi học" fits "thuê trọ ... đi học", while
+# words of different sentences rarely stand this close. (Measured: 3 finds more of what
+# long messages describe with no more out-of-scope messages matched; 4 starts to pair
+# words of unrelated clauses.)
+MAX_GAP = 3
 # Procedures an event may offer: they become choices, and a phone shows about five.
 MAX_EVENT_PROCEDURES = 8
 
