@@ -53,6 +53,10 @@ def test_without_diacritics_abbreviations_and_slips(matcher: Matcher) -> None:
     assert codes(matcher.search("mat cavet xe may lam lai o dauu"))[0] == "1.013082"
     assert codes(matcher.search("lltp lam online bao lau co"))[0] == "3.000333"
     assert codes(matcher.search("xin lý lịch tư pháo số 2"))[0] == "3.000333"
+    # Chat shorthand: hộ chiếu, bằng lái xe quốc tế, khai báo.
+    assert codes(matcher.search("lm hc lần đầu cần gì"))[0] == "1.001456"
+    assert codes(matcher.search("xin blx qte mất bao lâu"))[0] == "3.000353"
+    assert codes(matcher.search("kb tạm vắng ở đâu"))[0] == "1.003677"
 
 
 def test_the_plain_variant_wins_unless_the_special_case_is_said(matcher: Matcher) -> None:
