@@ -224,6 +224,12 @@ def test_national_catalogue_meets_the_targets(shared_dir: Path) -> None:
         # Set 22 (a third blind helper, half of it the most common procedures): 0.60 /
         # 0.71 at its first run (bda7ba1), wrong 0, real questions declined 0.10.
         ("national-heldout-22.jsonl", 0.58, 0.70, 0.02, 0.8),
+        # Sets 23 and 24 (two more blind helpers, written at the start of a session and
+        # measured once at its end, 153ed03): 23 at 0.65 / 0.75, out-of-scope 0.85; 24 at
+        # 0.725 / 0.76, out-of-scope 0.60 (passing mentions of a finished procedure are
+        # offered choices). Held at those figures.
+        ("national-heldout-23.jsonl", 0.63, 0.73, 0.02, 0.8),
+        ("national-heldout-24.jsonl", 0.70, 0.74, 0.02, 0.55),
         # Questions that quote the national names (formal: 0.84 at its first run, tuned on;
         # formal-2 written later and never tuned on: 0.83 before, 0.97 after).
         ("national-formal.jsonl", 0.95, 0.97, 0.02, 1.0),
