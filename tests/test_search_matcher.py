@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def matcher() -> Matcher:
     catalogue, _problems = read_catalogue(ROOT / "procedures")
     vocabulary = load_vocabulary(ROOT / "procedures" / "_vocabulary.toml")
     return Matcher.build(catalogue, vocabulary)
+
+
+def named_procedure(code: str, name: str, field: str, level: Level = Level.COMMUNE) -> Procedure:
+    """A procedure with only what ranking reads, for a catalogue of a test's own."""
+    return Procedure(code=code, name=name, field=field, levels=(level,))
 
 
 def codes(result: SearchResult) -> list[str]:
@@ -126,8 +132,7 @@ def test_a_service_of_another_agency_is_declined_as_not_here(matcher: Matcher, t
 
 
 def test_words_either_side_of_a_comma_are_not_a_phrase() -> None:
-    def procedure(code: str, name: str) -> Procedure:
-        return Procedure(code=code, name=name, field="Hộ tịch", levels=(Level.COMMUNE,))
+    procedure = functools.partial(named_procedure, field="Hộ tịch")
 
     catalogue = Catalogue(
         (
@@ -147,8 +152,7 @@ def test_words_either_side_of_a_comma_are_not_a_phrase() -> None:
 
 
 def test_a_name_listing_several_cases_fits_a_question_about_one_of_them() -> None:
-    def procedure(code: str, name: str) -> Procedure:
-        return Procedure(code=code, name=name, field="Đất đai", levels=(Level.PROVINCE,))
+    procedure = functools.partial(named_procedure, field="Đất đai", level=Level.PROVINCE)
 
     catalogue = Catalogue(
         (
@@ -301,8 +305,7 @@ def test_context_words_no_name_has_are_not_the_subject(matcher: Matcher) -> None
 
 
 def test_small_talk_is_declined_unless_a_procedure_clearly_fits() -> None:
-    def procedure(code: str, name: str) -> Procedure:
-        return Procedure(code=code, name=name, field="Hòa giải", levels=(Level.COMMUNE,))
+    procedure = functools.partial(named_procedure, field="Hòa giải")
 
     catalogue = Catalogue(
         (
@@ -362,8 +365,7 @@ def test_a_long_question_whose_one_match_stands_out_is_offered_it() -> None:
     # fits the question far better than any other: a choice, not a refusal. A catalogue of
     # its own, without vocabulary or events, so that the rule is what is tested here, not
     # how well the shipped data knows the words.
-    def procedure(code: str, name: str) -> Procedure:
-        return Procedure(code=code, name=name, field="Khác", levels=(Level.COMMUNE,))
+    procedure = functools.partial(named_procedure, field="Khác")
 
     catalogue = Catalogue(
         (
@@ -603,18 +605,14 @@ def test_the_special_case_the_question_names_wins_over_the_events_plain_procedur
     of the variant's own ("chấm dứt giám hộ", "đăng ký lại") comes first, as one of the
     event's choices. A word of the variant said in passing ("đi làm lại") does not count."""
 
-    def procedure(code: str, name: str) -> Procedure:
-        return Procedure(code=code, name=name, field="Hộ tịch", levels=(Level.COMMUNE,))
-
-    catalogue = Catalogue(
-        (
-            procedure("1.000010", "Đăng ký giám hộ"),
-            procedure("1.000011", "Đăng ký chấm dứt giám hộ"),
-            procedure("1.000012", "Đăng ký khai sinh"),
-            procedure("1.000013", "Đăng ký lại khai sinh"),
-            procedure("1.000014", "Đăng ký thường trú"),
-        )
-    )
+    names = {
+        "1.000010": "Đăng ký giám hộ",
+        "1.000011": "Đăng ký chấm dứt giám hộ",
+        "1.000012": "Đăng ký khai sinh",
+        "1.000013": "Đăng ký lại khai sinh",
+        "1.000014": "Đăng ký thường trú",
+    }
+    catalogue = Catalogue(tuple(named_procedure(c, n, "Hộ tịch") for c, n in names.items()))
 
     def phrase(text: str) -> EventPhrase:
         slots = parse_phrase(text)
