@@ -35,7 +35,6 @@ import numpy as np
 
 from bot.catalogue.files import Problem, Severity
 from bot.catalogue.model import Catalogue, SourceLocation, code_shape
-from bot.search.normalize import tokens
 from bot.search.normalize import words as written_words
 
 # Other words allowed between two consecutive words of a phrase: "vợ tui mới sanh" fits
@@ -106,43 +105,41 @@ _EVENT_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*event[ \t]*\]\]", re.MULTILINE)
 
 def parse_phrase(text: str) -> tuple[Slot, ...] | None:
     """The slots of a phrase, None when it is malformed (unbalanced or empty group)."""
-    if text.count("(") != text.count(")"):
-        return None
-    slots: list[Slot] = []
-    for match in _GROUP.finditer(text):
-        group, word = match.group(1), match.group(2)
-        if group is not None:
-            # "(a|b|)": an empty alternative makes the word optional, except first.
-            alternatives = tuple(tuple(tokens(a)) for a in group.split("|"))
-            if not any(alternatives) or (not slots and not all(alternatives)):
-                return None
-            if any(
-                not a for a, raw in zip(alternatives, group.split("|"), strict=True) if raw.strip()
-            ):
-                return None  # an alternative of punctuation only
-            slots.append(tuple(dict.fromkeys(alternatives)))
-        else:
-            slots.extend(((w,),) for w in tokens(word))
-    return tuple(slots) or None
+    parsed = _parsed(text)
+    return tuple(tuple(slot) for slot in parsed) if parsed else None
 
 
 def written_slots(text: str) -> Spellings:
     """For a well-formed phrase (see parse_phrase), each alternative of each slot as
     written, with its marks: "thuế" (tax) is not "thuê" (rent), "lào" not "cù lao".
     Spellings that fold alike ("(thuế|thuê)") share their alternative."""
-    slots: list[tuple[tuple[Alternative, ...], ...]] = []
+    parsed = _parsed(text)
+    return tuple(tuple(tuple(found) for found in slot.values()) for slot in parsed or ())
+
+
+def _parsed(text: str) -> list[dict[Alternative, list[Alternative]]] | None:
+    """Per slot, its alternatives (folded) with the spellings written for each; None when
+    the phrase is malformed."""
+    if text.count("(") != text.count(")"):
+        return None
+    slots: list[dict[Alternative, list[Alternative]]] = []
     for match in _GROUP.finditer(text):
         group, word = match.group(1), match.group(2)
-        if group is not None:
-            spellings: dict[Alternative, list[Alternative]] = {}
-            for raw in group.split("|"):
-                pairs = written_words(raw, written=True)
-                folded = tuple(f for f, _ in pairs)
-                spellings.setdefault(folded, []).append(tuple(a or f for f, a in pairs))
-            slots.append(tuple(tuple(found) for found in spellings.values()))
-        else:
-            slots.extend(((((a or f),),),) for f, a in written_words(word, written=True))
-    return tuple(slots)
+        if group is None:
+            slots.extend({(f,): [(a or f,)]} for f, a in written_words(word, written=True))
+            continue
+        # "(a|b|)": an empty alternative makes the word optional, except first.
+        spellings: dict[Alternative, list[Alternative]] = {}
+        for raw in group.split("|"):
+            pairs = written_words(raw, written=True)
+            if raw.strip() and not pairs:
+                return None  # an alternative of punctuation only
+            folded = tuple(f for f, _ in pairs)
+            spellings.setdefault(folded, []).append(tuple(a or f for f, a in pairs))
+        if not any(spellings) or (not slots and () in spellings):
+            return None
+        slots.append(spellings)
+    return slots or None
 
 
 def read_life_events(folder: Path) -> tuple[tuple[LifeEvent, ...], list[Problem]]:
