@@ -20,6 +20,7 @@ from bot.search.events import (
     EventPhrase,
     LifeEvent,
     LifeEventError,
+    PhraseFinder,
     load_life_events,
     parse_phrase,
     read_life_events,
@@ -109,6 +110,20 @@ def test_a_word_typed_with_other_marks_is_another_word() -> None:
     assert found("chứng thục bản sao ở đâu") == ["copy"]
     # Without the marks typed (the matcher's default), the folded words decide.
     assert finder.find(tokens("tui thuê phòng trọ"))
+
+
+def test_phrase_lists_tell_words_apart_by_their_marks_too() -> None:
+    # The vocabulary's phrase lists ([conversation], [decline] advice) read like events.
+    finder = PhraseFinder({"advice": ["dòng nào (tốt|bền)"]})
+    spellings = {"dòng", "đồng", "nào", "tốt"}
+
+    def found(text: str) -> tuple[str, int, int] | None:
+        pairs = words(text)
+        return finder.find([f for f, _ in pairs], typed_marks(pairs, spellings))
+
+    assert found("dòng xe nào tốt") == ("advice", 0, 4)
+    assert found("tốn đồng nào tốt") is None  # a coin, not a model
+    assert found("ton dong nao tot") == ("advice", 1, 4)  # no marks: may be either
 
 
 def test_the_longest_phrase_of_an_event_is_its_hit() -> None:

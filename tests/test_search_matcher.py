@@ -569,6 +569,41 @@ def test_a_procedure_done_and_then_another_matter_is_declined(
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "Con tui mới thi đậu bằng lái xe máy, nên mua Vision hay Lead cho con nhỏ đi học?",
+        "có sổ đỏ rồi, đất ruộng giờ bán được bao nhiêu một công",
+        "mới làm căn cước xong, chỗ nào chụp hình thẻ đẹp nhất",
+    ],
+)
+def test_advice_asked_after_naming_a_procedure_is_declined(
+    matcher: Matcher, question: str
+) -> None:
+    # The clause that asks wants advice or a price; the procedure was named in passing.
+    result = matcher.search(question)
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.SMALL_TALK
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # The clause that asks names the procedure itself: still a procedure question.
+        ("đổi bằng lái xe ở đâu rẻ nhất", "3.000347"),
+        ("nên làm căn cước ở xã hay lên tỉnh", "1.014061"),
+        # "đồng nào" (which coin) typed with its marks is not "dòng nào" (which model).
+        ("đăng ký kết hôn có tốn đồng nào hông hay miễn phí", "1.000894"),
+    ],
+)
+def test_advice_words_in_a_procedure_question_keep_it_answered(
+    matcher: Matcher, question: str, code: str
+) -> None:
+    result = matcher.search(question)
+    assert result.decision is not Decision.DECLINE
+    assert codes(result)[0] == code
+
+
+@pytest.mark.parametrize(
     ("question", "code"),
     [
         # What follows names another procedure: that one is asked about.

@@ -61,7 +61,8 @@ def test_malformed_entries_are_reported(tmp_path: Path) -> None:
         '"so do" = "a"\n'
         '"sổ đỏ" = "b"\n'
         "\n[decline]\n"
-        'greeting = ["chào", 5]\n',
+        'greeting = ["chào", 5]\n'
+        'advice = ["nên (mua|chọn hay"]\n',
     )
     problems = check_vocabulary(path)
     messages = {(p.location.line, p.severity): p.message for p in problems}
@@ -70,6 +71,7 @@ def test_malformed_entries_are_reported(tmp_path: Path) -> None:
     assert "no letters or digits" in messages[(5, Severity.ERROR)]
     assert "same words as 'so do'" in messages[(7, Severity.WARNING)]
     assert "must be a list of strings" in messages[(10, Severity.ERROR)]
+    assert "advice: 'nên (mua|chọn hay' is malformed" in messages[(11, Severity.ERROR)]
 
 
 def test_alias_codes_are_checked_against_the_catalogue(tmp_path: Path, project_root: Path) -> None:

@@ -450,15 +450,22 @@ class PhraseFinder:
 
     def __init__(self, phrases_by_kind: Mapping[str, Sequence[str]]) -> None:
         self._phrases: _PhraseIndex[str] = _PhraseIndex(
-            (kind, slots, ())
+            (kind, slots, written_slots(text))
             for kind, phrases in phrases_by_kind.items()
             for text in phrases
             if (slots := parse_phrase(text)) is not None
         )
 
-    def find(self, words: Sequence[str]) -> tuple[str, int, int] | None:
-        """(kind, start, end) of the phrase found first in the message, None when none is."""
-        found = [(start, end, kind) for kind, _slots, start, end in self._phrases.matches(words)]
+    def find(
+        self, words: Sequence[str], accents: Sequence[str] = ()
+    ) -> tuple[str, int, int] | None:
+        """(kind, start, end) of the phrase found first in the message (`words` folded;
+        `accents`: the marks typed on them where known, see _first_span), None when none
+        is."""
+        found = [
+            (start, end, kind)
+            for kind, _slots, start, end in self._phrases.matches(words, accents)
+        ]
         if not found:
             return None
         start, end, kind = min(found)

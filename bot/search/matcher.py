@@ -329,6 +329,15 @@ class Matcher:
         clear = result.decision is Decision.ANSWER and result.candidates[0].score >= _ANSWER_AT
         if query.decline is DeclineReason.SMALL_TALK and not clear:
             return declined(decline_reason=DeclineReason.SMALL_TALK)
+        # "Có bằng lái rồi, giờ nên mua Vision hay Lead": the clause that asks wants advice
+        # or a market price, which no procedure gives; a procedure named elsewhere in the
+        # message was said in passing. Answered only when that clause names it itself.
+        if (
+            query.advice
+            and ranked
+            and not self._names(pairs[query.focus[0] : query.focus[1]], ranked[0].doc)
+        ):
+            return declined(decline_reason=DeclineReason.SMALL_TALK)
         # "Làm khai sinh xong rồi, giờ đặt tên sao cho hợp tuổi": the procedure is done;
         # what is asked after it is another matter, or another procedure ("... xong rồi,
         # giờ làm bhyt cho bé"), judged on its own words.

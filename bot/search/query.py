@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.search.events import EventHit
+from bot.search.events import EventHit, PhraseFinder
 from bot.search.index import SearchIndex
 from bot.search.intent import Intent, question_cue_spans, question_word_pairs, question_words
 from bot.search.names import question_ages
@@ -27,7 +27,7 @@ from bot.search.normalize import tokens, typed_marks, words
 from bot.search.phrases import Pair, PhraseSet, same_word
 from bot.search.result import DeclineReason
 from bot.search.spelling import SpellingCorrector
-from bot.search.vocabulary import DECLINE_KINDS, Vocabulary
+from bot.search.vocabulary import DECLINE_KINDS, PHRASE_SYNTAX_DECLINE_KINDS, Vocabulary
 
 # Ranking constants, calibrated on the development questions (see `bot eval`).
 _BIGRAM_BOOST = 1.5  # a matching word pair is worth more than its two words
@@ -139,6 +139,8 @@ class Query:
     intent: Intent
     decline: DeclineReason | None
     elsewhere: bool = False  # names a service of another agency ("trợ cấp thất nghiệp")
+    # The clause that asks wants advice or a market price ("nên mua Vision hay Lead").
+    advice: bool = False
     terms: Terms = field(default_factory=dict)
     choices: list[_Choice] = field(default_factory=list)
     required_mass: float = 0.0
@@ -169,8 +171,11 @@ class QueryReader:
         self.question_pairs = question_word_pairs()
         self.context = PhraseSet(vocabulary.context)
         self.decline = {
-            kind: PhraseSet(vocabulary.decline.get(kind, ())) for kind in DECLINE_KINDS
+            kind: PhraseSet(vocabulary.decline.get(kind, ()))
+            for kind in DECLINE_KINDS
+            if kind not in PHRASE_SYNTAX_DECLINE_KINDS
         }
+        self.advice = PhraseFinder({"advice": vocabulary.decline.get("advice", ())})
 
     def question_word_slips(self, pairs: list[Pair]) -> list[Pair]:
         """Unknown words one slip away from a question word, next to the rest of that
@@ -202,6 +207,7 @@ class QueryReader:
             intent=intent,
             decline=self.decline_reason(pairs, focus),
             elsewhere=self.decline["elsewhere"].found_in(pairs),
+            advice=self._asks_advice(pairs[focus[0] : focus[1]]),
             ages=question_ages(folded),
             focus=focus,
             words=folded,
@@ -234,6 +240,12 @@ class QueryReader:
             position = end
         self._weigh(slots, query)
         return query
+
+    def _asks_advice(self, pairs: list[Pair]) -> bool:
+        # Marks typed tell words apart: "đồng nào" (which coin) is not "dòng nào" (which model).
+        marks = typed_marks(pairs, self.index.spellings)
+        found = self.advice.find([f for f, _ in pairs], marks if any(marks) else ())
+        return found is not None
 
     def _cue_spans(self, folded: list[str]) -> list[tuple[int, int, bool]]:
         """Question phrases, each with the slips of question words next to it that no name

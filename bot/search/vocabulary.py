@@ -24,11 +24,15 @@ sections:
                    elsewhere = [...]: services of other agencies that this catalogue does
                    not hold ("trợ cấp thất nghiệp"), answered as "no such procedure here";
                    done = [...]: a procedure already done ("xong rồi"): what the message
-                   asks after it must name a procedure itself to be answered
+                   asks after it must name a procedure itself to be answered;
+                   advice = [...]: questions asking for advice, a recommendation or a
+                   market price ("hãng nào tốt", "nên mua ... hay"), in the life events'
+                   phrase syntax: in the clause that asks, the message is not a procedure
+                   question unless that clause names the procedure itself
     [conversation] dossier_status / center_info / thanks / human = [...]: what people
                    ask of the center itself (where their dossier is, its hours, a person
                    to talk to), in the life events' phrase syntax: "(a|b) c", words in
-                   order with up to two others between them
+                   order with up to three others between them
 
 Every value is matched without diacritics and case, so "sổ đỏ" also covers "so do".
 
@@ -79,7 +83,17 @@ class Term:
     line: int = 1
 
 
-DECLINE_KINDS = ("greeting", "small_talk", "complaint", "private_data", "elsewhere", "done")
+DECLINE_KINDS = (
+    "greeting",
+    "small_talk",
+    "complaint",
+    "private_data",
+    "elsewhere",
+    "done",
+    "advice",
+)
+# Decline kinds written in the life events' phrase syntax, like [conversation].
+PHRASE_SYNTAX_DECLINE_KINDS = ("advice",)
 # What people ask of the center itself, not of a procedure (bot.search.matcher answers
 # these before searching): their dossier, the center's address and hours, thanks, a person.
 CONVERSATION_KINDS = ("dossier_status", "center_info", "thanks", "human")
@@ -302,7 +316,9 @@ class _Parser:
             if empty:
                 self.problem(line, f"[{section}] {key} has an entry with no words: {empty[0]!r}")
                 continue
-            if section == "conversation":
+            if section == "conversation" or (
+                section == "decline" and key in PHRASE_SYNTAX_DECLINE_KINDS
+            ):
                 broken = [p for p in phrases if parse_phrase(p) is None]
                 if broken:
                     self.problem(line, f"[{section}] {key}: {broken[0]!r} is malformed")
