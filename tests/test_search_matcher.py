@@ -568,6 +568,23 @@ def test_a_procedure_done_and_then_another_matter_is_declined(
     assert result.decline_reason is DeclineReason.SMALL_TALK
 
 
+def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
+    catalogue = Catalogue(
+        (
+            named_procedure("1.001613", "Giải quyết hưởng bảo hiểm xã hội một lần", "BHXH"),
+            named_procedure("1.011006", "Khai tiền thuê đất", "Thuế"),
+            named_procedure("1.000656", "Thủ tục đăng ký khai tử", "Hộ tịch"),
+        )
+    )
+    matcher = Matcher.build(catalogue, load_vocabulary(ROOT / "procedures" / "_vocabulary.toml"))
+    # "nộp hồ sơ xong bao lâu" asks how long this procedure takes, not about "tiền".
+    result = matcher.search(
+        "Ổng đi làm công ty đóng bảo hiểm được 8 năm rồi nghỉ ngang, giờ muốn lãnh tiền bảo "
+        "hiểm một lần thì nộp hồ sơ xong bao lâu mới có tiền dzậy?"
+    )
+    assert codes(result)[0] == "1.001613"
+
+
 @pytest.mark.parametrize(
     "question",
     [

@@ -89,6 +89,9 @@ _ALTERNATIVE_SHARE = 0.35
 _FOLLOWING_OWN_WORDS = 2
 _FOLLOWING_NAMES_PROCEDURE = 0.35
 _FOLLOWING_CLOSE = 0.8
+# A dossier handed in is not a procedure done: "nộp hồ sơ xong bao lâu mới có tiền" asks
+# about the procedure itself (its time), whatever the words after "xong".
+_SUBMITTED = (("nop",), ("ho", "so"), ("nop", "don"))
 # A word pair of a name that tells procedures apart is in at most this share of names:
 # on the national catalogue "đăng ký" is in 18%, "giấy phép" 15%, "chứng nhận" 12%,
 # "cấp lại" 8.7%, "kết hôn" 0.3%.
@@ -439,6 +442,8 @@ class Matcher:
             # A clause ending in "rồi" says what is done too ("làm khai tử rồi, đám tang...").
             if not length and pairs[i][0] == "roi" and i + 1 in clause_starts:
                 length = 1
+            if length and _submitted(pairs, i):
+                continue
             if length and (i + length >= len(pairs) or pairs[i + length][0] != "chua"):
                 start, end = i, i + length
                 break
@@ -623,3 +628,9 @@ class Matcher:
         close = [c for c in candidates[: self.max_choices] if c.score >= best * _CLARIFY_RATIO]
         count = min(len(candidates), self.max_choices, max(_MIN_CHOICES, len(close)))
         return decided(Decision.CLARIFY, clarify_count=count)
+
+
+def _submitted(pairs: Sequence[Pair], at: int) -> bool:
+    """Whether the words before `at` say a dossier was handed in ("nộp hồ sơ xong")."""
+    before = tuple(f for f, _ in pairs[max(0, at - 2) : at])
+    return any(before[len(before) - len(words) :] == words for words in _SUBMITTED)
