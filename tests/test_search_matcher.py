@@ -568,6 +568,21 @@ def test_a_procedure_done_and_then_another_matter_is_declined(
     assert result.decline_reason is DeclineReason.SMALL_TALK
 
 
+def test_another_agency_named_in_the_story_does_not_turn_the_question_away(
+    matcher: Matcher,
+) -> None:
+    # "học lớp 5" (a school's matter) is who the child is; the question is the ID card.
+    result = matcher.search(
+        "Con nhỏ nhà tui học lớp 5, cô giáo biểu đi làm căn cước cho nó, nhỏ dzậy làm được "
+        "chưa, có tốn tiền hông?"
+    )
+    assert result.decision is not Decision.DECLINE
+    assert "1.014062" in codes(result)
+    # Asked in the clause that asks, it is that agency's matter.
+    declined = matcher.search("con tui học lớp 5, muốn chuyển trường thì cần giấy gì")
+    assert declined.decision is Decision.DECLINE
+
+
 def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
     catalogue = Catalogue(
         (

@@ -138,7 +138,9 @@ class _Choice:
 class Query:
     intent: Intent
     decline: DeclineReason | None
-    elsewhere: bool = False  # names a service of another agency ("trợ cấp thất nghiệp")
+    # The clause that asks names a service of another agency ("trợ cấp thất nghiệp"); in
+    # the story it is context ("con học lớp 5, cô giáo biểu đi làm căn cước").
+    elsewhere: bool = False
     # The clause that asks wants advice or a market price ("nên mua Vision hay Lead").
     advice: bool = False
     terms: Terms = field(default_factory=dict)
@@ -206,7 +208,7 @@ class QueryReader:
         query = Query(
             intent=intent,
             decline=self.decline_reason(pairs, focus),
-            elsewhere=self.decline["elsewhere"].found_in(pairs),
+            elsewhere=self.decline["elsewhere"].found_in(pairs[focus[0] : focus[1]]),
             advice=self._asks_advice(pairs[focus[0] : focus[1]]),
             ages=question_ages(folded),
             focus=focus,
