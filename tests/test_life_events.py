@@ -305,3 +305,18 @@ def test_the_shipped_situations_are_understood(
     assert result.decision is Decision.CLARIFY
     assert result.event is not None and result.event.id == event_id
     assert result.shown[0].procedure.code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "event_id"),
+    [
+        ("tờ 200 ngàn bị ngâm nước mặn mục rã gần nửa tờ, ngân hàng có đổi hông", "money-damaged"),
+        ("để quên tờ 200 nghìn trong túi quần, giặt máy rách làm hai", "money-damaged"),
+        ("khách trả tiền cho tui có tờ 500 nghi giả, mang tới đâu", "money-counterfeit"),
+    ],
+)
+def test_a_banknote_is_told_by_its_value(text: str, event_id: str) -> None:
+    # Citizens name a note by its value ("tờ 200 ngàn"), not as "tờ tiền".
+    finder = EventFinder(load_life_events(ROOT / "procedures" / "_events"))
+    found = [hit.event.id for hit in finder.find(tokens(text))]
+    assert f"property-work.{event_id}" in found
