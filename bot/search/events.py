@@ -292,9 +292,10 @@ class _PhraseIndex(Generic[T]):
 
     def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...], Spellings]]) -> None:
         entries = list(phrases)
-        alternatives_by_word: dict[str, list[int]] = defaultdict(list)
-        alternative_words: list[int] = []  # distinct words of each alternative
-        slot_of_alternative: list[int] = []
+        # Phrases share most alternatives ("(tiền|tờ tiền)", "(bị|lỡ)"): each distinct
+        # alternative is counted once per message and knows the slots it fills.
+        alternative_ids: dict[Alternative, int] = {}
+        slots_of_alternative: list[list[int]] = []
         phrase_of_slot: list[int] = []
         required_count: list[int] = []
         for number, (_payload, slots, _spellings) in enumerate(entries):
@@ -303,21 +304,31 @@ class _PhraseIndex(Generic[T]):
                 slot_id = len(phrase_of_slot)
                 phrase_of_slot.append(number)
                 for alternative in slot:
-                    alternative_id = len(alternative_words)
-                    distinct = set(alternative)
-                    alternative_words.append(len(distinct))
-                    slot_of_alternative.append(slot_id)
-                    for word in distinct:
-                        alternatives_by_word[word].append(alternative_id)
+                    alternative_id = alternative_ids.setdefault(alternative, len(alternative_ids))
+                    if alternative_id == len(slots_of_alternative):
+                        slots_of_alternative.append([])
+                    slots_of_alternative[alternative_id].append(slot_id)
             required_count.append(len(required))
+        alternatives_by_word: dict[str, list[int]] = defaultdict(list)
+        for alternative, alternative_id in alternative_ids.items():
+            for word in set(alternative):
+                alternatives_by_word[word].append(alternative_id)
         self._entries = entries
         self._alternatives_by_word = {
             word: np.asarray(ids, dtype=np.int32) for word, ids in alternatives_by_word.items()
         }
         # Counts are compared with bincount's output: the same integer type (np.intp)
         # saves a conversion of the whole array per message.
-        self._alternative_words = np.asarray(alternative_words, dtype=np.intp)
-        self._slot_of_alternative = np.asarray(slot_of_alternative, dtype=np.intp)
+        self._alternative_words = np.asarray(
+            [len(set(alternative)) for alternative in alternative_ids], dtype=np.intp
+        )
+        # The slots of alternative i are _alternative_slots[_slot_starts[i]:_slot_starts[i + 1]].
+        self._slot_starts = np.cumsum(
+            [0, *(len(found) for found in slots_of_alternative)], dtype=np.intp
+        )
+        self._alternative_slots = np.asarray(
+            [slot for found in slots_of_alternative for slot in found], dtype=np.intp
+        )
         self._phrase_of_slot = np.asarray(phrase_of_slot, dtype=np.intp)
         self._required_count = np.asarray(required_count, dtype=np.intp)
 
@@ -340,10 +351,15 @@ class _PhraseIndex(Generic[T]):
         completed = np.flatnonzero(words_held == self._alternative_words)
         if not len(completed):
             return
+        # The slots of the completed alternatives, gathered from their ranges at once.
+        firsts = self._slot_starts[completed]
+        lengths = self._slot_starts[completed + 1] - firsts
+        shifts = np.repeat(firsts - (np.cumsum(lengths) - lengths), lengths)
+        filled = self._alternative_slots[shifts + np.arange(len(shifts))]
         # Two alternatives may fill one slot ("(sinh|sanh) con" in "sinh ... sanh"): a
         # slot counts once.
         is_filled = np.zeros(len(self._phrase_of_slot), dtype=bool)
-        is_filled[self._slot_of_alternative[completed]] = True
+        is_filled[filled] = True
         counts = np.bincount(
             self._phrase_of_slot[np.flatnonzero(is_filled)], minlength=len(self._required_count)
         )
