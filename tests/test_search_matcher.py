@@ -617,6 +617,22 @@ def test_advice_asked_after_naming_a_procedure_is_declined(
     assert result.decline_reason is DeclineReason.SMALL_TALK
 
 
+def test_a_date_shared_with_a_name_does_not_name_the_procedure() -> None:
+    shipped, _problems = read_catalogue(ROOT / "procedures")
+    dated = named_procedure(
+        "1.004209",
+        "Xét hưởng chế độ trợ cấp một lần đối với người tham gia kháng chiến từ ngày "
+        "20-7-1954 đến 30-4-1975",
+        "Chính sách",
+    )
+    catalogue = Catalogue((*shipped.procedures, dated))
+    matcher = Matcher.build(catalogue, load_vocabulary(ROOT / "procedures" / "_vocabulary.toml"))
+    # Asked to write a poem: advice-like small talk, not a question about that procedure.
+    result = matcher.search("Viết giùm anh bài thơ ngắn tặng vợ nhân ngày 20/10")
+    assert result.decision is Decision.DECLINE
+    assert result.decline_reason is DeclineReason.SMALL_TALK
+
+
 @pytest.mark.parametrize(
     ("question", "code"),
     [

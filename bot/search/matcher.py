@@ -485,8 +485,12 @@ class Matcher:
         phép" or "chứng nhận", which a large share of all names have."""
         said = set(terms_of(self.reader.corrected_words(pairs)))
         most = _TELLING_PAIR_SHARE * self.index.size
+        # A date in a name ("từ ngày 20-7-1954") is not what a message names ("ngày 20/10").
         return any(
-            " " in term and term in said and 0 < self.index.frequency.get(term, 0.0) <= most
+            " " in term
+            and term in said
+            and 0 < self.index.frequency.get(term, 0.0) <= most
+            and term.replace(" ", "").isalpha()
             for term in terms_of(self.index.base_names[doc].split())
         )
 
