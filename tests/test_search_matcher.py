@@ -583,6 +583,26 @@ def test_another_agency_named_in_the_story_does_not_turn_the_question_away(
     assert declined.decision is Decision.DECLINE
 
 
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # "tía nó" (its father) and "mần" are the story's words, not the subject.
+        (
+            "nhà tui mới có thêm đứa cháu nội, tía nó đi mần giấy khai sanh thì cần đem theo giấy "
+            "tờ gì",
+            "1.001193",
+        ),
+        ("hổm rày thằng nhỏ kiếm cái giấy khai sanh hông ra, xin bản sao ở đâu nghen", "2.000635"),
+    ],
+)
+def test_southern_particles_and_people_words_leave_the_subject_clear(
+    matcher: Matcher, question: str, code: str
+) -> None:
+    result = matcher.search(question)
+    assert result.decision is Decision.ANSWER
+    assert codes(result) == [code]
+
+
 def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
     catalogue = Catalogue(
         (
