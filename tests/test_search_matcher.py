@@ -603,6 +603,15 @@ def test_southern_particles_and_people_words_leave_the_subject_clear(
     assert codes(result) == [code]
 
 
+def test_a_vehicle_called_by_its_model_is_a_vehicle(matcher: Matcher) -> None:
+    result = matcher.search(
+        "Tui mua lại chiếc Wave của ông hàng xóm, giờ muốn sang tên qua tui đứng thì phải đem "
+        "theo giấy gì dzậy anh?"
+    )
+    assert result.decision is not Decision.DECLINE
+    assert result.shown[0].procedure.name.startswith("Sang tên xe")
+
+
 def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
     catalogue = Catalogue(
         (
