@@ -320,3 +320,10 @@ def test_a_banknote_is_told_by_its_value(text: str, event_id: str) -> None:
     finder = EventFinder(load_life_events(ROOT / "procedures" / "_events"))
     found = [hit.event.id for hit in finder.find(tokens(text))]
     assert f"property-work.{event_id}" in found
+
+
+def test_going_abroad_without_naming_the_passport_leads_to_it(shipped_matcher: Matcher) -> None:
+    # "tháng sau đi du lịch Thái Lan, cần giấy tờ gì": the passport is the paper meant.
+    result = shipped_matcher.search("tháng sau đi du lịch Thái Lan, cần giấy tờ gì")
+    assert result.event is not None and result.event.id == "family.passport-first"
+    assert result.shown[0].procedure.code == "1.001456"
