@@ -12,6 +12,7 @@ the most preferred level. Vectorised over the whole catalogue first, then the be
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -26,6 +27,10 @@ from bot.search.query import Query, Terms
 # Share of a word's credit earned without diacritics: a question typed with marks gets
 # the rest only where the name has the same marks.
 _FOLDED_SHARE = 0.35
+# A word typed with marks no name has ("cúng" where names have "cung cấp") is more likely
+# another word than a slip: it earns this share. The hỏi and ngã tones, which southern
+# writers swap ("thai sãn"), are the same word here.
+_UNKNOWN_MARKS_SHARE = 0.6
 _PRECISION_FLOOR = 0.55  # score = recall * (floor + (1 - floor) * precision)
 _QUALIFIER_PENALTY = 0.80  # per special-case qualifier the question did not mention
 _MAX_QUALIFIER_PENALTIES = 2
@@ -98,6 +103,9 @@ class Ranker:
             | {v.doc for v in self.event_variants.get(event_id, ())}
             for event_id, (ids, _order) in self.event_docs.items()
         }
+        self._spellings_hoi_as_nga = frozenset(
+            _hoi_as_nga(term) for term in index.accented_postings
+        )
         # Names' words as looked up in Query.mentioned (" a b "), padded once here.
         self._qualifiers = [tuple(f" {q} " for q in found) for found in names.qualifiers]
         self._case_actions = [tuple(f" {a} " for a in found) for found in names.case_actions]
@@ -270,7 +278,8 @@ class Ranker:
                     name_credits += (value * _FOLDED_SHARE, value * (1.0 - _FOLDED_SHARE))
                 else:
                     name_ids.append(posting.name_ids)
-                    name_credits.append(value)
+                    slip = not accented or _hoi_as_nga(accented) in self._spellings_hoi_as_nga
+                    name_credits.append(value if slip else value * _UNKNOWN_MARKS_SHARE)
             if posting.other_ids.size:
                 other_ids.append(posting.other_ids)
                 other_credits.append(value * posting.other_weights)
@@ -363,3 +372,10 @@ def _event_variants(
         if found:
             variants[event_id] = tuple(found)
     return variants
+
+
+def _hoi_as_nga(text: str) -> str:
+    """`text` with the hỏi tone written as ngã (NFC in, NFC out)."""
+    return unicodedata.normalize(
+        "NFC", unicodedata.normalize("NFD", text).replace("\u0309", "\u0303")
+    )
