@@ -202,7 +202,7 @@ async def test_in_a_staff_group_only_staff_can_drop_a_draft(config: Config) -> N
 
 
 async def test_staff_teach_a_missed_question_with_buttons(config: Config) -> None:
-    missed = "cho hỏi phiếu tím xin ở đâu"
+    missed = "cho hỏi giấy tím xin ở đâu"
     async with FakeTelegramBotApi() as api:
         api.wait_limit = 20.0
         async with running_bot(dataclasses.replace(config, telegram=telegram_config(api))) as bot:
@@ -235,6 +235,6 @@ async def test_staff_teach_a_missed_question_with_buttons(config: Config) -> Non
             assert stored.lesson.taught_by == f"telegram:{STAFF_ID}"
 
             # The citizen asks again, typed otherwise: answered now.
-            await lan.say("cho hoi phieu tim xin o dau", "Lý lịch tư pháp")
+            await lan.say("cho hoi giay tim xin o dau", "Lý lịch tư pháp")
             # And staff are not asked about it again.
             await staff.say("/day", "Không có câu hỏi nào cần dạy")

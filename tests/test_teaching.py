@@ -34,7 +34,7 @@ from bot.teaching.store import LessonStore, NothingToTeach, questions_to_teach
 ROOT = Path(__file__).resolve().parent.parent
 # Declined by the shipped catalogue as it stands (a nickname nobody wrote down); here it
 # means the criminal record certificate.
-MISSED = "cho hỏi phiếu tím xin ở đâu"
+MISSED = "cho hỏi giấy tím xin ở đâu"
 CRIMINAL_RECORD = "3.000333"
 
 
@@ -170,7 +170,7 @@ async def test_questions_to_teach_are_the_missed_ones_grouped(engine: AsyncEngin
     chat = ChatRef(Channel.WEB, "c")
     for text, decision, code in (
         (MISSED, QuestionDecision.DECLINE, None),
-        ("Cho hỏi PHIẾU TÍM xin ở đâu?", QuestionDecision.DECLINE, None),
+        ("Cho hỏi GIẤY TÍM xin ở đâu?", QuestionDecision.DECLINE, None),
         ("đăng ký xe", QuestionDecision.REJECTED, "1.013067"),
         ("đăng ký xe", QuestionDecision.ANSWER, "1.013067"),
         ("làm khai sinh", QuestionDecision.ANSWER, "1.001193"),
@@ -180,7 +180,7 @@ async def test_questions_to_teach_are_the_missed_ones_grouped(engine: AsyncEngin
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     found = await questions_to_teach(engine, since)
     assert [(q.count, q.turned_down) for q in found] == [(2, ()), (1, ("1.013067",))]
-    assert found[0].text == "Cho hỏi PHIẾU TÍM xin ở đâu?"  # the latest
+    assert found[0].text == "Cho hỏi GIẤY TÍM xin ở đâu?"  # the latest
     taught = Lessons([Lesson(MISSED, LessonKind.NOT_OURS)])
     assert [q.text for q in await questions_to_teach(engine, since, taught=taught)] == [
         "đăng ký xe"
@@ -248,7 +248,7 @@ async def test_a_declined_question_is_answered_after_teaching_in_another_process
         after = await core.dialogue.handle(Incoming(chat, "citizen", MISSED))
         assert "Lý lịch tư pháp" in text_of(after)
         typed_otherwise = await core.dialogue.handle(
-            Incoming(chat, "citizen", "cho hoi phieu tim xin o dau a")
+            Incoming(chat, "citizen", "cho hoi giay tim xin o dau a")
         )
         assert "Lý lịch tư pháp" in text_of(typed_otherwise)
 
