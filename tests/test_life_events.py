@@ -327,3 +327,20 @@ def test_going_abroad_without_naming_the_passport_leads_to_it(shipped_matcher: M
     result = shipped_matcher.search("tháng sau đi du lịch Thái Lan, cần giấy tờ gì")
     assert result.event is not None and result.event.id == "family.passport-first"
     assert result.shown[0].procedure.code == "1.001456"
+
+
+@pytest.mark.parametrize(
+    ("text", "event_id"),
+    [
+        (
+            "tòa xử tui thắng rồi mà bên kia hổng chịu trả tiền, giờ làm đơn ở đâu",
+            "won-lawsuit-not-paid",
+        ),
+        ("ghe mục rồi bán sắt vụn, giấy đăng ký ghe xử lý sao", "scrap-rotten-boat"),
+        ("tiệm tạp hóa tính đóng cửa mấy tháng đi chữa bệnh thì báo ai", "grocery-pause-months"),
+    ],
+)
+def test_the_shipped_themes_are_understood(text: str, event_id: str) -> None:
+    """procedures/_events/themes.toml: situations of daily life told as a need."""
+    finder = EventFinder(load_life_events(ROOT / "procedures" / "_events"))
+    assert f"themes.{event_id}" in [hit.event.id for hit in finder.find(tokens(text))]
