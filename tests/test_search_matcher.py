@@ -588,10 +588,10 @@ def test_another_agency_named_in_the_story_does_not_turn_the_question_away(
 @pytest.mark.parametrize(
     ("question", "code"),
     [
-        # "tía nó" (its father) and "mần" are the story's words, not the subject.
+        # "cho tui hỏi", "tía nó" (its father), "thằng nhỏ" are the story's words.
         (
-            "nhà tui mới có thêm đứa cháu nội, tía nó đi mần giấy khai sanh thì cần đem theo giấy "
-            "tờ gì",
+            "Mấy cô chú cho tui hỏi, tía nó đi mần giấy khai sanh cho thằng nhỏ thì cần đem "
+            "theo giấy tờ gì",
             "1.001193",
         ),
         ("hổm rày thằng nhỏ kiếm cái giấy khai sanh hông ra, xin bản sao ở đâu nghen", "2.000635"),
