@@ -646,6 +646,8 @@ def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
         "Con tui mới thi đậu bằng lái xe máy, nên mua Vision hay Lead cho con nhỏ đi học?",
         "có sổ đỏ rồi, đất ruộng giờ bán được bao nhiêu một công",
         "mới làm căn cước xong, chỗ nào chụp hình thẻ đẹp nhất",
+        "có bằng lái ô tô rồi, giờ mua Vios hay Accent đi đỡ tốn xăng hơn?",
+        "đăng ký kết hôn xong rồi, đãi tiệc ở nhà hàng hay dựng rạp ở nhà thì rẻ hơn",
     ],
 )
 def test_advice_asked_after_naming_a_procedure_is_declined(
