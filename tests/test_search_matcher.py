@@ -22,7 +22,7 @@ from bot.search import (
     load_vocabulary,
 )
 from bot.search.events import EventPhrase, LifeEvent, parse_phrase
-from bot.search.normalize import words
+from bot.search.normalize import clauses, words
 from bot.search.vocabulary import Term, Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +98,9 @@ def test_an_exact_procedure_code_answers_that_procedure(matcher: Matcher) -> Non
         ("😀😀😀", DeclineReason.EMPTY),
         ("", DeclineReason.EMPTY),
         ("mở tài khoản ngân hàng cần gì", DeclineReason.SMALL_TALK),
+        ("Chào em, bữa nay em khỏe hông?", DeclineReason.SMALL_TALK),
+        ("xe buýt từ bến xe Cần Thơ về Vĩnh Long chuyến chót mấy giờ?", DeclineReason.SMALL_TALK),
+        ("coi giùm ngày nào tốt để đổ móng", DeclineReason.SMALL_TALK),
     ],
 )
 def test_messages_that_are_not_about_a_procedure_are_declined(
@@ -623,6 +626,24 @@ def test_hoi_and_nga_swapped_are_the_same_word(matcher: Matcher) -> None:
     assert swapped.candidates[0].score == written.candidates[0].score
 
 
+@pytest.mark.parametrize(
+    ("text", "asking"),
+    [
+        # Ends like a question, though the later clause holds a cue word ("hồ sơ").
+        ("tỷ giá đô Úc hôm nay nhiêu vậy, tui tính đổi tiền trước khi nộp hồ sơ", 0),
+        # The words after the question's end address people ("mấy anh").
+        ("mai Cần Thơ có mưa hông mấy anh, tui tính lên đổi bằng lái.", 0),
+        ("ba tui mất rồi, giờ làm khai tử ở đâu vậy ad", 1),
+    ],
+)
+def test_the_clause_that_asks_is_found(matcher: Matcher, text: str, asking: int) -> None:
+    pairs, clause_starts = clauses(text)
+    folded = [f for f, _ in pairs]
+    bounds = [0, *sorted(clause_starts)]
+    start, _end = matcher.reader.focus(folded, frozenset(clause_starts))
+    assert start == bounds[asking]
+
+
 def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
     catalogue = Catalogue(
         (
@@ -647,6 +668,7 @@ def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
         "có sổ đỏ rồi, đất ruộng giờ bán được bao nhiêu một công",
         "mới làm căn cước xong, chỗ nào chụp hình thẻ đẹp nhất",
         "có bằng lái ô tô rồi, giờ mua Vios hay Accent đi đỡ tốn xăng hơn?",
+        "Đi làm sổ đỏ xong rồi, cho hỏi giá đất ruộng giờ bán được nhiêu một công?",
         "đăng ký kết hôn xong rồi, đãi tiệc ở nhà hàng hay dựng rạp ở nhà thì rẻ hơn",
     ],
 )

@@ -52,6 +52,11 @@ _QUESTION_ENDINGS = frozenset(
 )
 
 FINAL_PARTICLES = frozenset({"nha", "ha", "hen", "nhen", "nghen"})
+# Who a citizen addresses, after the question's last word ("... được hông mấy anh").
+_ADDRESS_WORDS = frozenset(
+    {"may", "anh", "chi", "em", "co", "chu", "bac", "ad", "admin", "a", "ah", "hen", "nghen"}
+    | {"nhen", "nha", "moi", "nguoi", "mn", "ban", "oi"}
+)
 
 # Words that cannot name a procedure on their own ("còn ... thì sao", "làm", "nộp"):
 # a follow-up made only of these asks about the procedure already being discussed.
@@ -506,9 +511,17 @@ class QueryReader:
         ranges = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
         if len(ranges) <= 1:
             return (0, len(folded))
+        # A clause that ends like a question asks, though a later one holds a cue word
+        # ("tỷ giá hôm nay nhiêu vậy, tui tính đổi tiền trước khi nộp hồ sơ"); the words
+        # the citizen addresses people with come after its ending ("... có mưa hông mấy anh").
+        for first, last in reversed(ranges):
+            while last - 1 > first and folded[last - 1] in _ADDRESS_WORDS:
+                last -= 1
+            if folded[last - 1] in _QUESTION_ENDINGS:
+                return (first, last)
         cue_starts = [start for start, _end, _kept in question_cue_spans(folded)]
         for first, last in reversed(ranges):
-            if folded[last - 1] in _QUESTION_ENDINGS or any(first <= c < last for c in cue_starts):
+            if any(first <= c < last for c in cue_starts):
                 return (first, last)
         return ranges[-1]
 
