@@ -563,6 +563,8 @@ def test_search_never_raises_and_always_decides(matcher: Matcher, text: str) -> 
         "vua dang ky xe xong, bien so tong 9 nut co hen ko ad, coi phong thuy dum",
         # "cúng" (an offering) typed with its marks is not the "cung" of "cung cấp".
         "làm khai tử xong rồi, giờ cúng 49 ngày thế nào",
+        # "Làm xong" opening the clause: its end ("rồi") says what is done.
+        "Làm xong giấy khai sanh cho con gái rồi, giờ đặt cái tên ở nhà sao cho dễ thương hen",
     ],
 )
 def test_a_procedure_done_and_then_another_matter_is_declined(

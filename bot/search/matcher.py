@@ -444,6 +444,12 @@ class Matcher:
                 length = 1
             if length and _submitted(pairs, i):
                 continue
+            # A marker opening its clause ("làm xong giấy khai sanh rồi, giờ ...") has
+            # nothing before it to be done: the clause's own end says it.
+            clause_start = max((c for c in clause_starts if c <= i), default=0)
+            opens = all(f in WEAK_WORDS for f, _ in pairs[clause_start:i])
+            if length and opens and pairs[i][0] != "roi":
+                continue
             if length and (i + length >= len(pairs) or pairs[i + length][0] != "chua"):
                 start, end = i, i + length
                 break
@@ -474,7 +480,7 @@ class Matcher:
             return None
         # "rồi" alone ("cưới rồi", "bán xe rồi giờ ...") says that something happened;
         # "xong", "làm rồi", "cấp rồi" that a procedure was finished.
-        finished = pairs[start][0] != "roi"
+        finished = pairs[start][0] != "roi" or any(f == "xong" for f, _ in done_words)
         return _AfterDone(
             rest, self._events_in(rest) if events is None else events, finished, done_words
         )
