@@ -133,6 +133,34 @@ def test_the_longest_phrase_of_an_event_is_its_hit() -> None:
     assert hit.phrase.words == 3
 
 
+def test_a_phrase_of_parts_matches_them_anywhere_in_any_order(tmp_path: Path) -> None:
+    folder = tmp_path / "_events"
+    folder.mkdir()
+    (folder / "parts.toml").write_text(
+        '[[event]]\nid = "test.survivor"\ntitle = "x"\nprocedures = ["2.000821"]\n'
+        'says = ["(chồng|vợ|ba|má) (mất|qua đời) + (bảo hiểm xã hội|bhxh|đóng bảo hiểm)"]\n\n'
+        '[[event]]\nid = "test.broken"\ntitle = "x"\nprocedures = ["2.000821"]\n'
+        'says = ["(chồng|vợ) mất + (bảo hiểm"]\n',
+        encoding="utf-8",
+    )
+    events, problems = read_life_events(folder)
+    assert [e.id for e in events] == ["test.survivor"]
+    assert problems and "malformed" in str(problems[0])
+    assert events[0].phrases[0].parts == (2, 1)
+    finder = EventFinder(events)
+
+    def found(text: str) -> list[tuple[int, int]]:
+        return [(hit.start, hit.end) for hit in finder.find(tokens(text))]
+
+    # One part in the story, the other in the question, far apart.
+    story = "Chồng tôi mất tháng trước. Ảnh đóng bảo hiểm ở công ty được 15 năm, giờ làm sao"
+    assert found(story) == [(0, 9)]
+    assert found("đóng bảo hiểm cho chồng mấy năm, giờ chồng mất rồi") == [(0, 10)]
+    # Every part must be there; each part keeps its own order and gaps.
+    assert found("chồng tôi đi làm có đóng bảo hiểm") == []
+    assert found("mất chồng, có đóng bảo hiểm") == []
+
+
 def test_reading_the_files_reports_each_problem_with_its_line(tmp_path: Path) -> None:
     folder = tmp_path / "_events"
     folder.mkdir()

@@ -16,7 +16,10 @@ reviewed data files, `procedures/_events/*.toml`, one `[[event]]` table each:
 A phrase matches a message when its words occur in it in this order, with at most
 `MAX_GAP` other words between two of them, compared without diacritics or case;
 "(a|b c)" is one word (or consecutive words) out of several; "(a|)" makes a word
-optional (not the first).
+optional (not the first). A phrase of parts joined by " + " ("(chồng|vợ) mất + (bảo
+hiểm xã hội|bhxh)") matches when every part does, each in its own order, the parts
+anywhere in the message: a long story says who died in one sentence and asks about the
+insurance in another.
 
 `EventFinder.find` is pure and cheap (phrases are looked up by their first word).
 """
@@ -45,6 +48,8 @@ from bot.search.normalize import words as written_words
 MAX_GAP = 3
 # Procedures an event may offer: they become choices, and a phone shows about five.
 MAX_EVENT_PROCEDURES = 8
+# Joins the parts of a phrase that may stand anywhere in a message, in any order.
+PART_SEPARATOR = " + "
 
 T = TypeVar("T")
 Alternative = tuple[str, ...]  # folded words that follow each other
@@ -60,6 +65,10 @@ class EventPhrase:
     # Per slot, per alternative, its spellings as written with their marks ("thuế", not
     # "thuê"); () when marks are not checked.
     written: Spellings = ()
+    # A phrase of parts ("(chồng|vợ) mất + (bảo hiểm xã hội|bhxh)"): how many of the slots
+    # each part has. Each part matches in order somewhere in the message; the parts in
+    # any order, at any distance. () for a phrase of one part.
+    parts: tuple[int, ...] = ()
 
     @property
     def words(self) -> int:
@@ -231,11 +240,11 @@ def _event(table: Any, location: SourceLocation, problems: list[Problem]) -> Lif
         return None
     phrases: list[EventPhrase] = []
     for text in says:
-        slots = parse_phrase(text)
-        if slots is None:
+        phrase = _event_phrase(text)
+        if phrase is None:
             problem(f"event '{event_id}': phrase {text!r} is malformed (check the brackets)")
             continue
-        phrases.append(EventPhrase(text, slots, written_slots(text)))
+        phrases.append(phrase)
     codes = _strings(table.get("procedures")) or []
     bad = [code for code in codes if code_shape(code) == "malformed"]
     if bad:
@@ -269,6 +278,19 @@ def _event(table: Any, location: SourceLocation, problems: list[Problem]) -> Lif
     )
 
 
+def _event_phrase(text: str) -> EventPhrase | None:
+    """An event's phrase: one part, or parts joined by " + " (see EventPhrase.parts)."""
+    texts = [part.strip() for part in text.split(PART_SEPARATOR)]
+    parsed = [parse_phrase(part) for part in texts]
+    if any(slots is None for slots in parsed):
+        return None
+    parts = [slots for slots in parsed if slots is not None]
+    slots = tuple(slot for part in parts for slot in part)
+    written = tuple(spelling for part in texts for spelling in written_slots(part))
+    sizes = tuple(len(part) for part in parts) if len(parts) > 1 else ()
+    return EventPhrase(text, slots, written, sizes)
+
+
 def _strings(value: Any) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return None
@@ -290,7 +312,9 @@ class _PhraseIndex(Generic[T]):
     is filled are matched word by word, in order. In numpy: a few array operations per
     message instead of a loop over phrases."""
 
-    def __init__(self, phrases: Iterable[tuple[T, tuple[Slot, ...], Spellings]]) -> None:
+    def __init__(
+        self, phrases: Iterable[tuple[T, tuple[Slot, ...], Spellings, tuple[int, ...]]]
+    ) -> None:
         entries = list(phrases)
         # Phrases share most alternatives ("(tiền|tờ tiền)", "(bị|lỡ)"): each distinct
         # alternative is counted once per message and knows the slots it fills.
@@ -298,7 +322,7 @@ class _PhraseIndex(Generic[T]):
         slots_of_alternative: list[list[int]] = []
         phrase_of_slot: list[int] = []
         required_count: list[int] = []
-        for number, (_payload, slots, _spellings) in enumerate(entries):
+        for number, (_payload, slots, _spellings, _parts) in enumerate(entries):
             required = [slot for slot in slots if () not in slot]
             for slot in required:
                 slot_id = len(phrase_of_slot)
@@ -370,8 +394,8 @@ class _PhraseIndex(Generic[T]):
         for position, word in enumerate(words):
             starts[word].append(position)
         for number in complete.tolist():
-            payload, slots, spellings = self._entries[number]
-            span = _first_span(slots, words, starts, spellings, accents)
+            payload, slots, spellings, parts = self._entries[number]
+            span = _parts_span(slots, parts, words, starts, spellings, accents)
             if span is not None:
                 yield payload, slots, span[0], span[1]
 
@@ -382,7 +406,7 @@ class EventFinder:
     def __init__(self, events: Iterable[LifeEvent]) -> None:
         self.events = tuple(events)
         self._phrases: _PhraseIndex[tuple[LifeEvent, EventPhrase]] = _PhraseIndex(
-            ((event, phrase), phrase.slots, phrase.written)
+            ((event, phrase), phrase.slots, phrase.written, phrase.parts)
             for event in self.events
             for phrase in event.phrases
         )
@@ -400,6 +424,35 @@ class EventFinder:
             if known is None or (phrase.words, -hit.span) > (known.phrase.words, -known.span):
                 best[event.id] = hit
         return sorted(best.values(), key=lambda h: (-h.phrase.words, h.span, h.start))
+
+
+def _parts_span(
+    slots: Sequence[Slot],
+    parts: Sequence[int],
+    words: Sequence[str],
+    starts: Mapping[str, Sequence[int]],
+    spellings: Spellings = (),
+    accents: Sequence[str] = (),
+) -> tuple[int, int] | None:
+    """(start, end) of the phrase in `words`: of its one part (_first_span), or from the
+    first to the last of its parts, each found on its own; None if one is missing."""
+    if not parts:
+        return _first_span(slots, words, starts, spellings, accents)
+    first, last = len(words), 0
+    at = 0
+    for size in parts:
+        span = _first_span(
+            slots[at : at + size],
+            words,
+            starts,
+            spellings[at : at + size] if spellings else (),
+            accents,
+        )
+        if span is None:
+            return None
+        first, last = min(first, span[0]), max(last, span[1])
+        at += size
+    return first, last
 
 
 def _first_span(
@@ -466,7 +519,7 @@ class PhraseFinder:
 
     def __init__(self, phrases_by_kind: Mapping[str, Sequence[str]]) -> None:
         self._phrases: _PhraseIndex[str] = _PhraseIndex(
-            (kind, slots, written_slots(text))
+            (kind, slots, written_slots(text), ())
             for kind, phrases in phrases_by_kind.items()
             for text in phrases
             if (slots := parse_phrase(text)) is not None
