@@ -565,6 +565,13 @@ def test_search_never_raises_and_always_decides(matcher: Matcher, text: str) -> 
         "làm khai tử xong rồi, giờ cúng 49 ngày thế nào",
         # "Làm xong" opening the clause: its end ("rồi") says what is done.
         "Làm xong giấy khai sanh cho con gái rồi, giờ đặt cái tên ở nhà sao cho dễ thương hen",
+        # The clause that asks wants advice or a price; the procedure was named in passing.
+        "Con tui mới thi đậu bằng lái xe máy, nên mua Vision hay Lead cho con nhỏ đi học?",
+        "có sổ đỏ rồi, đất ruộng giờ bán được bao nhiêu một công",
+        "mới làm căn cước xong, chỗ nào chụp hình thẻ đẹp nhất",
+        "có bằng lái ô tô rồi, giờ mua Vios hay Accent đi đỡ tốn xăng hơn?",
+        "Đi làm sổ đỏ xong rồi, cho hỏi giá đất ruộng giờ bán được nhiêu một công?",
+        "đăng ký kết hôn xong rồi, đãi tiệc ở nhà hàng hay dựng rạp ở nhà thì rẻ hơn",
     ],
 )
 def test_a_procedure_done_and_then_another_matter_is_declined(
@@ -663,26 +670,6 @@ def test_a_dossier_handed_in_is_not_a_procedure_done() -> None:
     assert codes(result)[0] == "1.001613"
 
 
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Con tui mới thi đậu bằng lái xe máy, nên mua Vision hay Lead cho con nhỏ đi học?",
-        "có sổ đỏ rồi, đất ruộng giờ bán được bao nhiêu một công",
-        "mới làm căn cước xong, chỗ nào chụp hình thẻ đẹp nhất",
-        "có bằng lái ô tô rồi, giờ mua Vios hay Accent đi đỡ tốn xăng hơn?",
-        "Đi làm sổ đỏ xong rồi, cho hỏi giá đất ruộng giờ bán được nhiêu một công?",
-        "đăng ký kết hôn xong rồi, đãi tiệc ở nhà hàng hay dựng rạp ở nhà thì rẻ hơn",
-    ],
-)
-def test_advice_asked_after_naming_a_procedure_is_declined(
-    matcher: Matcher, question: str
-) -> None:
-    # The clause that asks wants advice or a price; the procedure was named in passing.
-    result = matcher.search(question)
-    assert result.decision is Decision.DECLINE
-    assert result.decline_reason is DeclineReason.SMALL_TALK
-
-
 def test_a_date_shared_with_a_name_does_not_name_the_procedure() -> None:
     shipped, _problems = read_catalogue(ROOT / "procedures")
     dated = named_procedure(
@@ -697,24 +684,6 @@ def test_a_date_shared_with_a_name_does_not_name_the_procedure() -> None:
     result = matcher.search("Viết giùm anh bài thơ ngắn tặng vợ nhân ngày 20/10")
     assert result.decision is Decision.DECLINE
     assert result.decline_reason is DeclineReason.SMALL_TALK
-
-
-@pytest.mark.parametrize(
-    ("question", "code"),
-    [
-        # The clause that asks names the procedure itself: still a procedure question.
-        ("đổi bằng lái xe ở đâu rẻ nhất", "3.000347"),
-        ("nên làm căn cước ở xã hay lên tỉnh", "1.014061"),
-        # "đồng nào" (which coin) typed with its marks is not "dòng nào" (which model).
-        ("đăng ký kết hôn có tốn đồng nào hông hay miễn phí", "1.000894"),
-    ],
-)
-def test_advice_words_in_a_procedure_question_keep_it_answered(
-    matcher: Matcher, question: str, code: str
-) -> None:
-    result = matcher.search(question)
-    assert result.decision is not Decision.DECLINE
-    assert codes(result)[0] == code
 
 
 @pytest.mark.parametrize(
@@ -739,6 +708,11 @@ def test_advice_words_in_a_procedure_question_keep_it_answered(
             "xin cấp lại ở bển được hông",
             "3.000348",
         ),
+        # The clause that asks names the procedure itself: still a procedure question.
+        ("đổi bằng lái xe ở đâu rẻ nhất", "3.000347"),
+        ("nên làm căn cước ở xã hay lên tỉnh", "1.014061"),
+        # "đồng nào" (which coin) typed with its marks is not "dòng nào" (which model).
+        ("đăng ký kết hôn có tốn đồng nào hông hay miễn phí", "1.000894"),
     ],
 )
 def test_a_procedure_done_and_then_a_procedure_question_is_answered(
