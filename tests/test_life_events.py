@@ -372,3 +372,28 @@ def test_the_shipped_themes_are_understood(text: str, event_id: str) -> None:
     """procedures/_events/themes.toml: situations of daily life told as a need."""
     finder = EventFinder(load_life_events(ROOT / "procedures" / "_events"))
     assert f"themes.{event_id}" in [hit.event.id for hit in finder.find(tokens(text))]
+
+
+@pytest.mark.parametrize(
+    ("text", "event_id"),
+    [
+        (
+            "Chồng tôi mất tháng trước. Ảnh đóng bảo hiểm ở công ty 15 năm, mẹ con tôi được "
+            "nhận gì?",
+            "death-survivor-benefit",
+        ),
+        (
+            "tui nghỉ hãng ở Bình Dương về quê rồi, giờ muốn rút bảo hiểm một lần thì làm sao",
+            "social-insurance-lump-sum",
+        ),
+        (
+            "ông nội mất ở nhà hồi năm 2005, tới giờ chưa ai làm khai tử, giờ cần giấy để chia "
+            "đất",
+            "death-at-home-unregistered",
+        ),
+    ],
+)
+def test_the_shipped_stories_are_understood(text: str, event_id: str) -> None:
+    """procedures/_events/concepts.toml: phrases of parts, for situations told as stories."""
+    finder = EventFinder(load_life_events(ROOT / "procedures" / "_events"))
+    assert f"concepts.{event_id}" in [hit.event.id for hit in finder.find(tokens(text))]
