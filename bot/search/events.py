@@ -515,7 +515,8 @@ def _marks_agree(typed: Sequence[str], spellings: Sequence[Alternative]) -> bool
 class PhraseFinder:
     """Phrases in the events' syntax ("(a|b) c", gaps allowed), by kind: which kind a
     message says first. For what people ask of the center itself (bot.search.vocabulary
-    [conversation]): where their dossier is, the center's hours, a person to talk to."""
+    [conversation]: where their dossier is, the center's hours, a person to talk to) and
+    for questions that ask for advice or a price ([decline] advice)."""
 
     def __init__(self, phrases_by_kind: Mapping[str, Sequence[str]]) -> None:
         self._phrases: _PhraseIndex[str] = _PhraseIndex(

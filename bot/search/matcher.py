@@ -134,6 +134,7 @@ class Matcher:
         self.names = NameFeatures(index, vocabulary)
         self._events = EventFinder(vocabulary.events)
         self._conversation = PhraseFinder(vocabulary.conversation)
+        self._advice = PhraseFinder({"advice": vocabulary.decline.get("advice", ())})
         self._events_by_id = {event.id: event for event in vocabulary.events}
         self.ranker = Ranker(index, self.names, vocabulary.events)
         self.confidence = vocabulary.confidence
@@ -237,13 +238,22 @@ class Matcher:
 
     def _events_in(self, pairs: list[Pair]) -> list[EventHit]:
         """The events the words describe that this catalogue can offer or refer."""
-        # Marks are compared only where some are known ("" everywhere: none typed).
-        marks = typed_marks(pairs, self.index.spellings)
         return [
             hit
-            for hit in self._events.find([f for f, _ in pairs], marks if any(marks) else ())
+            for hit in self._events.find([f for f, _ in pairs], self._marks(pairs))
             if hit.event.id in self.ranker.event_docs or hit.event.refer
         ][:_MAX_EVENTS]
+
+    def _asks_advice(self, pairs: list[Pair]) -> bool:
+        """Whether the words ask for advice or a market price ([decline] advice); marks
+        typed tell words apart ("đồng nào", which coin, is not "dòng nào", which model)."""
+        return self._advice.find([f for f, _ in pairs], self._marks(pairs)) is not None
+
+    def _marks(self, pairs: list[Pair]) -> list[str] | tuple[()]:
+        """The marks typed on the words (normalize.typed_marks), () when none is known:
+        phrases are then compared without them."""
+        marks = typed_marks(pairs, self.index.spellings)
+        return marks if any(marks) else ()
 
     def _taught(self, result: SearchResult, lesson: Lesson) -> SearchResult:
         """The result as staff taught it; the search's own candidates follow (for "không
@@ -335,11 +345,8 @@ class Matcher:
         # "Có bằng lái rồi, giờ nên mua Vision hay Lead": the clause that asks wants advice
         # or a market price, which no procedure gives; a procedure named elsewhere in the
         # message was said in passing. Answered only when that clause names it itself.
-        if (
-            query.advice
-            and ranked
-            and not self._names(pairs[query.focus[0] : query.focus[1]], ranked[0].doc)
-        ):
+        focus = pairs[query.focus[0] : query.focus[1]]
+        if ranked and self._asks_advice(focus) and not self._names(focus, ranked[0].doc):
             return declined(decline_reason=DeclineReason.SMALL_TALK)
         # "Làm khai sinh xong rồi, giờ đặt tên sao cho hợp tuổi": the procedure is done;
         # what is asked after it is another matter, or another procedure ("... xong rồi,
@@ -442,15 +449,14 @@ class Matcher:
             # A clause ending in "rồi" says what is done too ("làm khai tử rồi, đám tang...").
             if not length and pairs[i][0] == "roi" and i + 1 in clause_starts:
                 length = 1
-            if length and _submitted(pairs, i):
+            if not length or _submitted(pairs, i):
                 continue
             # A marker opening its clause ("làm xong giấy khai sanh rồi, giờ ...") has
             # nothing before it to be done: the clause's own end says it.
             clause_start = max((c for c in clause_starts if c <= i), default=0)
-            opens = all(f in WEAK_WORDS for f, _ in pairs[clause_start:i])
-            if length and opens and pairs[i][0] != "roi":
+            if pairs[i][0] != "roi" and all(f in WEAK_WORDS for f, _ in pairs[clause_start:i]):
                 continue
-            if length and (i + length >= len(pairs) or pairs[i + length][0] != "chua"):
+            if i + length >= len(pairs) or pairs[i + length][0] != "chua":
                 start, end = i, i + length
                 break
         if start is None or end is None:

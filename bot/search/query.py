@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.search.events import EventHit, PhraseFinder
+from bot.search.events import EventHit
 from bot.search.index import SearchIndex
 from bot.search.intent import Intent, question_cue_spans, question_word_pairs, question_words
 from bot.search.names import question_ages
@@ -146,8 +146,6 @@ class Query:
     # The clause that asks names a service of another agency ("trợ cấp thất nghiệp"); in
     # the story it is context ("con học lớp 5, cô giáo biểu đi làm căn cước").
     elsewhere: bool = False
-    # The clause that asks wants advice or a market price ("nên mua Vision hay Lead").
-    advice: bool = False
     terms: Terms = field(default_factory=dict)
     choices: list[_Choice] = field(default_factory=list)
     required_mass: float = 0.0
@@ -182,7 +180,6 @@ class QueryReader:
             for kind in DECLINE_KINDS
             if kind not in PHRASE_SYNTAX_DECLINE_KINDS
         }
-        self.advice = PhraseFinder({"advice": vocabulary.decline.get("advice", ())})
 
     def question_word_slips(self, pairs: list[Pair]) -> list[Pair]:
         """Unknown words one slip away from a question word, next to the rest of that
@@ -214,7 +211,6 @@ class QueryReader:
             intent=intent,
             decline=self.decline_reason(pairs, focus),
             elsewhere=self.decline["elsewhere"].found_in(pairs[focus[0] : focus[1]]),
-            advice=self._asks_advice(pairs[focus[0] : focus[1]]),
             ages=question_ages(folded),
             focus=focus,
             words=folded,
@@ -247,12 +243,6 @@ class QueryReader:
             position = end
         self._weigh(slots, query)
         return query
-
-    def _asks_advice(self, pairs: list[Pair]) -> bool:
-        # Marks typed tell words apart: "đồng nào" (which coin) is not "dòng nào" (which model).
-        marks = typed_marks(pairs, self.index.spellings)
-        found = self.advice.find([f for f, _ in pairs], marks if any(marks) else ())
-        return found is not None
 
     def _cue_spans(self, folded: list[str]) -> list[tuple[int, int, bool]]:
         """Question phrases, each with the slips of question words next to it that no name
